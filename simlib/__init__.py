@@ -1,0 +1,30 @@
+"""simlib: how should an LLM system get its knowledge?
+
+A discrete-event (simpy) simulator of the cost, latency, freshness and a quality proxy of
+six knowledge strategies (prompting alone, RAG, fine-tuning, RAG + fine-tuning, provider
+prompt caching, and caching on top of RAG), over one validated scenario.
+
+    >>> import simlib
+    >>> scenario = simlib.load_preset("docs-assistant").with_changes({"simulation.queries": 500})
+    >>> result = simlib.run(scenario)
+    >>> sorted(result.summary_table()["strategy"].unique())[:2]
+    ['fine_tune', 'prompt_cache']
+"""
+
+__version__ = "0.1.0"
+
+from simlib.errors import ScenarioError  # noqa: E402
+from simlib.scenario import STRATEGY_NAMES, Scenario, load_scenario  # noqa: E402
+from simlib.presets import list_presets, load_preset  # noqa: E402
+from simlib.engine.run import run  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "STRATEGY_NAMES",
+    "Scenario",
+    "ScenarioError",
+    "list_presets",
+    "load_preset",
+    "load_scenario",
+    "run",
+]

@@ -1,0 +1,211 @@
+"""Every random input of one replication, drawn up front from split streams.
+
+Common random numbers: all strategies see the same arrivals, query lengths, facts asked,
+retrieval latencies, retrieval outcomes and service-time scales, and the same knowledge
+changes. Each purpose has its own ``numpy.random.Generator`` spawned from
+``SeedSequence([seed, replication])``, so changing how one stream is used never shifts
+another (more chunks do not change the arrivals).
+
+Distributions (each a tiny helper, as in simpy's examples):
+
+- Poisson arrivals at rate lambda: inter-arrival gaps ~ Exp(mean 1/lambda).
+- Daily profile: a non-homogeneous Poisson process with a constant rate in each hour,
+  lambda_h = queries_per_day * w_h / sum(w) / 3600, drawn exactly by inverting the
+  cumulative rate Lambda(t) at the points of a unit-rate Poisson process.
+- Lengths and latencies: lognormal with mean m and coefficient of variation c,
+  sigma^2 = ln(1 + c^2), mu = ln(m) - sigma^2 / 2 (c = 0 gives the constant m).
+- Fact asked: uniform, or Zipf by rank, P(rank r) = r^-s / sum_j j^-s.
+- Knowledge changes: bursts at rate changes_per_day / burst_mean, each burst of
+  Geometric(1 / burst_mean) changes at one instant (burst_mean = 1: plain Poisson).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simlib.scenario import SECONDS_PER_DAY, Scenario
+
+STREAMS = ("arrivals", "tokens", "facts", "retrieval", "service", "changes", "phases")
+
+
+def streams(seed: int, replication: int) -> dict[str, np.random.Generator]:
+    """One generator per purpose for replication ``replication`` of root seed ``seed``."""
+    children = np.random.SeedSequence([seed, replication]).spawn(len(STREAMS))
+    return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
+
+
+def lognormal(rng: np.random.Generator, mean: float, cv: float, size: int) -> np.ndarray:
+    """Lognormal draws with the given mean and coefficient of variation."""
+    if cv == 0 or mean == 0:
+        return np.full(size, float(mean))
+    sigma2 = np.log1p(cv * cv)
+    return rng.lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), size)
+
+
+def popularity_cdf(scenario: Scenario) -> np.ndarray | None:
+    """Cumulative popularity of facts by index (None for uniform)."""
+    w = scenario.workload
+    if w.fact_popularity == "uniform":
+        return None
+    ranks = np.arange(1, scenario.knowledge.facts_count + 1, dtype=float)
+    weights = ranks ** -w.zipf_exponent
+    cdf = np.cumsum(weights)
+    return cdf / cdf[-1]
+
+
+def draw_facts(rng: np.random.Generator, facts_count: int, cdf: np.ndarray | None, size: int) -> np.ndarray:
+    if cdf is None:
+        return rng.integers(0, facts_count, size)
+    return np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), facts_count - 1)
+
+
+def poisson_arrivals(rng: np.random.Generator, rate_per_s: float, n: int) -> np.ndarray:
+    """First n points of a Poisson process of the given rate, from time 0."""
+    return np.cumsum(rng.exponential(1.0 / rate_per_s, n))
+
+
+def daily_profile_arrivals(rng: np.random.Generator, queries_per_day: float, hourly_weights, n: int) -> np.ndarray:
+    """First n points of the hourly piecewise-constant Poisson process, from midnight."""
+    w = np.asarray(hourly_weights, dtype=float)
+    per_hour = queries_per_day * w / w.sum()  # expected queries in each hour
+    cum = np.concatenate([[0.0], np.cumsum(per_hour)])  # Lambda at hour boundaries
+    unit = np.cumsum(rng.exponential(1.0, n))  # unit-rate process
+    day, rem = np.divmod(unit, queries_per_day)
+    hour = np.clip(np.searchsorted(cum, rem, side="right") - 1, 0, 23)
+    within = (rem - cum[hour]) / np.where(per_hour[hour] > 0, per_hour[hour], 1.0)
+    return day * SECONDS_PER_DAY + (hour + within) * 3600.0
+
+
+@dataclass(frozen=True)
+class QueryDraws:
+    """Per-query random inputs shared by all strategies (arrays of length n)."""
+
+    arrival_at_s: np.ndarray  # float64, non-decreasing
+    query_tokens: np.ndarray  # int64 >= 1
+    output_tokens: np.ndarray  # int64, 1 .. max_output_tokens
+    fact: np.ndarray  # int64 in [0, facts_count)
+    retrieval_s: np.ndarray  # float64, embed + search (+ rerank) latency
+    retrieval_u: np.ndarray  # float64 U(0,1): retrieved iff u < recall(k)
+    service_scale: np.ndarray  # float64: 1, or Exp(1) for exponential service
+    prefix_hashes: list | None = None  # trace replay: prefix block ids per query
+
+    @property
+    def n(self) -> int:
+        return len(self.arrival_at_s)
+
+    def tenant(self, tenants_count: int) -> np.ndarray:
+        """Tenant of each query: the owner of its fact (facts are dealt round-robin)."""
+        return self.fact % tenants_count
+
+
+def draw_queries(scenario: Scenario, rng: dict[str, np.random.Generator], n: int | None = None) -> QueryDraws:
+    """Draw every per-query input of one replication."""
+    w, r = scenario.workload, scenario.retrieval
+    n = scenario.simulation.queries if n is None else n
+    prefix_hashes = None
+    if w.arrival_process == "poisson":
+        arrivals = poisson_arrivals(rng["arrivals"], scenario.arrival_rate_per_s, n)
+    elif w.arrival_process == "daily_profile":
+        arrivals = daily_profile_arrivals(rng["arrivals"], w.queries_per_day, w.hourly_weights, n)
+    else:
+        from simlib.traces import replay_arrays  # trace replay (issue: replay real workloads)
+
+        arrivals, in_tok, out_tok, prefix_hashes = replay_arrays(scenario, n)
+    tok = rng["tokens"]
+    query_tokens = np.maximum(1, np.rint(lognormal(tok, w.query_tokens_mean, w.token_length_cv, n))).astype(np.int64)
+    output_tokens = np.maximum(1, np.rint(lognormal(tok, w.output_tokens_mean, w.token_length_cv, n))).astype(np.int64)
+    if w.arrival_process == "trace":
+        query_tokens, output_tokens = np.maximum(1, in_tok), np.maximum(1, out_tok)
+    output_tokens = np.minimum(output_tokens, scenario.model.max_output_tokens)
+    fact = draw_facts(rng["facts"], scenario.knowledge.facts_count, popularity_cdf(scenario), n)
+    ret = rng["retrieval"]
+    retrieval_s = lognormal(ret, r.embed_latency_s, r.latency_cv, n) + lognormal(ret, r.search_latency_s, r.latency_cv, n)
+    rerank_s = lognormal(ret, r.rerank_latency_s, r.latency_cv, n)  # drawn always: CRN whether or not reranking
+    if r.rerank:
+        retrieval_s = retrieval_s + rerank_s
+    retrieval_u = ret.random(n)
+    if scenario.model.service_time_distribution == "exponential":
+        service_scale = rng["service"].exponential(1.0, n)
+    else:
+        service_scale = np.ones(n)
+    return QueryDraws(arrivals, query_tokens, output_tokens, fact, retrieval_s, retrieval_u, service_scale, prefix_hashes)
+
+
+class ChangeStream:
+    """The knowledge-change stream (times and facts), drawn on demand from its own generator.
+
+    Starts at ``start_s`` (before 0, so every snapshot used after time 0 sees its history)
+    and extends in blocks as far as asked; the same generator always yields the same
+    stream, so the simpy engine and the fast kernel see identical changes.
+    """
+
+    BLOCK = 4096
+
+    def __init__(self, scenario: Scenario, rng: np.random.Generator, start_s: float):
+        k = scenario.knowledge
+        self.facts_count = k.facts_count
+        self.burst_mean = k.change_burst_size_mean
+        self.burst_rate_per_s = k.changes_per_day / SECONDS_PER_DAY / k.change_burst_size_mean
+        self.cdf = popularity_cdf(scenario) if k.changes_follow_popularity else None
+        self.rng = rng
+        self.start_s = start_s
+        self._times: list[np.ndarray] = []
+        self._facts: list[np.ndarray] = []
+        self.until_s = start_s  # the stream is complete on [start_s, until_s)
+        self._last = start_s
+        self._joined: tuple[np.ndarray, np.ndarray] | None = None
+
+    def extend_to(self, t_s: float) -> None:
+        """Draw changes until the stream covers [start_s, t_s]."""
+        if self.burst_rate_per_s <= 0:
+            self.until_s = max(self.until_s, t_s)
+            return
+        while self.until_s <= t_s:
+            block = self.BLOCK  # fixed, so the stream never depends on how far it was asked
+            gaps = self.rng.exponential(1.0 / self.burst_rate_per_s, block)
+            times = self._last + np.cumsum(gaps)
+            sizes = self.rng.geometric(1.0 / self.burst_mean, block) if self.burst_mean > 1 else np.ones(block, np.int64)
+            times = np.repeat(times, sizes)
+            facts = draw_facts(self.rng, self.facts_count, self.cdf, len(times))
+            self._times.append(times)
+            self._facts.append(facts)
+            self._joined = None
+            self._last = float(times[-1])
+            self.until_s = self._last
+
+    def arrays(self, until_s: float, after_s: float = -np.inf) -> tuple[np.ndarray, np.ndarray]:
+        """Changes with after_s < time <= until_s, sorted by time (times, facts)."""
+        self.extend_to(until_s)
+        if self._joined is None:
+            self._joined = (
+                np.concatenate(self._times) if self._times else np.empty(0),
+                np.concatenate(self._facts) if self._facts else np.empty(0, np.int64),
+            )
+        times, facts = self._joined
+        lo, hi = np.searchsorted(times, [after_s, until_s], side="right")
+        return times[lo:hi], facts[lo:hi]
+
+
+@dataclass(frozen=True)
+class Phases:
+    """Random phases of the periodic processes, each uniform over its period.
+
+    A simulated horizon is often shorter than a retraining cycle; with a random phase the
+    expected fresh share of any window equals the steady-state one, and replications
+    average over the cycle instead of always starting right after a retraining.
+    """
+
+    retrain_s: float
+    reindex_s: float
+    rebuild_s: float
+
+
+def draw_phases(scenario: Scenario, rng: np.random.Generator) -> Phases:
+    u = rng.random(3)
+    return Phases(
+        retrain_s=float(u[0] * scenario.fine_tuning.retrain_interval_days * SECONDS_PER_DAY),
+        reindex_s=float(u[1] * scenario.knowledge.reindex_interval_s),
+        rebuild_s=float(u[2] * scenario.prompt_cache.rebuild_interval_s),
+    )

@@ -1,0 +1,149 @@
+"""Run a scenario: every strategy, every replication, in one simpy environment each.
+
+    result = simlib.run(scenario)            # or simlib.run(scenario, replications=5)
+    result.summary_table()                   # tidy metrics with 95% intervals
+    result.records("rag")                    # per-query numpy records
+
+For each replication: draw every random input (common random numbers), build the
+knowledge world and one serving path per feasible strategy, run the simpy environment
+until every query is done, then turn each path's outputs into compact records.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import simpy
+
+from simlib.engine.budget import token_budget
+from simlib.engine.costs import monthly_components, per_query_costs
+from simlib.engine.draws import ChangeStream, QueryDraws, draw_phases, draw_queries, streams
+from simlib.engine.knowledge import KnowledgeWorld, history_start_s
+from simlib.engine.quality import quality_factors
+from simlib.engine.serving import Finish, ServingPath, source
+from simlib.engine.strategies import STRATEGIES
+from simlib.results import (
+    CACHE_HIT, CITABLE, COMPLETED, FRESH, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
+    Replication, RunResult, StrategyReplication,
+)
+from simlib.scenario import DAYS_PER_MONTH, Scenario
+
+
+def feasibility(scenario: Scenario) -> dict[str, str | None]:
+    """strategy -> None if it can run under the scenario, else the reason it cannot."""
+    probe = np.array([int(round(scenario.workload.query_tokens_mean))])
+    return {name: token_budget(STRATEGIES[name], scenario, probe).reason for name in scenario.simulation.strategies}
+
+
+def run(scenario: Scenario, *, replications: int | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Simulate every strategy of the scenario; ``progress(done, total)`` is called per replication."""
+    reps = scenario.simulation.replications if replications is None else replications
+    feasible = feasibility(scenario)
+    out = []
+    for r in range(reps):
+        out.append(run_replication(scenario, r, feasible))
+        if progress is not None:
+            progress(r + 1, reps)
+    notes = _notes(scenario, out, feasible)
+    return RunResult(scenario=scenario, replications=out, feasibility=feasible, engine="simpy", notes=notes)
+
+
+def run_replication(scenario: Scenario, replication: int, feasible: dict[str, str | None]) -> Replication:
+    rng = streams(scenario.simulation.seed, replication)
+    draws = draw_queries(scenario, rng)
+    phases = draw_phases(scenario, rng["phases"])
+    changes = ChangeStream(scenario, rng["changes"], history_start_s(scenario, phases))
+    env = simpy.Environment()
+    world = KnowledgeWorld(env, scenario, changes, phases)
+    names = [n for n in scenario.simulation.strategies if feasible[n] is None]
+    finish = Finish(env, draws.n * len(names))
+    paths = {}
+    for name in names:
+        strategy = STRATEGIES[name]
+        budget = token_budget(strategy, scenario, draws.query_tokens)
+        paths[name] = ServingPath(env, world, strategy, scenario, draws, budget, finish)
+    if scenario.knowledge.changes_per_day > 0:
+        env.process(world.knowledge_changes())
+    _start_periodic(env, world, scenario, names)
+    env.process(source(env, draws.arrival_at_s.tolist(), list(paths.values())))
+    env.run(until=finish.event)
+    span = float(draws.arrival_at_s[-1] - draws.arrival_at_s[0]) if draws.n > 1 else 0.0
+    warmup_n = int(scenario.simulation.warmup_share * draws.n)
+    results = {name: _records(scenario, path, draws, warmup_n, span) for name, path in paths.items()}
+    timeline = {k: np.asarray(v) for k, v in world.timeline.items()}
+    return Replication(index=replication, strategies=results, timeline=timeline, span_s=span)
+
+
+def _start_periodic(env: simpy.Environment, world: KnowledgeWorld, scenario: Scenario, names: list[str]) -> None:
+    strategies = [STRATEGIES[n] for n in names]
+    if scenario.knowledge.index_refresh == "batch" and any(s.uses_retrieval for s in strategies):
+        env.process(world.periodic_snapshots("reindex"))
+    if any(s.fine_tuned for s in strategies):
+        env.process(world.periodic_snapshots("retrain"))
+    if scenario.prompt_cache.rebuild_policy == "periodic" and any(s.cached_prefix == "knowledge" for s in strategies):
+        env.process(world.periodic_snapshots("cache_rebuild"))
+
+
+def _records(scenario: Scenario, path: ServingPath, draws: QueryDraws, warmup_n: int, span_s: float) -> StrategyReplication:
+    """Turn a serving path's outputs into compact records, with costs and quality."""
+    strategy, budget = path.strategy, path.budget
+    n = draws.n
+    rec = np.zeros(n, RECORD_DTYPE)
+    done = path.completed
+    hit, miss = path.cache_hit, path.cache_miss
+    read = np.where(hit, path.hit_tokens, 0)
+    write = np.where(miss, path.hit_tokens, 0)
+    fresh = done & np.isnan(path.staleness_age_s) & (strategy.knowledge_source != "none")
+    retrieved = path.retrieved & done
+    comps = per_query_costs(
+        strategy, scenario, prompt_tokens=budget.prompt_tokens, cache_read_tokens=read, cache_write_tokens=write,
+        output_tokens=draws.output_tokens, query_tokens=draws.query_tokens, sent=done,
+    )
+    q = quality_factors(strategy, scenario, fresh=fresh, retrieved=retrieved)
+    rec["arrival_at_s"] = draws.arrival_at_s
+    rec["queue_wait_s"] = path.queue_wait_s
+    rec["ttft_s"] = path.ttft_s
+    rec["latency_s"] = path.latency_s
+    rec["cost_usd"] = sum(comps.values())
+    rec["staleness_age_s"] = path.staleness_age_s
+    rec["quality"] = np.where(done, q["knowledge"] * q["use"] * q["behaviour"], np.nan)
+    rec["prompt_tokens"] = budget.prompt_tokens
+    rec["cache_read_tokens"] = read
+    rec["cache_write_tokens"] = write
+    rec["query_tokens"] = draws.query_tokens
+    rec["output_tokens"] = np.where(done, draws.output_tokens, 0)
+    rec["chunks_used"] = np.minimum(budget.chunks_used, 255)
+    flags = np.zeros(n, np.uint8)
+    flags |= np.where(done, COMPLETED, 0).astype(np.uint8)
+    flags |= np.where(budget.rejected, REJECTED, 0).astype(np.uint8)
+    flags |= np.where(fresh, FRESH, 0).astype(np.uint8)
+    flags |= np.where(retrieved, RETRIEVED, 0).astype(np.uint8)
+    flags |= np.where(budget.truncated, TRUNCATED, 0).astype(np.uint8)
+    flags |= np.where(hit, CACHE_HIT, 0).astype(np.uint8)
+    flags |= np.where(q["citable"] & done, CITABLE, 0).astype(np.uint8)
+    flags[:warmup_n] |= WARMUP
+    rec["flags"] = flags
+    cache_hours_month = 0.0
+    if path.cache is not None and span_s > 0:
+        end = float(draws.arrival_at_s[-1])
+        cache_hours_month = path.cache.close(end) / 3600.0 * (DAYS_PER_MONTH * 86_400.0 / span_s)
+    monthly = monthly_components(strategy, scenario, cache_entry_hours_per_month=cache_hours_month)
+    return StrategyReplication(records=rec, monthly_components_usd=monthly, busy_s=path.busy_s, capacity=path.capacity)
+
+
+def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str | None]) -> list[str]:
+    """Warnings a user should see beside the numbers."""
+    notes = []
+    for name, reason in feasible.items():
+        if reason:
+            notes.append(f"{name} is infeasible: {reason}")
+    rep = reps[0]
+    for name, sr in rep.strategies.items():
+        util = sr.busy_s / (sr.capacity * rep.span_s) if rep.span_s > 0 else 0.0
+        if util >= 0.98:
+            notes.append(
+                f"{name}: the model stage is saturated (utilisation {util:.2f}); its queue grows "
+                "with the horizon, so latency figures depend on how many queries are simulated"
+            )
+    return notes

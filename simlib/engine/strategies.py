@@ -1,0 +1,73 @@
+"""The six strategies of MODEL.md as data: what goes into the prompt, where knowledge comes from.
+
+| name | prompt | knowledge | model |
+|---|---|---|---|
+| prompt_only | system + instructions + few-shot + query | none (base model prior) | base |
+| rag | system + instructions + top-k chunks + query | search index | base |
+| fine_tune | short system + query | weights (last retraining) | fine-tuned |
+| rag_fine_tune | short system + top-k chunks + query | index, weights on a miss | fine-tuned |
+| prompt_cache | [system + instructions + knowledge] + query | cached prefix snapshot | base |
+| rag_prompt_cache | [system + instructions + few-shot] + chunks + query | search index | base |
+
+Brackets mark the cached prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from simlib.scenario import Scenario
+
+KnowledgeSource = Literal["none", "index", "weights", "index_then_weights", "prefix"]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    uses_retrieval: bool
+    fine_tuned: bool
+    instructions: bool
+    few_shot: bool
+    cached_prefix: Literal["none", "knowledge", "instructions"]
+    knowledge_source: KnowledgeSource
+
+    @property
+    def uses_cache(self) -> bool:
+        return self.cached_prefix != "none"
+
+    def knowledge_tokens(self, scenario: Scenario) -> int:
+        """Tokens of the knowledge snapshot carried in the prompt (prompt_cache only).
+
+        With several tenants each prefix carries only its tenant's share of the facts.
+        """
+        if self.cached_prefix != "knowledge":
+            return 0
+        k = scenario.knowledge
+        facts_per_tenant = -(-k.facts_count // scenario.workload.tenants_count)  # ceil
+        return facts_per_tenant * k.chunks_per_fact * scenario.retrieval.chunk_tokens
+
+    def fixed_prompt_tokens(self, scenario: Scenario) -> int:
+        """Prompt tokens other than the query and the retrieved chunks."""
+        p = scenario.prompt
+        tokens = p.short_system_tokens if self.fine_tuned else p.system_tokens
+        tokens += p.instructions_tokens if self.instructions else 0
+        tokens += p.few_shot_tokens if self.few_shot else 0
+        return tokens + self.knowledge_tokens(scenario)
+
+    def cached_prefix_tokens(self, scenario: Scenario) -> int:
+        """Tokens of the cacheable prefix (0 for strategies without a prompt cache)."""
+        return self.fixed_prompt_tokens(scenario) if self.uses_cache else 0
+
+
+STRATEGIES: dict[str, Strategy] = {
+    s.name: s
+    for s in (
+        Strategy("prompt_only", False, False, True, True, "none", "none"),
+        Strategy("rag", True, False, True, False, "none", "index"),
+        Strategy("fine_tune", False, True, False, False, "none", "weights"),
+        Strategy("rag_fine_tune", True, True, False, False, "none", "index_then_weights"),
+        Strategy("prompt_cache", False, False, True, False, "knowledge", "prefix"),
+        Strategy("rag_prompt_cache", True, False, True, True, "instructions", "index"),
+    )
+}

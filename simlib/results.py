@@ -1,0 +1,336 @@
+"""Results: compact per-query records, per-strategy metrics, 95% intervals, tidy tables.
+
+Records are numpy structured arrays (``RECORD_DTYPE``, 54 bytes a query a strategy).
+Metrics are computed per replication; the summary gives their mean over replications and
+a 95% interval: Student's t over replications when there are at least two (common random
+numbers: every strategy saw the same draws), else batch means over 10 consecutive batches
+of the single replication (an approximation that ignores correlation between batches).
+Every metric is defined once, in ``METRICS``, with its unit and formula; a metric that does
+not apply to a strategy (fresh share of ``prompt_only``) is None, never a made-up number.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simlib.engine.costs import MONTHLY_COMPONENTS, PER_QUERY_COMPONENTS
+from simlib.scenario import DAYS_PER_MONTH, Scenario
+
+RECORD_DTYPE = np.dtype(
+    [
+        ("arrival_at_s", "f8"),
+        ("queue_wait_s", "f4"),
+        ("ttft_s", "f4"),
+        ("latency_s", "f4"),
+        ("cost_usd", "f4"),
+        ("staleness_age_s", "f4"),
+        ("quality", "f4"),
+        ("prompt_tokens", "u4"),
+        ("cache_read_tokens", "u4"),
+        ("cache_write_tokens", "u4"),
+        ("query_tokens", "u4"),
+        ("output_tokens", "u4"),
+        ("chunks_used", "u1"),
+        ("flags", "u1"),
+    ]
+)
+
+# bits of the ``flags`` field
+COMPLETED, REJECTED, FRESH, RETRIEVED, TRUNCATED, CACHE_HIT, WARMUP, CITABLE = (1 << b for b in range(8))
+FLAG_NAMES = {
+    "completed": COMPLETED, "rejected": REJECTED, "fresh": FRESH, "retrieved": RETRIEVED,
+    "truncated": TRUNCATED, "cache_hit": CACHE_HIT, "warmup": WARMUP, "citable": CITABLE,
+}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    unit: str
+    description: str
+
+
+METRICS: dict[str, MetricSpec] = {
+    "cost_per_query_usd": MetricSpec("USD", "monthly_cost_usd / queries per month: per-query costs plus training, re-indexing and fixed costs amortised"),
+    "monthly_cost_usd": MetricSpec("USD/month", "mean per-query cost x queries_per_day x 30.4375 + monthly re-indexing, training, storage, hosting and cache storage"),
+    "variable_cost_per_query_usd": MetricSpec("USD", "mean per-query cost (tokens, cache, retrieval) over queries that arrived; rejected queries cost 0"),
+    "latency_p50_s": MetricSpec("s", "median of done - arrival over completed queries"),
+    "latency_p95_s": MetricSpec("s", "95th percentile of latency"),
+    "latency_p99_s": MetricSpec("s", "99th percentile of latency"),
+    "latency_mean_s": MetricSpec("s", "mean latency"),
+    "ttft_p50_s": MetricSpec("s", "median time to first token: waits + retrieval + network round trip + prefill"),
+    "ttft_p95_s": MetricSpec("s", "95th percentile of time to first token"),
+    "ttft_p99_s": MetricSpec("s", "99th percentile of time to first token"),
+    "queue_wait_mean_s": MetricSpec("s", "mean time waiting for retrieval workers and model slots"),
+    "queue_share": MetricSpec("share", "total queue wait / total latency"),
+    "model_utilisation": MetricSpec("share", "model-slot busy time / (slots x simulated span); >= 1 means the queue grows without bound"),
+    "fresh_share": MetricSpec("share", "completed answers whose knowledge held the fact's latest version (None for prompt_only: ungrounded)"),
+    "staleness_age_mean_s": MetricSpec("s", "mean over stale answers of now - first change the answer missed (None if no answer was stale)"),
+    "staleness_age_p95_s": MetricSpec("s", "95th percentile of staleness age over stale answers"),
+    "cache_hit_rate": MetricSpec("share", "cache hits / cacheable requests (None for strategies without a prompt cache)"),
+    "quality_proxy": MetricSpec("share", "mean over completed queries of K x U x B (see docs/metrics.md)"),
+    "quality_knowledge": MetricSpec("share", "mean K: the needed fact reached the model in its latest version"),
+    "quality_use": MetricSpec("share", "mean U: the model uses knowledge given in its context"),
+    "quality_behaviour": MetricSpec("share", "B: the answer has the required behaviour (style, format, conventions)"),
+    "citable_share": MetricSpec("share", "completed answers backed by a retrieved chunk or the cached source"),
+    "truncated_share": MetricSpec("share", "queries that lost retrieved chunks to the context window"),
+    "retrieval_miss_share": MetricSpec("share", "queries whose needed chunk was not retrieved (None without retrieval)"),
+    "queries_completed": MetricSpec("queries", "queries completed in the measured window (after warm-up)"),
+    "queries_rejected": MetricSpec("queries", "queries too long for the context window even without chunks"),
+}
+for _c in PER_QUERY_COMPONENTS:
+    METRICS[f"cost_{_c}_per_query_usd"] = MetricSpec("USD", f"mean per-query cost component '{_c}'")
+for _c in MONTHLY_COMPONENTS:
+    METRICS[f"cost_{_c}_monthly_usd"] = MetricSpec("USD/month", f"monthly cost component '{_c}'")
+
+COST_COMPONENTS = PER_QUERY_COMPONENTS + MONTHLY_COMPONENTS
+
+
+@dataclass
+class StrategyReplication:
+    """One strategy's records in one replication, and what is not per query."""
+
+    records: np.ndarray  # RECORD_DTYPE
+    monthly_components_usd: dict[str, float]
+    busy_s: float
+    capacity: int
+
+
+@dataclass
+class Replication:
+    index: int
+    strategies: dict[str, StrategyReplication]
+    timeline: dict[str, np.ndarray]  # event kind -> times (s)
+    span_s: float  # first to last arrival
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced. ``summary_table()`` is the tidy view; ``to_json()`` the CLI's."""
+
+    scenario: Scenario
+    replications: list[Replication]
+    feasibility: dict[str, str | None]  # strategy -> None if feasible, else the reason
+    engine: str = "simpy"
+    notes: list[str] = field(default_factory=list)
+    _metrics: list[dict[str, dict[str, float | None]]] | None = None
+    _summary: dict[str, dict[str, Any]] | None = None
+
+    @property
+    def strategies(self) -> list[str]:
+        return list(self.scenario.simulation.strategies)
+
+    def records(self, strategy: str, replication: int = 0) -> np.ndarray:
+        """Per-query records of one strategy in one replication (empty if infeasible)."""
+        rep = self.replications[replication].strategies.get(strategy)
+        return rep.records if rep is not None else np.empty(0, RECORD_DTYPE)
+
+    def metrics_by_replication(self) -> list[dict[str, dict[str, float | None]]]:
+        if self._metrics is None:
+            self._metrics = [
+                {name: replication_metrics(self.scenario, name, rep.strategies[name], rep.span_s)
+                 for name in rep.strategies}
+                for rep in self.replications
+            ]
+        return self._metrics
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """strategy -> {"feasible", "reason", METRIC: {"mean", "ci95"}}."""
+        if self._summary is not None:
+            return self._summary
+        per_rep = self.metrics_by_replication()
+        out: dict[str, dict[str, Any]] = {}
+        for name in self.strategies:
+            reason = self.feasibility.get(name)
+            entry: dict[str, Any] = {"feasible": reason is None, "reason": reason}
+            batches = None
+            if reason is None and len(self.replications) == 1:
+                batches = batch_metrics(self.scenario, name, self.replications[0])
+            for metric in METRICS:
+                if reason is not None:
+                    entry[metric] = {"mean": None, "ci95": None}
+                    continue
+                values = [m[name][metric] for m in per_rep]
+                if batches is None:
+                    entry[metric] = interval(values)
+                else:
+                    entry[metric] = interval([b[metric] for b in batches], centre=values[0])
+            out[name] = entry
+        self._summary = out
+        return out
+
+    def summary_table(self) -> pd.DataFrame:
+        """Tidy table: one row per strategy x metric (mean, ci_low, ci_high, unit)."""
+        rows = []
+        for name, entry in self.summary().items():
+            for metric, spec in METRICS.items():
+                v = entry[metric]
+                ci = v["ci95"] or [None, None]
+                rows.append({"strategy": name, "metric": metric, "mean": v["mean"], "ci_low": ci[0],
+                             "ci_high": ci[1], "unit": spec.unit, "feasible": entry["feasible"]})
+        return pd.DataFrame(rows)
+
+    def summary_wide(self, metrics: list[str] | None = None) -> pd.DataFrame:
+        """One row per strategy, one column per metric mean (for printing)."""
+        table = self.summary_table()
+        if metrics is not None:
+            table = table[table["metric"].isin(metrics)]
+        wide = table.pivot(index="strategy", columns="metric", values="mean")
+        wide = wide.reindex(index=self.strategies)
+        return wide[[m for m in (metrics or list(METRICS)) if m in wide.columns]]
+
+    def cost_breakdown(self) -> pd.DataFrame:
+        """Tidy cost components: strategy, component, usd_per_query, usd_per_month (mean over replications)."""
+        q_month = self.scenario.workload.queries_per_day * DAYS_PER_MONTH
+        per_rep = self.metrics_by_replication()
+        rows = []
+        for name in self.strategies:
+            if self.feasibility.get(name) is not None:
+                continue
+            for comp in COST_COMPONENTS:
+                key = f"cost_{comp}_per_query_usd" if comp in PER_QUERY_COMPONENTS else f"cost_{comp}_monthly_usd"
+                vals = [m[name][key] for m in per_rep]
+                mean = float(np.mean(vals))
+                per_query = mean if comp in PER_QUERY_COMPONENTS else mean / q_month
+                rows.append({"strategy": name, "component": comp, "usd_per_query": per_query,
+                             "usd_per_month": per_query * q_month})
+        return pd.DataFrame(rows)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The documented ``--json`` shape (see docs/json.md)."""
+        import simlib
+
+        p = self.scenario.prices
+        return {
+            "simlib_version": simlib.__version__,
+            "scenario": self.scenario.to_dict(),
+            "prices": {"source": p.source, "as_of": p.as_of, "model": p.model,
+                       "fine_tuning": {"source": self.scenario.fine_tuning.source, "as_of": self.scenario.fine_tuning.as_of}},
+            "queries": self.scenario.simulation.queries,
+            "replications": len(self.replications),
+            "seed": self.scenario.simulation.seed,
+            "engine": self.engine,
+            "notes": list(self.notes),
+            "strategies": self.summary(),
+        }
+
+
+def interval(values: list[float | None], centre: float | None = None) -> dict[str, Any]:
+    """Mean and 95% t-interval of values (None values dropped; None if none are left)."""
+    clean = np.array([v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))], float)
+    if centre is not None and (isinstance(centre, float) and math.isnan(centre)):
+        centre = None
+    if clean.size == 0:
+        return {"mean": centre if centre is not None else None, "ci95": None}
+    mean = float(np.mean(clean)) if centre is None else float(centre)
+    if clean.size < 2:
+        return {"mean": mean, "ci95": None}
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.975, clean.size - 1) * np.std(clean, ddof=1) / math.sqrt(clean.size))
+    return {"mean": mean, "ci95": [mean - half, mean + half]}
+
+
+def _quantile(x: np.ndarray, q: float) -> float | None:
+    return float(np.quantile(x, q)) if x.size else None
+
+
+def _share(num: np.ndarray) -> float | None:
+    return float(np.mean(num)) if num.size else None
+
+
+def replication_metrics(scenario: Scenario, strategy: str, sr: StrategyReplication, span_s: float,
+                        window: slice | None = None) -> dict[str, float | None]:
+    """Every metric of METRICS for one strategy in one replication (or a window of it)."""
+    from simlib.engine.strategies import STRATEGIES
+
+    st = STRATEGIES[strategy]
+    rec = sr.records if window is None else sr.records[window]
+    flags = rec["flags"]
+    measured = (flags & WARMUP) == 0
+    rec, flags = rec[measured], flags[measured]
+    done = (flags & COMPLETED) != 0
+    lat = rec["latency_s"][done].astype(float)
+    ttft = rec["ttft_s"][done].astype(float)
+    wait = rec["queue_wait_s"][done].astype(float)
+    q_month = scenario.workload.queries_per_day * DAYS_PER_MONTH
+    m: dict[str, float | None] = {}
+    var_cost = float(np.mean(rec["cost_usd"].astype(float))) if rec.size else 0.0
+    monthly_fixed = sum(sr.monthly_components_usd.values())
+    m["variable_cost_per_query_usd"] = var_cost
+    m["monthly_cost_usd"] = var_cost * q_month + monthly_fixed
+    m["cost_per_query_usd"] = m["monthly_cost_usd"] / q_month
+    m["latency_p50_s"], m["latency_p95_s"], m["latency_p99_s"] = (_quantile(lat, q) for q in (0.5, 0.95, 0.99))
+    m["latency_mean_s"] = float(lat.mean()) if lat.size else None
+    m["ttft_p50_s"], m["ttft_p95_s"], m["ttft_p99_s"] = (_quantile(ttft, q) for q in (0.5, 0.95, 0.99))
+    m["queue_wait_mean_s"] = float(wait.mean()) if wait.size else None
+    m["queue_share"] = float(wait.sum() / lat.sum()) if lat.size and lat.sum() > 0 else None
+    m["model_utilisation"] = sr.busy_s / (sr.capacity * span_s) if span_s > 0 else None
+    grounded = st.knowledge_source != "none"
+    fresh = (flags[done] & FRESH) != 0
+    m["fresh_share"] = _share(fresh) if grounded else None
+    ages = rec["staleness_age_s"][done][~fresh].astype(float) if grounded else np.empty(0)
+    m["staleness_age_mean_s"] = float(ages.mean()) if ages.size else None
+    m["staleness_age_p95_s"] = _quantile(ages, 0.95)
+    if st.uses_cache:
+        cacheable = (rec["cache_read_tokens"] > 0) | (rec["cache_write_tokens"] > 0)
+        hits = (flags & CACHE_HIT) != 0
+        m["cache_hit_rate"] = float(hits[done].sum() / max(1, cacheable[done].sum())) if done.any() else None
+    else:
+        m["cache_hit_rate"] = None
+    quality = rec["quality"][done].astype(float)
+    m["quality_proxy"] = _share(quality)
+    from simlib.engine.quality import behaviour_share
+
+    m["quality_knowledge"], m["quality_use"] = _quality_parts(scenario, st, rec[done])
+    m["quality_behaviour"] = behaviour_share(st, scenario) if done.any() else None
+    m["citable_share"] = _share((flags[done] & CITABLE) != 0)
+    m["truncated_share"] = _share((flags & TRUNCATED) != 0)
+    m["retrieval_miss_share"] = _share((flags[done] & RETRIEVED) == 0) if st.uses_retrieval else None
+    m["queries_completed"] = float(done.sum())
+    m["queries_rejected"] = float(((flags & REJECTED) != 0).sum())
+    from simlib.engine.costs import per_query_costs
+
+    comps = per_query_costs(
+        st, scenario, prompt_tokens=rec["prompt_tokens"].astype(np.int64),
+        cache_read_tokens=rec["cache_read_tokens"].astype(np.int64),
+        cache_write_tokens=rec["cache_write_tokens"].astype(np.int64),
+        output_tokens=rec["output_tokens"].astype(np.int64), query_tokens=rec["query_tokens"].astype(np.int64),
+        sent=done,
+    )
+    for c in PER_QUERY_COMPONENTS:
+        m[f"cost_{c}_per_query_usd"] = float(comps[c].mean()) if rec.size else 0.0
+    for c in MONTHLY_COMPONENTS:
+        m[f"cost_{c}_monthly_usd"] = float(sr.monthly_components_usd.get(c, 0.0))
+    return m
+
+
+def _quality_parts(scenario: Scenario, st, rec: np.ndarray) -> tuple[float | None, float | None]:
+    from simlib.engine.quality import quality_factors
+
+    if rec.size == 0:
+        return None, None
+    flags = rec["flags"]
+    f = quality_factors(st, scenario, fresh=(flags & FRESH) != 0, retrieved=(flags & RETRIEVED) != 0)
+    return float(f["knowledge"].mean()), float(f["use"].mean())
+
+
+def batch_metrics(scenario: Scenario, strategy: str, rep: Replication, batches: int = 10) -> list[dict[str, float | None]]:
+    """Every metric over ``batches`` consecutive batches of one replication (batch means)."""
+    sr = rep.strategies[strategy]
+    n = len(sr.records)
+    if n < 2 * batches:
+        return []
+    edges = np.linspace(0, n, batches + 1).astype(int)
+    out = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        span = float(sr.records["arrival_at_s"][b - 1] - sr.records["arrival_at_s"][a])
+        # a batch's utilisation is not measured (busy time is kept per replication)
+        metrics = replication_metrics(scenario, strategy, sr, span, window=slice(a, b))
+        metrics["model_utilisation"] = None
+        out.append(metrics)
+    return out
