@@ -246,7 +246,7 @@ class Scenario(_Group):
     @classmethod
     def _fill_from_catalog(cls, data: Any) -> Any:
         """Fill prices from the catalog for named models; hand-set fields win."""
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not _names_catalog_model(data):
             return data
         return _resolve_catalog(data)
 
@@ -396,18 +396,23 @@ def _explain(err: dict[str, Any]) -> Problem:
 
 def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenario:
     """Validate ``data`` into a :class:`Scenario`, or raise ScenarioError listing every problem."""
-    from simlib.prices import UnknownModelError  # late: prices is a leaf module
-
     if not isinstance(data, dict):
         raise ScenarioError([Problem("", f"a scenario must be a mapping of groups, got {type(data).__name__}")], source=source)
-    try:
-        data = _resolve_catalog(data)
-    except UnknownModelError as exc:
-        raise ScenarioError([Problem(_catalog_field(data, exc), str(exc))], source=source) from None
+    if _names_catalog_model(data):
+        from simlib.prices import UnknownModelError
+
+        try:
+            data = _resolve_catalog(data)
+        except UnknownModelError as exc:
+            raise ScenarioError([Problem(_catalog_field(data, exc), str(exc))], source=source) from None
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError([_explain(e) for e in exc.errors()], source=source) from None
+
+
+def _names_catalog_model(data: dict[str, Any]) -> bool:
+    return any(isinstance(data.get(g), dict) and data[g].get("model") for g in ("prices", "fine_tuning"))
 
 
 def _catalog_field(data: dict[str, Any], exc: Exception) -> str:

@@ -37,19 +37,26 @@ def feasibility(scenario: Scenario) -> dict[str, str | None]:
 
 
 def run(scenario: Scenario, *, replications: int | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
-    """Simulate every strategy of the scenario; ``progress(done, total)`` is called per replication."""
+    """Simulate every strategy of the scenario.
+
+    ``progress(done, total)``, if given, is called as queries arrive (counted over all
+    replications), about fifty times a replication.
+    """
     reps = scenario.simulation.replications if replications is None else replications
     feasible = feasibility(scenario)
+    n = scenario.simulation.queries
     out = []
     for r in range(reps):
-        out.append(run_replication(scenario, r, feasible))
-        if progress is not None:
-            progress(r + 1, reps)
+        step = None if progress is None else (lambda done, r=r: progress(r * n + done, reps * n))
+        out.append(run_replication(scenario, r, feasible, step))
+    if progress is not None:
+        progress(reps * n, reps * n)
     notes = _notes(scenario, out, feasible)
     return RunResult(scenario=scenario, replications=out, feasibility=feasible, engine="simpy", notes=notes)
 
 
-def run_replication(scenario: Scenario, replication: int, feasible: dict[str, str | None]) -> Replication:
+def run_replication(scenario: Scenario, replication: int, feasible: dict[str, str | None],
+                    progress: Callable[[int], None] | None = None) -> Replication:
     rng = streams(scenario.simulation.seed, replication)
     draws = draw_queries(scenario, rng)
     phases = draw_phases(scenario, rng["phases"])
@@ -67,6 +74,12 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
         env.process(world.knowledge_changes())
     _start_periodic(env, world, scenario, names)
     env.process(source(env, draws.arrival_at_s.tolist(), list(paths.values())))
+    if progress is not None:
+        # run in steps of arrivals so a long run reports how far it got
+        for i in np.linspace(0, draws.n - 1, 51).astype(int)[1:]:
+            if draws.arrival_at_s[i] > env.now:
+                env.run(until=float(draws.arrival_at_s[i]))
+            progress(int(i))
     env.run(until=finish.event)
     span = float(draws.arrival_at_s[-1] - draws.arrival_at_s[0]) if draws.n > 1 else 0.0
     warmup_n = int(scenario.simulation.warmup_share * draws.n)

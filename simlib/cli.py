@@ -1,0 +1,268 @@
+"""The ``simlib`` command line.
+
+    simlib presets                                   every preset, with its one-line story
+    simlib run --preset docs-assistant               a table: one row per strategy
+    simlib run --scenario my.yaml --queries 200000 --replications 5 --seed 7 --json
+    simlib validate my.yaml                          check a scenario file, explain every problem
+    simlib prices anthropic/claude-sonnet-4-5        the prices the simulator will use
+    simlib prices --search sonnet                    catalog models matching a word
+
+Exit codes: 0 ok, 2 bad input (with a located message, never a traceback), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any, Sequence
+
+from simlib.errors import ScenarioError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+TABLE_COLUMNS = [
+    ("cost_per_query_usd", "cost/query $", "{:.5f}"),
+    ("monthly_cost_usd", "monthly $", "{:,.0f}"),
+    ("latency_p50_s", "p50 s", "{:.2f}"),
+    ("latency_p95_s", "p95 s", "{:.2f}"),
+    ("latency_p99_s", "p99 s", "{:.2f}"),
+    ("ttft_p50_s", "TTFT p50 s", "{:.2f}"),
+    ("fresh_share", "fresh", "{:.1%}"),
+    ("cache_hit_rate", "cache hits", "{:.1%}"),
+    ("quality_proxy", "quality", "{:.2f}"),
+    ("citable_share", "citable", "{:.0%}"),
+    ("truncated_share", "truncated", "{:.0%}"),
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit 2 with usage, as argparse does, but never a traceback
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import simlib
+
+    parser = _Parser(prog="simlib", description="Cost, latency and freshness of LLM knowledge strategies.")
+    parser.add_argument("--version", action="version", version=f"simlib {simlib.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("presets", help="list the shipped presets with their stories")
+
+    run = sub.add_parser("run", help="simulate a scenario and print one row per strategy")
+    add_scenario_arguments(run)
+    run.add_argument("--json", action="store_true", help="print one JSON object (see docs/json.md)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+    val = sub.add_parser("validate", help="check a scenario file and explain every problem")
+    val.add_argument("file", help="scenario file (YAML or JSON)")
+
+    pr = sub.add_parser("prices", help="show the prices the simulator uses for a catalog model")
+    pr.add_argument("model", nargs="?", help="catalog name, e.g. anthropic/claude-sonnet-4-5")
+    pr.add_argument("--search", metavar="TEXT", help="list catalog models whose name contains TEXT")
+
+    for extension in _extensions():
+        extension.add_parser(sub)
+    return parser
+
+
+def _extensions() -> list[Any]:
+    """Subcommands defined beside their feature (each module has add_parser(sub) and handles(args))."""
+    import importlib
+
+    mods = []
+    for name in ("simlib.export", "simlib.sweep"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(mod, "add_parser"):
+            mods.append(mod)
+    return mods
+
+
+def add_scenario_arguments(p: argparse.ArgumentParser) -> None:
+    """--preset/--scenario and the run-size overrides, shared by run, export and sweep."""
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--preset", help="a shipped preset (see 'simlib presets')")
+    src.add_argument("--scenario", metavar="FILE", help="a scenario file (YAML or JSON; may say 'base: PRESET')")
+    p.add_argument("--queries", type=_positive_int, help="queries per replication (overrides simulation.queries)")
+    p.add_argument("--replications", type=_positive_int, help="replications (overrides simulation.replications)")
+    p.add_argument("--seed", type=_non_negative_int, help="root random seed (overrides simulation.seed)")
+    p.add_argument("--strategies", help="comma-separated strategies to run (default: all six)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def scenario_from_args(args: argparse.Namespace):
+    """The scenario named by --preset/--scenario with the command-line overrides applied."""
+    from simlib.presets import load_preset
+    from simlib.scenario import load_scenario
+
+    scenario = load_preset(args.preset) if args.preset else load_scenario(args.scenario)
+    changes: dict[str, Any] = {}
+    if getattr(args, "queries", None) is not None:
+        changes["simulation.queries"] = args.queries
+    if getattr(args, "replications", None) is not None:
+        changes["simulation.replications"] = args.replications
+    if getattr(args, "seed", None) is not None:
+        changes["simulation.seed"] = args.seed
+    if getattr(args, "strategies", None):
+        changes["simulation.strategies"] = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    return scenario.with_changes(changes) if changes else scenario
+
+
+def _fmt(value: Any, pattern: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return pattern.format(value)
+
+
+def format_table(result) -> str:
+    """The run table: one row per strategy, infeasible ones with their reason."""
+    summary = result.summary()
+    headers = ["strategy"] + [h for _, h, _ in TABLE_COLUMNS]
+    rows = []
+    for name, entry in summary.items():
+        if not entry["feasible"]:
+            rows.append([name, "infeasible"] + [""] * (len(TABLE_COLUMNS) - 1))
+            continue
+        rows.append([name] + [_fmt(entry[m]["mean"], f) for m, _, f in TABLE_COLUMNS])
+    widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
+    line = lambda cells: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    s = result.scenario
+    out = [
+        f"{s.name}: {s.story}" if s.story else s.name,
+        f"{s.simulation.queries:,} queries x {len(result.replications)} replication(s), seed {s.simulation.seed}, "
+        f"{s.workload.queries_per_day:,.0f} queries/day, engine {result.engine}",
+        f"prices: {s.prices.source} (as of {s.prices.as_of}); fine-tuning: {s.fine_tuning.source} (as of {s.fine_tuning.as_of})",
+        "",
+        line(headers),
+        line(["-" * w for w in widths]),
+    ]
+    out += [line(r) for r in rows]
+    for note in result.notes:
+        out.append(f"note: {note}")
+    out.append("'-' = does not apply (fresh share of prompt_only, cache hits without a cache). Metrics: docs/metrics.md")
+    return "\n".join(out)
+
+
+def _progress_bar(enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="query", unit_scale=True, desc="simulating", file=sys.stderr, leave=False)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def _cmd_presets(args: argparse.Namespace) -> int:
+    from simlib.presets import list_presets
+
+    presets = list_presets()
+    width = max(len(n) for n, _ in presets)
+    for name, story in presets:
+        print(f"{name.ljust(width)}  {story}")
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import simlib
+
+    scenario = scenario_from_args(args)
+    show = not args.no_progress and sys.stderr.isatty()
+    result = simlib.run(scenario, progress=_progress_bar(show))
+    if args.json:
+        print(json.dumps(result.to_json_dict(), indent=2, allow_nan=False))
+    else:
+        print(format_table(result))
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from simlib.engine.run import feasibility
+    from simlib.scenario import load_scenario
+
+    scenario = load_scenario(args.file)
+    print(f"{args.file}: valid scenario '{scenario.name}'")
+    for name, reason in feasibility(scenario).items():
+        if reason:
+            print(f"  note: {name} is infeasible: {reason}")
+    return EXIT_OK
+
+
+def _cmd_prices(args: argparse.Namespace) -> int:
+    from simlib import prices
+
+    if args.search:
+        matches = prices.search_models(args.search)
+        if not matches:
+            print(f"no catalog model matches {args.search!r}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print("\n".join(matches))
+        return EXIT_OK
+    if not args.model:
+        print("simlib prices: give a model (e.g. anthropic/claude-sonnet-4-5) or --search TEXT", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        print(prices.describe_model_prices(args.model))
+    except prices.UnknownModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+COMMANDS = {"presets": _cmd_presets, "run": _cmd_run, "validate": _cmd_validate, "prices": _cmd_prices}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        handler = COMMANDS.get(args.command)
+        if handler is None:
+            handler = next(m.run_command for m in _extensions() if m.handles(args.command))
+        return handler(args)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
