@@ -139,8 +139,9 @@ GENAI_PRICES_VERSION: str = importlib.metadata.version("genai-prices")
 """Version of the installed genai-prices package whose bundled snapshot we read."""
 
 # A date a genai-prices maintainer wrote down as the day a price page was looked at, e.g.
-# "Batch rates verified on 2026-10-14 at https://..." or "(checked 2026-10-09)".
-_CHECK_DATE = re.compile(r"\b(?:checked|verified|confirmed)\b.{0,80}?(\d{4}-\d{2}-\d{2})", re.IGNORECASE | re.DOTALL)
+# "Batch rates verified on 2026-10-14 at https://...", "(checked 2026-10-09)" or
+# "... listed in Anthropic's batch price table as of 2026-10-14".
+_CHECK_DATE = re.compile(r"\b(?:checked|verified|confirmed|as of)\b.{0,80}?(\d{4}-\d{2}-\d{2})", re.IGNORECASE | re.DOTALL)
 
 _CATALOG_KEYS = (
     "input_usd_per_mtok",
@@ -834,8 +835,9 @@ def effective_token_prices(model: str, *, on: date | None = None) -> dict:
     """Catalog prices with the gaps a cache simulation needs filled from the provider's rules.
 
     Starts from :func:`catalog_prices`; where the catalog has no cache price, fills it as
-    input price x the multiplier in :func:`cache_rules` (e.g. OpenAI: cache write = 1.0 x
-    input, no premium). Adds long_context_cache_read_usd_per_mtok,
+    input price x the multiplier in :func:`cache_rules` for the provider's default cache
+    mode and default TTL (e.g. OpenAI: cache write = 1.0 x input, no premium); the 1-hour
+    write only where the provider offers 1 hour beside a shorter default. Adds long_context_cache_read_usd_per_mtok,
     long_context_cache_write_usd_per_mtok and long_context_cache_write_1h_usd_per_mtok (the
     catalog's tier prices, else the cache price scaled like input), ``derived_keys`` (the
     keys filled here, not from the catalog) and ``cache_rules`` (the rule dict used, or None).
@@ -853,7 +855,8 @@ def effective_token_prices(model: str, *, on: date | None = None) -> dict:
         fills = {
             "cache_read_usd_per_mtok": rules["read_multiplier"],
             "cache_write_usd_per_mtok": by_ttl[rules["ttl_options_s"][0]],
-            "cache_write_1h_usd_per_mtok": by_ttl.get(3600),
+            # A 1-hour entry only where the provider sells one beside a shorter default.
+            "cache_write_1h_usd_per_mtok": by_ttl.get(3600) if rules["ttl_options_s"][0] != 3600 else None,
         }
         for key, multiplier in fills.items():
             if prices[key] is None and multiplier is not None:
@@ -904,7 +907,7 @@ def describe_model_prices(model: str, *, on: date | None = None) -> str:
     title = f"{display}" + (f" ({model_info.name})" if model_info.name else "")
     out = [title, f"Token prices on {day.isoformat()}, USD per million tokens:"]
     out += [line("input", "input_usd_per_mtok"), line("output", "output_usd_per_mtok"),
-            line("cache read", "cache_read_usd_per_mtok"), line("cache write (default/5m)", "cache_write_usd_per_mtok"),
+            line("cache read", "cache_read_usd_per_mtok"), line("cache write (default TTL)", "cache_write_usd_per_mtok"),
             line("cache write (1h)", "cache_write_1h_usd_per_mtok")]
     threshold = p["long_context_threshold_tokens"]
     if threshold:
@@ -926,14 +929,21 @@ def describe_model_prices(model: str, *, on: date | None = None) -> str:
 
     rules = p["cache_rules"]
     if rules is not None:
-        ttl = ", ".join(f"{t:,} s (write {m:g}x)" for t, m in rules["write_multiplier_by_ttl"].items())
-        out.append(f"Prompt cache rules ({rules['provider']}{'/' + rules['model_prefix'] + '*' if rules['model_prefix'] else ''}):")
-        out.append(f"  mode {rules['mode']}; TTL {ttl}; read {rules['read_multiplier']:g}x input; "
-                   f"minimum {rules['min_cacheable_tokens']:,} tokens"
-                   + (f"; counted in steps of {rules['increment_tokens']} tokens" if rules["increment_tokens"] else "")
-                   + (f"; storage {_money(rules['storage_usd_per_mtok_hour'])} USD per M tokens per hour"
-                      if rules["storage_usd_per_mtok_hour"] else ""))
-        out.append(f"  source: {rules['source']}; as of {rules['as_of']}")
+        provider_id = display.split("/", 1)[0].lower()
+        modes = [rules["mode"]] + sorted({r.mode for r in load_table("cache_rules") if isinstance(r, CacheRuleRow)
+                                          and r.provider.lower() == provider_id and r.mode != rules["mode"]})
+        for mode in modes:
+            rule = rules if mode == rules["mode"] else cache_rules(display, mode=mode)
+            ttl = ", ".join(f"{t:,} s (write {m:g}x)" for t, m in rule["write_multiplier_by_ttl"].items())
+            scope = rule["provider"] + ("/" + rule["model_prefix"] + "*" if rule["model_prefix"] else "")
+            label = "default" if mode == rules["mode"] else "alternative"
+            out.append(f"Prompt cache rules, {mode} mode ({label}; {scope}):")
+            out.append(f"  TTL {ttl}; read {rule['read_multiplier']:g}x input; "
+                       f"minimum {rule['min_cacheable_tokens']:,} tokens"
+                       + (f"; counted in steps of {rule['increment_tokens']} tokens" if rule["increment_tokens"] else "")
+                       + (f"; storage {_money(rule['storage_usd_per_mtok_hour'])} USD per M tokens per hour"
+                          if rule["storage_usd_per_mtok_hour"] else ""))
+            out.append(f"  source: {rule['source']}; as of {rule['as_of']}")
     else:
         out.append("Prompt cache rules: none on file for this provider (data/prices/cache_rules.csv).")
 

@@ -1,0 +1,62 @@
+"""One look for every chart: strategy colours and labels, a slide-legible template."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import plotly.io as pio
+
+# Okabe-Ito palette (colour-blind safe); one colour per strategy, the same on every chart.
+STRATEGY_COLOURS: dict[str, str] = {
+    "prompt_only": "#999999",
+    "rag": "#0072B2",
+    "fine_tune": "#D55E00",
+    "rag_fine_tune": "#CC79A7",
+    "prompt_cache": "#009E73",
+    "rag_prompt_cache": "#56B4E9",
+}
+
+STRATEGY_LABELS: dict[str, str] = {
+    "prompt_only": "Prompt only",
+    "rag": "RAG",
+    "fine_tune": "Fine-tuning",
+    "rag_fine_tune": "RAG + fine-tuning",
+    "prompt_cache": "Prompt cache",
+    "rag_prompt_cache": "RAG + prompt cache",
+}
+
+COMPONENT_COLOURS: dict[str, str] = {
+    "input": "#4C72B0",
+    "cache_read": "#64B5CD",
+    "cache_write": "#8172B3",
+    "output": "#DD8452",
+    "retrieval": "#55A868",
+    "reindex": "#937860",
+    "training": "#C44E52",
+    "storage": "#8C8C8C",
+    "hosting": "#DA8BC3",
+    "cache_storage": "#CCB974",
+}
+
+TEMPLATE_NAME = "simlib"
+
+pio.templates[TEMPLATE_NAME] = go.layout.Template(
+    layout=go.Layout(
+        font=dict(family="Inter, Helvetica, Arial, sans-serif", size=16, color="#222222"),
+        title=dict(font=dict(size=22), x=0.02, xanchor="left"),
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        xaxis=dict(showgrid=False, linecolor="#444444", ticks="outside", title=dict(font=dict(size=16))),
+        yaxis=dict(gridcolor="#E5E5E5", linecolor="#444444", zeroline=False, title=dict(font=dict(size=16))),
+        legend=dict(font=dict(size=14), bgcolor="rgba(255,255,255,0.6)"),
+        margin=dict(l=80, r=30, t=80, b=70),
+        colorway=list(STRATEGY_COLOURS.values()),
+    )
+)
+
+
+def label(strategy: str) -> str:
+    return STRATEGY_LABELS.get(strategy, strategy)
+
+
+def colour(strategy: str) -> str:
+    return STRATEGY_COLOURS.get(strategy, "#333333")
