@@ -837,8 +837,8 @@ def effective_token_prices(model: str, *, on: date | None = None) -> dict:
     Starts from :func:`catalog_prices`; where the catalog has no cache price, fills it as
     input price x the multiplier in :func:`cache_rules` for the provider's default cache
     mode and default TTL (e.g. OpenAI: cache write = 1.0 x input, no premium); the 1-hour
-    write only where the provider offers 1 hour beside a shorter default. Adds long_context_cache_read_usd_per_mtok,
-    long_context_cache_write_usd_per_mtok and long_context_cache_write_1h_usd_per_mtok (the
+    write only where the provider offers 1 hour beside a shorter default. Adds
+    long_context_cache_read_usd_per_mtok, long_context_cache_write_usd_per_mtok and long_context_cache_write_1h_usd_per_mtok (the
     catalog's tier prices, else the cache price scaled like input), ``derived_keys`` (the
     keys filled here, not from the catalog) and ``cache_rules`` (the rule dict used, or None).
     """

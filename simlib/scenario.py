@@ -150,6 +150,7 @@ class Prices(_Group):
     vector_storage_usd_per_gb_month: float = _f(0.33, "Vector storage price per GB-month. Default: managed serverless store.", ge=0)
     embedding_dimensions: int = _f(1_536, "Embedding dimensions (storage size = chunks x dimensions x 4 bytes). Default: text-embedding-3-small.", ge=1)
     rerank_usd_per_query: float = _f(0.002, "Rerank price per query. Default: hosted reranker at $2 per 1,000 searches.", ge=0)
+    catalog_date: str | None = _f(None, "Date (ISO) to read catalog prices on; None: today. Pin it to make a saved scenario's prices reproducible.")
     source: str = _f("hand-set scenario prices", "Where these prices come from (filled from the catalog when model is set).")
     as_of: str = _f("2025-11-01", "Date the prices were valid (ISO).")
 
@@ -231,6 +232,7 @@ class Scenario(_Group):
     name: str = _f("custom", "Short name shown on charts and exports.")
     story: str = _f("", "One line saying what system this scenario describes.")
     sources: dict[str, str] = _f({}, "Where the scenario's numbers come from (field path -> source).")
+    catalog_filled: tuple[str, ...] = _f((), "Fields whose values came from the price catalog (set when the scenario is built).")
     workload: Workload = Workload()
     knowledge: Knowledge = Knowledge()
     retrieval: Retrieval = Retrieval()
@@ -262,13 +264,12 @@ class Scenario(_Group):
         ``changes`` maps dotted paths to values (``{"workload.queries_per_day": 1e5}``);
         keyword arguments take whole or partial groups (``retrieval={"top_k": 8}``).
         """
-        data = self.model_dump(mode="python")
-        # Catalog-filled prices are kept as they are: the named model stays the same.
+        # Only what was set by hand travels: defaults stay defaults, and catalog values are
+        # looked up again (for a new model, or the same one).
+        data = self.model_dump(mode="python", exclude_unset=True)
+        for path in data.pop("catalog_filled", ()):
+            _del_path(data, path)
         for path, value in (changes or {}).items():
-            if path in ("prices.model", "fine_tuning.model") and value != _get_path(data, path):
-                # A new catalog model: drop the old model's catalog-filled prices.
-                group = path.split(".")[0]
-                data[group] = {k: v for k, v in data[group].items() if k not in _CATALOG_KEYS[group]}
             _set_path(data, path, value)
         for group, value in groups.items():
             if isinstance(value, dict) and isinstance(data.get(group), dict):
@@ -285,44 +286,63 @@ class Scenario(_Group):
 # --- building and loading -------------------------------------------------------------
 
 def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
+    """Fill prices (and the provider's cache rules) from the catalog for named models.
+
+    Only fields the user did not set are filled, so a hand-set price always wins. The
+    catalog is read as of ``prices.catalog_date`` (default: today), since it holds
+    scheduled price changes.
+    """
+    from datetime import date
+
     prices = data.get("prices")
     ft = data.get("fine_tuning")
+    marks: list[str] = []
     if isinstance(prices, dict) and prices.get("model"):
         from simlib import prices as catalog
 
-        looked_up = catalog.catalog_prices(prices["model"])
+        on = prices.get("catalog_date")
+        on = date.fromisoformat(str(on)) if on else None
+        looked_up = catalog.effective_token_prices(prices["model"], on=on)
         filled = dict(prices)
-        for key in (
-            "input_usd_per_mtok",
-            "output_usd_per_mtok",
-            "long_context_threshold_tokens",
-            "long_context_input_usd_per_mtok",
-            "long_context_output_usd_per_mtok",
-            "source",
-            "as_of",
-        ):
+        for key in _CATALOG_KEYS["prices"]:
             if key not in filled and looked_up.get(key) is not None:
                 filled[key] = looked_up[key]
+                marks.append(f"prices.{key}")
         data = {**data, "prices": filled}
         cache = dict(data.get("prompt_cache") or {})
+        rules = looked_up.get("cache_rules") or {}
         inp = looked_up.get("input_usd_per_mtok") or 0.0
-        if inp > 0 and isinstance(data.get("prompt_cache", {}), dict):
+        before = set(cache)
+        mode = cache.setdefault("mode", rules.get("mode", "explicit"))
+        for key in ("min_cacheable_tokens", "increment_tokens", "storage_usd_per_mtok_hour"):
+            if key not in cache and rules.get(key) is not None:
+                cache[key] = rules[key]
+        if inp > 0:
             ttl = float(cache.get("ttl_s", PromptCache.model_fields["ttl_s"].default))
-            write = looked_up.get("cache_write_1h_usd_per_mtok") if ttl > 300 else looked_up.get("cache_write_usd_per_mtok")
             if "read_multiplier" not in cache and looked_up.get("cache_read_usd_per_mtok") is not None:
                 cache["read_multiplier"] = round(looked_up["cache_read_usd_per_mtok"] / inp, 6)
-            if "write_multiplier" not in cache and write is not None:
-                cache["write_multiplier"] = round(write / inp, 6)
-            data = {**data, "prompt_cache": cache}
+            if "write_multiplier" not in cache:
+                if mode == "automatic":
+                    cache["write_multiplier"] = 1.0
+                else:
+                    one_hour = looked_up.get("cache_write_1h_usd_per_mtok")
+                    write = one_hour if (ttl > 300 and one_hour is not None) else looked_up.get("cache_write_usd_per_mtok")
+                    if write is not None:
+                        cache["write_multiplier"] = round(write / inp, 6)
+        marks += [f"prompt_cache.{k}" for k in set(cache) - before]
+        data = {**data, "prompt_cache": cache}
     if isinstance(ft, dict) and ft.get("model"):
         from simlib import prices as catalog
 
         looked_up = catalog.fine_tune_prices(ft["model"])
         filled = dict(ft)
-        for key in ("training_usd_per_mtok", "input_usd_per_mtok", "output_usd_per_mtok", "hosting_usd_per_hour", "source", "as_of"):
+        for key in _CATALOG_KEYS["fine_tuning"]:
             if key not in filled and looked_up.get(key) is not None:
                 filled[key] = looked_up[key]
+                marks.append(f"fine_tuning.{key}")
         data = {**data, "fine_tuning": filled}
+    if marks:
+        data = {**data, "catalog_filled": tuple(sorted(set(data.get("catalog_filled", ())) | set(marks)))}
     return data
 
 
@@ -335,23 +355,24 @@ _CATALOG_KEYS = {
 }
 
 
-def _get_path(data: dict[str, Any], path: str) -> Any:
-    node: Any = data
-    for part in path.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
-
-
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
     parts = path.split(".")
     node = data
     for part in parts[:-1]:
-        if not isinstance(node.get(part), dict):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
             raise ScenarioError([Problem(path, f"'{part}' is not a group of the scenario")])
-        node = node[part]
+        node = child
     node[parts[-1]] = value
+
+
+def _del_path(data: dict[str, Any], path: str) -> None:
+    *parents, last = path.split(".")
+    node: Any = data
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(last, None)
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

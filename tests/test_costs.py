@@ -1,0 +1,126 @@
+"""Per-query and monthly costs against hand arithmetic from the prices (MODEL.md, Costs).
+
+Constant token lengths make every query's cost a closed form; the expected numbers below
+are worked out by hand from the scenario's prices, not taken from the code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import simlib
+from simlib.scenario import DAYS_PER_MONTH, Scenario
+
+PRICED = {
+    "workload.token_length_cv": 0.0,
+    "workload.query_tokens_mean": 100,
+    "workload.output_tokens_mean": 200,
+    "workload.queries_per_day": 10_000,
+    "prompt.system_tokens": 400,
+    "prompt.instructions_tokens": 1_000,
+    "prompt.few_shot_tokens": 2_000,
+    "prompt.short_system_tokens": 150,
+    "knowledge.facts_count": 2,
+    "knowledge.chunks_per_fact": 1,
+    "knowledge.changes_per_day": 0,
+    "retrieval.chunk_tokens": 500,
+    "retrieval.top_k": 4,
+    "retrieval.rerank": False,
+    "prices.input_usd_per_mtok": 2.0,
+    "prices.output_usd_per_mtok": 10.0,
+    "prices.embedding_usd_per_mtok": 0.1,
+    "prices.vector_read_usd_per_query": 0.001,
+    "fine_tuning.input_usd_per_mtok": 4.0,
+    "fine_tuning.output_usd_per_mtok": 16.0,
+    "prompt_cache.ttl_s": 3_600,
+    "prompt_cache.write_multiplier": 1.25,
+    "prompt_cache.read_multiplier": 0.1,
+    "simulation.queries": 300,
+}
+
+
+def priced(**extra) -> Scenario:
+    return Scenario().with_changes({**PRICED, **extra})
+
+
+def costs(result, strategy):
+    return result.records(strategy)["cost_usd"].astype(float)
+
+
+def test_per_query_costs_by_hand():
+    result = simlib.run(priced())
+    # prompt_only: (400 + 1000 + 2000 + 100) x $2/M + 200 x $10/M
+    assert costs(result, "prompt_only") == pytest.approx(np.full(300, 0.007 + 0.002), rel=1e-6)
+    # rag: (400 + 1000 + 4 x 500 + 100) x $2/M + output + 100 x $0.1/M embedding + $0.001 search
+    assert costs(result, "rag") == pytest.approx(np.full(300, 0.007 + 0.002 + 0.00001 + 0.001), rel=1e-6)
+    # fine_tune: (150 + 100) x $4/M + 200 x $16/M
+    assert costs(result, "fine_tune") == pytest.approx(np.full(300, 0.001 + 0.0032), rel=1e-6)
+    # rag_fine_tune: (150 + 4 x 500 + 100) x $4/M + 200 x $16/M + retrieval
+    assert costs(result, "rag_fine_tune") == pytest.approx(np.full(300, 0.009 + 0.0032 + 0.00101), rel=1e-6)
+    # prompt_cache: prefix 400 + 1000 + 2 facts x 500 = 2400 tokens.
+    # first query writes it: 2400 x $2/M x 1.25 + 100 x $2/M + output = 0.006 + 0.0002 + 0.002
+    # later queries (rate 10,000/day, TTL 1 h, no changes) read it: 2400 x $2/M x 0.1 + ...
+    pc = costs(result, "prompt_cache")
+    assert pc[0] == pytest.approx(0.0082, rel=1e-6)
+    assert pc[1:] == pytest.approx(np.full(299, 0.00048 + 0.0002 + 0.002), rel=1e-6)
+
+
+def test_automatic_cache_counts_whole_increments_without_write_premium():
+    """OpenAI-style: min 1,024 then steps of 128: 2,400 -> 1,024 + 10 x 128 = 2,304 cached."""
+    result = simlib.run(priced(**{"prompt_cache.mode": "automatic", "prompt_cache.read_multiplier": 0.5,
+                                  "prompt_cache.min_cacheable_tokens": 1024, "prompt_cache.increment_tokens": 128}))
+    pc = costs(result, "prompt_cache")
+    assert pc[0] == pytest.approx((2400 + 100) * 2e-6 + 0.002, rel=1e-6)  # miss: plain input price
+    hit = (2400 - 2304) * 2e-6 + 2304 * 2e-6 * 0.5 + 100 * 2e-6 + 0.002
+    assert pc[1:] == pytest.approx(np.full(299, hit), rel=1e-6)
+
+
+def test_long_context_tier_is_a_cliff():
+    """Above the threshold every token (input and output) is billed at the long-context price."""
+    result = simlib.run(priced(**{"prices.long_context_threshold_tokens": 3_000,
+                                  "prices.long_context_input_usd_per_mtok": 4.0,
+                                  "prices.long_context_output_usd_per_mtok": 20.0}))
+    # prompt_only sends 3,500 tokens > 3,000: 3500 x $4/M + 200 x $20/M
+    assert costs(result, "prompt_only") == pytest.approx(np.full(300, 0.014 + 0.004), rel=1e-6)
+    # fine_tune sends 250 tokens: its own prices, no tier
+    assert costs(result, "fine_tune") == pytest.approx(np.full(300, 0.0042), rel=1e-6)
+
+
+def test_monthly_costs_amortise_training_and_storage():
+    s = priced(**{"fine_tuning.training_tokens": 1_000_000, "fine_tuning.epochs": 3,
+                  "fine_tuning.training_usd_per_mtok": 10.0, "fine_tuning.retrain_interval_days": 10,
+                  "fine_tuning.hosting_usd_per_hour": 2.0,
+                  "prices.embedding_dimensions": 1000, "prices.vector_storage_usd_per_gb_month": 0.5})
+    summary = simlib.run(s).summary()
+    ft = summary["fine_tune"]
+    # $30 a training (1M x 3 epochs x $10/M), 30.4375 / 10 trainings a month
+    assert ft["cost_training_monthly_usd"]["mean"] == pytest.approx(30 * 3.04375)
+    assert ft["cost_hosting_monthly_usd"]["mean"] == pytest.approx(2.0 * 24 * 30.4375)
+    queries_per_month = 10_000 * DAYS_PER_MONTH
+    expected = 0.0042 * queries_per_month + 30 * 3.04375 + 2.0 * 24 * 30.4375
+    assert ft["monthly_cost_usd"]["mean"] == pytest.approx(expected, rel=1e-6)
+    assert ft["cost_per_query_usd"]["mean"] == pytest.approx(expected / queries_per_month, rel=1e-6)
+    # rag stores 2 facts x 1 chunk x 1000 dims x 4 bytes = 8e-6 GB at $0.5/GB-month
+    assert summary["rag"]["cost_storage_monthly_usd"]["mean"] == pytest.approx(8e-6 * 0.5)
+
+
+def test_reindex_cost_streaming_and_batch():
+    """Streaming re-embeds every change; batch re-embeds each changed fact once per batch."""
+    base = {"knowledge.facts_count": 100, "knowledge.chunks_per_fact": 2, "knowledge.changes_per_day": 50,
+            "prices.embedding_usd_per_mtok": 1.0, "simulation.strategies": ["rag"], "simulation.queries": 50}
+    streaming = simlib.run(priced(**base)).summary()["rag"]["cost_reindex_monthly_usd"]["mean"]
+    # 50 changes a day x 2 chunks x 500 tokens x $1/M x 30.4375 days
+    assert streaming == pytest.approx(50 * 1000 * 1e-6 * 30.4375)
+    batch = simlib.run(priced(**base, **{"knowledge.index_refresh": "batch",
+                                         "knowledge.reindex_interval_s": 86_400})).summary()["rag"]
+    # 30.4375 batches; each re-embeds the distinct facts changed in a day: 100 (1 - exp(-0.5))
+    distinct = 100 * (1 - np.exp(-50 / 100))
+    assert batch["cost_reindex_monthly_usd"]["mean"] == pytest.approx(30.4375 * distinct * 1000 * 1e-6)
+
+
+def test_zero_hit_rate_costs_as_much_as_no_cache():
+    """With TTL 0 and no write premium the cache strategy pays plain input prices."""
+    s = priced(**{"prompt_cache.ttl_s": 0, "prompt_cache.write_multiplier": 1.0})
+    pc = costs(simlib.run(s), "prompt_cache")
+    assert pc == pytest.approx(np.full(300, (2400 + 100) * 2e-6 + 0.002), rel=1e-6)

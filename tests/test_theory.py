@@ -1,0 +1,216 @@
+"""The engine against closed-form results: each test reduces a scenario to a textbook case.
+
+Symbols: lambda arrival rate (1/s), S mean service time (s), c servers, rho = lambda S / c,
+T cache TTL (s), u change rate per fact (1/s), d indexing lag (s), L serving lag after a
+snapshot (s), P snapshot period (s).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import simlib
+from simlib.scenario import SECONDS_PER_DAY, Scenario
+
+
+def erlang_c_wait_s(arrival_rate_per_s: float, service_s: float, servers: int) -> float:
+    """M/M/c mean wait in queue: Wq = C(c, a) / (c mu - lambda), a = lambda / mu.
+
+    C(c, a) = [a^c / c! * c / (c - a)] / [sum_{k<c} a^k / k! + a^c / c! * c / (c - a)].
+    """
+    a = arrival_rate_per_s * service_s
+    top = a**servers / math.factorial(servers) * servers / (servers - a)
+    bottom = sum(a**k / math.factorial(k) for k in range(servers)) + top
+    return (top / bottom) / (servers / service_s - arrival_rate_per_s)
+
+
+def model_stage_scenario(rate_per_s: float, servers: int, distribution: str, queries: int, reps: int) -> Scenario:
+    """Only the fine-tuned model stage: constant tokens, S = 100 output tokens / 100 tok/s = 1 s."""
+    return Scenario().with_changes(
+        {
+            "workload.queries_per_day": rate_per_s * SECONDS_PER_DAY,
+            "workload.token_length_cv": 0.0,
+            "workload.output_tokens_mean": 100,
+            "knowledge.changes_per_day": 0,
+            "fine_tuning.decode_tokens_per_s": 100.0,
+            "fine_tuning.prefill_tokens_per_s": 1e12,  # prefill takes no time
+            "fine_tuning.network_rtt_s": 0.0,
+            "fine_tuning.concurrency_limit": servers,
+            "model.service_time_distribution": distribution,
+            "simulation.strategies": ["fine_tune"],
+            "simulation.queries": queries,
+            "simulation.replications": reps,
+            "simulation.warmup_share": 0.1,
+        }
+    )
+
+
+def test_mmc_mean_wait_matches_erlang_c():
+    """M/M/3 at rho = 0.8: the mean wait's 95% interval over replications covers Erlang C."""
+    rate, servers = 2.4, 3
+    result = simlib.run(model_stage_scenario(rate, servers, "exponential", 20_000, 8))
+    wait = result.summary()["fine_tune"]["queue_wait_mean_s"]
+    theory = erlang_c_wait_s(rate, 1.0, servers)  # 1.0 s mean service
+    lo, hi = wait["ci95"]
+    assert lo <= theory <= hi, (theory, wait)
+    assert hi - lo < 0.25 * theory  # the interval is tight enough to mean something
+
+
+def test_md1_mean_wait_matches_pollaczek_khinchine():
+    """M/D/1: Wq = rho S / (2 (1 - rho)) (Pollaczek-Khinchine with zero service variance)."""
+    rate = 0.7
+    result = simlib.run(model_stage_scenario(rate, 1, "deterministic", 20_000, 8))
+    wait = result.summary()["fine_tune"]["queue_wait_mean_s"]
+    theory = rate * 1.0 / (2 * (1 - rate))
+    lo, hi = wait["ci95"]
+    assert lo <= theory <= hi, (theory, wait)
+    # and it is not the M/M/1 answer, rho S / (1 - rho): the service distribution matters
+    assert hi < rate / (1 - rate)
+
+
+def test_infinite_servers_never_wait():
+    """With more slots than queries, nobody waits and latency is exactly rtt + service."""
+    s = model_stage_scenario(5.0, 10_000, "exponential", 2_000, 1)
+    rec = simlib.run(s).records("fine_tune")
+    assert np.all(rec["queue_wait_s"] == 0)
+
+
+def cache_scenario(rate_per_s: float, ttl_s: float, queries: int) -> Scenario:
+    """prompt_cache on one global prefix with no knowledge changes and no queueing."""
+    return Scenario().with_changes(
+        {
+            "workload.queries_per_day": rate_per_s * SECONDS_PER_DAY,
+            "knowledge.facts_count": 20,
+            "knowledge.changes_per_day": 0,
+            "model.concurrency_limit": 100_000,
+            "prompt_cache.ttl_s": ttl_s,
+            "simulation.strategies": ["prompt_cache"],
+            "simulation.queries": queries,
+        }
+    )
+
+
+@pytest.mark.parametrize("rate_ttl", [0.1, 0.5, 1.0, 2.0, 4.0])
+def test_cache_hit_rate_matches_poisson_formula(rate_ttl):
+    """Poisson requests at rate L on one prefix with refreshed TTL T hit with P = 1 - exp(-L T)."""
+    rate, queries = 0.05, 20_000
+    result = simlib.run(cache_scenario(rate, rate_ttl / rate, queries))
+    hit = result.summary()["prompt_cache"]["cache_hit_rate"]["mean"]
+    theory = 1 - math.exp(-rate_ttl)
+    binomial_sd = math.sqrt(theory * (1 - theory) / queries)
+    assert abs(hit - theory) < 4 * binomial_sd + 1e-9, (hit, theory)
+
+
+def test_prefix_below_minimum_never_caches():
+    s = cache_scenario(1.0, 3600, 500).with_changes(
+        {"prompt.system_tokens": 10, "prompt.instructions_tokens": 10, "knowledge.facts_count": 1,
+         "retrieval.chunk_tokens": 10, "prompt_cache.min_cacheable_tokens": 1024}
+    )
+    rec = simlib.run(s).records("prompt_cache")
+    assert rec["cache_read_tokens"].sum() == 0 and rec["cache_write_tokens"].sum() == 0
+
+
+def freshness_scenario(**changes) -> Scenario:
+    """Uniform facts and changes, 1,000 queries a day; u = changes_per_day / facts per day."""
+    base = {
+        "workload.queries_per_day": 1_000,
+        "workload.fact_popularity": "uniform",
+        "knowledge.facts_count": 50,
+        "knowledge.changes_follow_popularity": False,
+        "retrieval.concurrency_limit": 100_000,
+        "model.concurrency_limit": 100_000,
+        "fine_tuning.concurrency_limit": 100_000,
+    }
+    base.update(changes)
+    return Scenario().with_changes(base)
+
+
+def test_streaming_index_staleness_matches_exponential():
+    """Streaming lag d: an answer is stale iff its fact changed in the last d: P = 1 - exp(-u d)."""
+    u_per_day, d = 2.0, 6 * 3600.0
+    s = freshness_scenario(**{
+        "knowledge.changes_per_day": u_per_day * 50, "knowledge.index_refresh": "streaming",
+        "knowledge.index_lag_s": d, "simulation.strategies": ["rag"], "simulation.queries": 20_000,
+    })
+    fresh = simlib.run(s).summary()["rag"]["fresh_share"]["mean"]
+    theory = math.exp(-u_per_day / SECONDS_PER_DAY * d)
+    assert abs(fresh - theory) < 4 * math.sqrt(theory * (1 - theory) / 20_000) + 0.01, (fresh, theory)
+
+
+def snapshot_theory(u_per_s: float, lag_s: float, period_s: float) -> float:
+    """P(fresh) for a snapshot taken every P, serving after lag L: (e^-uL - e^-u(L+P)) / (u P)."""
+    return (math.exp(-u_per_s * lag_s) - math.exp(-u_per_s * (lag_s + period_s))) / (u_per_s * period_s)
+
+
+def test_retraining_freshness_matches_snapshot_formula():
+    """Weights snapshot every T = 1 day, serving after D + E = 6 h; 5 replications of 10 days."""
+    u_per_day = 1.0
+    s = freshness_scenario(**{
+        "knowledge.changes_per_day": u_per_day * 50,
+        "fine_tuning.retrain_interval_days": 1.0,
+        "fine_tuning.training_duration_s": 4 * 3600.0,
+        "fine_tuning.deploy_delay_s": 2 * 3600.0,
+        "simulation.strategies": ["fine_tune"],
+        "simulation.queries": 10_000,
+        "simulation.replications": 5,
+    })
+    fresh = simlib.run(s).summary()["fine_tune"]["fresh_share"]
+    theory = snapshot_theory(u_per_day / SECONDS_PER_DAY, 6 * 3600.0, SECONDS_PER_DAY)
+    lo, hi = fresh["ci95"]
+    assert lo - 0.01 <= theory <= hi + 0.01, (theory, fresh)
+
+
+def test_batch_index_freshness_matches_snapshot_formula():
+    """Batch re-index every R = 12 h taking b = 1 h: the snapshot formula with L = b, P = R."""
+    u_per_day = 2.0
+    s = freshness_scenario(**{
+        "knowledge.changes_per_day": u_per_day * 50,
+        "knowledge.index_refresh": "batch",
+        "knowledge.reindex_interval_s": 12 * 3600.0,
+        "knowledge.reindex_duration_s": 3600.0,
+        "simulation.strategies": ["rag"],
+        "simulation.queries": 10_000,
+        "simulation.replications": 5,
+    })
+    fresh = simlib.run(s).summary()["rag"]["fresh_share"]
+    theory = snapshot_theory(u_per_day / SECONDS_PER_DAY, 3600.0, 12 * 3600.0)
+    lo, hi = fresh["ci95"]
+    assert lo - 0.01 <= theory <= hi + 0.01, (theory, fresh)
+
+
+def test_periodic_cache_rebuild_freshness_and_on_change_always_fresh():
+    """A prefix rebuilt every R serves its snapshot (L = 0); rebuilt on change it is always fresh."""
+    u_per_day = 3.0
+    common = {
+        "knowledge.changes_per_day": u_per_day * 50,
+        "knowledge.chunks_per_fact": 1,
+        "simulation.strategies": ["prompt_cache"],
+        "simulation.queries": 10_000,
+        "simulation.replications": 4,
+    }
+    periodic = freshness_scenario(**common, **{"prompt_cache.rebuild_policy": "periodic",
+                                                "prompt_cache.rebuild_interval_s": 8 * 3600.0})
+    fresh = simlib.run(periodic).summary()["prompt_cache"]["fresh_share"]
+    theory = snapshot_theory(u_per_day / SECONDS_PER_DAY, 0.0, 8 * 3600.0)
+    lo, hi = fresh["ci95"]
+    assert lo - 0.01 <= theory <= hi + 0.01, (theory, fresh)
+    on_change = freshness_scenario(**common, **{"prompt_cache.rebuild_policy": "on_change"})
+    summary = simlib.run(on_change).summary()["prompt_cache"]
+    assert summary["fresh_share"]["mean"] == 1.0
+    # ... but every change invalidates the one global prefix: more misses than with no changes
+    no_changes = on_change.with_changes({"knowledge.changes_per_day": 0})
+    assert summary["cache_hit_rate"]["mean"] < simlib.run(no_changes).summary()["prompt_cache"]["cache_hit_rate"]["mean"]
+
+
+def test_staleness_age_of_streaming_lag_is_bounded_by_the_lag():
+    """With streaming lag d, a stale answer missed a change less than d ago."""
+    d = 3600.0
+    s = freshness_scenario(**{"knowledge.changes_per_day": 500, "knowledge.index_lag_s": d,
+                              "simulation.strategies": ["rag"], "simulation.queries": 3_000})
+    rec = simlib.run(s).records("rag")
+    ages = rec["staleness_age_s"][~np.isnan(rec["staleness_age_s"])]
+    assert ages.size > 100
+    assert np.all((ages > 0) & (ages <= d * (1 + 1e-6) + 30))  # + retrieval time before the read
