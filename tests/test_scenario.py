@@ -1,0 +1,87 @@
+"""The scenario model: validated when built, immutable, every field documented with a unit."""
+
+from __future__ import annotations
+
+import re
+
+import pydantic
+import pytest
+
+import simlib
+from simlib.scenario import Scenario, build_scenario
+
+UNIT_SUFFIXES = ("_s", "_at_s", "_usd", "_tokens", "_per_s", "_per_day", "_share", "_days", "_count",
+                 "_per_mtok", "_per_query", "_per_hour", "_per_gb_month", "_per_100k_tokens", "_per_mtok_hour",
+                 "_multiplier", "_mean", "_cv", "_exponent", "_dimensions", "_limit", "_per_fact", "_scale")
+
+
+def all_fields(model=Scenario, prefix=""):
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, pydantic.BaseModel):
+            yield from all_fields(ann, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", field
+
+
+def test_every_field_has_a_description():
+    missing = [path for path, field in all_fields() if not (field.description or "").strip()]
+    assert not missing, missing
+
+
+def test_numeric_fields_carry_units_in_their_names():
+    """A float field must say its unit (or be a documented dimensionless kind: share, cv...)."""
+    offenders = []
+    for path, field in all_fields():
+        if field.annotation in (float, int, float | None, int | None):
+            name = path.split(".")[-1]
+            if not name.endswith(UNIT_SUFFIXES) and name not in ("queries", "replications", "seed", "epochs", "top_k"):
+                offenders.append(path)
+    assert not offenders, offenders
+
+
+def test_scenarios_are_immutable_and_with_changes_revalidates():
+    s = Scenario()
+    with pytest.raises(pydantic.ValidationError):
+        s.workload.queries_per_day = 5  # type: ignore[misc]
+    t = s.with_changes({"workload.queries_per_day": 5})
+    assert t.workload.queries_per_day == 5 and s.workload.queries_per_day != 5
+    with pytest.raises(simlib.ScenarioError, match="workload.queries_per_day"):
+        s.with_changes({"workload.queries_per_day": -1})
+    assert s.with_changes(retrieval={"top_k": 9}).retrieval.top_k == 9
+
+
+def test_all_problems_reported_at_once():
+    with pytest.raises(simlib.ScenarioError) as info:
+        build_scenario({"workload": {"queries_per_day": 0, "zipf_exponent": -1}, "retrieval": {"top_kk": 3}})
+    paths = {p.location for p in info.value.problems}
+    assert paths == {"workload.queries_per_day", "workload.zipf_exponent", "retrieval.top_kk"}
+
+
+def test_hand_set_prices_ignore_the_catalog():
+    s = build_scenario({"prices": {"model": "anthropic/claude-sonnet-4-5", "input_usd_per_mtok": 1.0}})
+    assert s.prices.input_usd_per_mtok == 1.0  # the hand-set price wins
+    assert s.prices.output_usd_per_mtok == 15.0  # the rest comes from the catalog (Sonnet 4.5: $15/M, 2025)
+    hand = build_scenario({"prices": {"input_usd_per_mtok": 7.0, "output_usd_per_mtok": 8.0, "source": "our contract"}})
+    assert (hand.prices.input_usd_per_mtok, hand.prices.output_usd_per_mtok, hand.prices.source) == (7.0, 8.0, "our contract")
+
+
+def test_a_catalog_model_brings_its_provider_cache_rules():
+    """OpenAI caches automatically with no write premium (docs, 2025); Anthropic charges 1.25x for 5-minute writes."""
+    openai = build_scenario({"prices": {"model": "openai/gpt-4.1-mini"}})
+    assert openai.prompt_cache.mode == "automatic" and openai.prompt_cache.write_multiplier == 1.0
+    anthropic = build_scenario({"prices": {"model": "anthropic/claude-sonnet-4-5"}, "prompt_cache": {"ttl_s": 3600}})
+    assert anthropic.prompt_cache.mode == "explicit" and anthropic.prompt_cache.write_multiplier == 2.0  # 1-hour entry
+    # changing the model through with_changes looks the new model up, not the old one's values
+    swapped = anthropic.with_changes({"prices.model": "openai/gpt-4.1-mini"})
+    assert swapped.prices.input_usd_per_mtok == pytest.approx(0.4) and swapped.prompt_cache.mode == "automatic"
+
+
+def test_presets_validate_and_run_small():
+    for name, story in simlib.list_presets():
+        assert story, name
+        s = simlib.load_preset(name).with_changes({"simulation.queries": 200})
+        result = simlib.run(s)
+        feasible = [n for n, reason in result.feasibility.items() if reason is None]
+        assert len(feasible) >= 5, (name, result.feasibility)
+        assert all(re.match(r"\d{4}-\d{2}-\d{2}", s.prices.as_of) for _ in [0])
