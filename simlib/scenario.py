@@ -79,6 +79,16 @@ class Workload(_Group):
     trace_duration_s: float | None = _f(None, "Trace replay: use this many seconds of trace from trace_start_s (None: to the end).", gt=0)
     trace_loop: bool = _f(False, "Trace replay: loop the window until simulation.queries have arrived.")
 
+    @model_validator(mode="after")
+    def _trace_named(self) -> "Workload":
+        # the file itself (format, window, queries) is checked in build_scenario (simlib.traces.check_replay)
+        if self.arrival_process == "trace" and not self.trace:
+            raise ValueError(
+                "arrival_process is 'trace', so trace must name a shipped trace (azure-code, azure-conv, "
+                "mooncake-conversation, mooncake-synthetic) or a CSV / JSONL file"
+            )
+        return self
+
 
 class Knowledge(_Group):
     """The knowledge base, its stream of changes, and how the search index follows it."""
@@ -121,6 +131,7 @@ class Model(_Group):
     decode_tokens_per_s: float = _f(60.0, "Output tokens generated per second per request. Default: typical frontier API model.", gt=0)
     network_rtt_s: float = _f(0.3, "Network round trip and API overhead added to time to first token.", ge=0)
     concurrency_limit: int = _f(32, "Requests the provider serves at once for us (rate limit or slots); more wait in FIFO order.", ge=1)
+    latency_source: str = _f("hand-set defaults (typical frontier API model)", "Where the speeds above come from (filled from data/prices/latency.csv for catalog models).")
     service_time_distribution: Literal["deterministic", "exponential"] = _f(
         "deterministic",
         "Service time of the model stage: 'deterministic' (from tokens and rates) or 'exponential' with the same mean (for checks against M/M/c).",
@@ -183,6 +194,7 @@ class FineTuning(_Group):
     decode_tokens_per_s: float = _f(60.0, "Fine-tuned model decode rate.", gt=0)
     network_rtt_s: float = _f(0.3, "Network round trip to the fine-tuned model's endpoint.", ge=0)
     concurrency_limit: int = _f(32, "Requests the fine-tuned endpoint serves at once.", ge=1)
+    latency_source: str = _f("hand-set defaults (typical frontier API model)", "Where the fine-tuned model's speeds come from.")
     source: str = _f("hand-set scenario prices", "Where the fine-tuning prices come from.")
     as_of: str = _f("2025-11-01", "Date the fine-tuning prices were valid (ISO).")
 
@@ -331,6 +343,12 @@ def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
                         cache["write_multiplier"] = round(write / inp, 6)
         marks += [f"prompt_cache.{k}" for k in set(cache) - before]
         data = {**data, "prompt_cache": cache}
+        model = dict(data.get("model") or {})
+        if "name" not in model:
+            model["name"] = prices["model"]
+            marks.append("model.name")
+        marks += _fill_latency(model, prices["model"], "model", _MODEL_SPEED_KEYS)
+        data = {**data, "model": model}
     if isinstance(ft, dict) and ft.get("model"):
         from simlib import prices as catalog
 
@@ -340,6 +358,7 @@ def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
             if key not in filled and looked_up.get(key) is not None:
                 filled[key] = looked_up[key]
                 marks.append(f"fine_tuning.{key}")
+        marks += _fill_latency(filled, ft["model"], "fine_tuning", _FT_SPEED_KEYS)
         data = {**data, "fine_tuning": filled}
     if marks:
         data = {**data, "catalog_filled": tuple(sorted(set(data.get("catalog_filled", ())) | set(marks)))}
@@ -353,6 +372,29 @@ _CATALOG_KEYS = {
     },
     "fine_tuning": {"training_usd_per_mtok", "input_usd_per_mtok", "output_usd_per_mtok", "hosting_usd_per_hour", "source", "as_of"},
 }
+
+
+_MODEL_SPEED_KEYS = ("prefill_tokens_per_s", "cached_prefill_tokens_per_s", "decode_tokens_per_s", "network_rtt_s")
+_FT_SPEED_KEYS = ("prefill_tokens_per_s", "decode_tokens_per_s", "network_rtt_s")
+
+
+def _fill_latency(group: dict[str, Any], model: str, prefix: str, keys: tuple[str, ...]) -> list[str]:
+    """Fill a group's speeds from data/prices/latency.csv (typical figures for the model's class)."""
+    from simlib import prices as catalog
+
+    try:
+        figures = catalog.latency_figures(model)
+    except catalog.UnknownModelError:
+        return []  # no latency class for this model: the documented defaults stay
+    marks = []
+    for key in keys:
+        if key not in group and figures.get(key) is not None:
+            group[key] = figures[key]
+            marks.append(f"{prefix}.{key}")
+    if "latency_source" not in group:
+        group["latency_source"] = f"{figures.get('latency_class')}: {figures.get('source')} (as of {figures.get('as_of')})"
+        marks.append(f"{prefix}.latency_source")
+    return marks
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
@@ -427,9 +469,17 @@ def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenar
         except UnknownModelError as exc:
             raise ScenarioError([Problem(_catalog_field(data, exc), str(exc))], source=source) from None
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError([_explain(e) for e in exc.errors()], source=source) from None
+    if scenario.workload.arrival_process == "trace":
+        from simlib.traces import check_replay  # the trace file, its window and the query count
+
+        try:
+            check_replay(scenario)
+        except ScenarioError as exc:
+            raise ScenarioError(exc.problems, source=source) from None
+    return scenario
 
 
 def _names_catalog_model(data: dict[str, Any]) -> bool:
