@@ -80,6 +80,12 @@ class Workload(_Group):
     trace_loop: bool = _f(False, "Trace replay: loop the window until simulation.queries have arrived.")
 
     @model_validator(mode="after")
+    def _weights_usable(self) -> "Workload":
+        if any(w < 0 for w in self.hourly_weights) or sum(self.hourly_weights) <= 0:
+            raise ValueError("hourly_weights must be 24 non-negative numbers, not all zero")
+        return self
+
+    @model_validator(mode="after")
     def _trace_named(self) -> "Workload":
         # the file itself (format, window, queries) is checked in build_scenario (simlib.traces.check_replay)
         if self.arrival_process == "trace" and not self.trace:

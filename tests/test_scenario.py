@@ -85,3 +85,13 @@ def test_presets_validate_and_run_small():
         feasible = [n for n, reason in result.feasibility.items() if reason is None]
         assert len(feasible) >= 5, (name, result.feasibility)
         assert all(re.match(r"\d{4}-\d{2}-\d{2}", s.prices.as_of) for _ in [0])
+
+
+def test_scenario_reference_doc_matches_the_code():
+    """docs/scenario.md is generated from the model: regenerate with `python -m simlib.reference > docs/scenario.md`."""
+    from pathlib import Path
+
+    from simlib.reference import scenario_reference_markdown
+
+    doc = Path(__file__).parent.parent / "docs" / "scenario.md"
+    assert doc.read_text() == scenario_reference_markdown()
