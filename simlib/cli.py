@@ -3,6 +3,9 @@
     simlib presets                                   every preset, with its one-line story
     simlib run --preset docs-assistant               a table: one row per strategy
     simlib run --scenario my.yaml --queries 200000 --replications 5 --seed 7 --json
+    simlib run --preset docs-assistant --queries 1000000 --engine fast   the fast kernel, streaming summaries
+    simlib sweep my_sweep.yaml --backend dask --out results.parquet    a sweep (see simlib.sweep)
+    simlib run --preset docs-assistant --trace azure-conv   replay a shipped trace (or --trace my.csv)
     simlib validate my.yaml                          check a scenario file, explain every problem
     simlib prices anthropic/claude-sonnet-4-5        the prices the simulator will use
     simlib prices --search sonnet                    catalog models matching a word
@@ -31,6 +34,7 @@ TABLE_COLUMNS = [
     ("ttft_p50_s", "TTFT p50 s", "{:.2f}"),
     ("fresh_share", "fresh", "{:.1%}"),
     ("cache_hit_rate", "cache hits", "{:.1%}"),
+    ("cache_hit_token_share", "cached tokens", "{:.1%}"),
     ("quality_proxy", "quality", "{:.2f}"),
     ("citable_share", "citable", "{:.0%}"),
     ("truncated_share", "truncated", "{:.0%}"),
@@ -56,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_scenario_arguments(run)
     run.add_argument("--json", action="store_true", help="print one JSON object (see docs/json.md)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    run.add_argument("--engine", choices=("auto", "fast", "simpy"), default="auto",
+                     help="auto (default): the fast kernel where it follows the simpy engine, else simpy; "
+                          "fast: the kernel (falls back to simpy, with a note, where it cannot follow); "
+                          "simpy: the discrete-event engine of record")
+    run.add_argument("--records", choices=("auto", "full", "summary"), default="auto",
+                     help="fast kernel: keep every per-query record (full), or stream summary statistics in "
+                          "bounded memory (summary); auto: full up to 256 MiB of records")
 
     val = sub.add_parser("validate", help="check a scenario file and explain every problem")
     val.add_argument("file", help="scenario file (YAML or JSON)")
@@ -93,6 +104,9 @@ def add_scenario_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--replications", type=_positive_int, help="replications (overrides simulation.replications)")
     p.add_argument("--seed", type=_non_negative_int, help="root random seed (overrides simulation.seed)")
     p.add_argument("--strategies", help="comma-separated strategies to run (default: all six)")
+    p.add_argument("--trace", metavar="NAME|FILE",
+                   help="replay a trace: azure-code, azure-conv, mooncake-conversation, mooncake-synthetic, or a "
+                        "CSV/JSONL file (docs/traces.md); every request in it unless --queries, at its mean rate")
 
 
 def _positive_int(text: str) -> int:
@@ -130,7 +144,12 @@ def scenario_from_args(args: argparse.Namespace):
         changes["simulation.seed"] = args.seed
     if getattr(args, "strategies", None):
         changes["simulation.strategies"] = [s.strip() for s in args.strategies.split(",") if s.strip()]
-    return scenario.with_changes(changes) if changes else scenario
+    scenario = scenario.with_changes(changes) if changes else scenario
+    if getattr(args, "trace", None):
+        from simlib.traces import with_trace
+
+        scenario = with_trace(scenario, args.trace, queries=getattr(args, "queries", None))
+    return scenario
 
 
 def _fmt(value: Any, pattern: str) -> str:
@@ -155,7 +174,8 @@ def format_table(result) -> str:
     out = [
         f"{s.name}: {s.story}" if s.story else s.name,
         f"{s.simulation.queries:,} queries x {len(result.replications)} replication(s), seed {s.simulation.seed}, "
-        f"{s.workload.queries_per_day:,.0f} queries/day, engine {result.engine}",
+        f"{s.workload.queries_per_day:,.0f} queries/day, engine {result.engine}"
+        + (f", trace {s.workload.trace} (time x{s.workload.trace_time_scale:g})" if s.workload.arrival_process == "trace" else ""),
         f"prices: {s.prices.source} (as of {s.prices.as_of}); fine-tuning: {s.fine_tuning.source} (as of {s.fine_tuning.as_of})",
         "",
         line(headers),
@@ -202,7 +222,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     scenario = scenario_from_args(args)
     show = not args.no_progress and sys.stderr.isatty()
-    result = simlib.run(scenario, progress=_progress_bar(show))
+    result = simlib.run(scenario, progress=_progress_bar(show), engine=args.engine, records=args.records)
     if args.json:
         print(json.dumps(result.to_json_dict(), indent=2, allow_nan=False))
     else:

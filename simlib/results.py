@@ -72,6 +72,10 @@ METRICS: dict[str, MetricSpec] = {
     "staleness_age_mean_s": MetricSpec("s", "mean over stale answers of now - first change the answer missed (None if no answer was stale)"),
     "staleness_age_p95_s": MetricSpec("s", "95th percentile of staleness age over stale answers"),
     "cache_hit_rate": MetricSpec("share", "cache hits / cacheable requests (None for strategies without a prompt cache)"),
+    "cache_hit_token_share": MetricSpec("share", "prompt tokens read from the cache / prompt tokens, over completed queries (None without a prompt cache)"),
+    "prefix_hit_token_share": MetricSpec("share", "trace replay with prefix blocks: sum of the trace's own prompt tokens read from the cache / sum of its input tokens, over completed queries (None without block hashes or a prompt cache; docs/traces.md)"),
+    "prefix_hit_request_mean_share": MetricSpec("share", "trace replay with prefix blocks: mean over completed queries of (trace prompt tokens read from the cache / trace input tokens)"),
+    "prefix_hit_request_share": MetricSpec("share", "trace replay with prefix blocks: completed queries that read at least one trace block from the cache / completed queries"),
     "quality_proxy": MetricSpec("share", "mean over completed queries of K x U x B (see docs/metrics.md)"),
     "quality_knowledge": MetricSpec("share", "mean K: the needed fact reached the model in its latest version"),
     "quality_use": MetricSpec("share", "mean U: the model uses knowledge given in its context"),
@@ -98,6 +102,7 @@ class StrategyReplication:
     monthly_components_usd: dict[str, float]
     busy_s: float
     capacity: int
+    prefix_hit_tokens: np.ndarray | None = None  # trace prefix blocks: the trace's own tokens read from cache, per query
 
 
 @dataclass
@@ -282,6 +287,16 @@ def replication_metrics(scenario: Scenario, strategy: str, sr: StrategyReplicati
         m["cache_hit_rate"] = float(hits[done].sum() / max(1, cacheable[done].sum())) if done.any() else None
     else:
         m["cache_hit_rate"] = None
+    prompt_sum = float(rec["prompt_tokens"][done].sum())
+    m["cache_hit_token_share"] = (float(rec["cache_read_tokens"][done].sum()) / prompt_sum
+                                  if st.uses_cache and prompt_sum > 0 else None)
+    m["prefix_hit_token_share"] = m["prefix_hit_request_mean_share"] = m["prefix_hit_request_share"] = None
+    if sr.prefix_hit_tokens is not None and done.any():
+        reused = (sr.prefix_hit_tokens if window is None else sr.prefix_hit_tokens[window])[measured][done].astype(float)
+        x = rec["query_tokens"][done].astype(float)  # the trace's input tokens (>= 1)
+        m["prefix_hit_token_share"] = float(reused.sum() / x.sum())
+        m["prefix_hit_request_mean_share"] = float(np.mean(reused / x))
+        m["prefix_hit_request_share"] = float(np.mean(reused > 0))
     quality = rec["quality"][done].astype(float)
     m["quality_proxy"] = _share(quality)
     from simlib.engine.quality import behaviour_share

@@ -11,7 +11,7 @@ until every query is done, then turn each path's outputs into compact records.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 import simpy
@@ -36,12 +36,27 @@ def feasibility(scenario: Scenario) -> dict[str, str | None]:
     return {name: token_budget(STRATEGIES[name], scenario, probe).reason for name in scenario.simulation.strategies}
 
 
-def run(scenario: Scenario, *, replications: int | None = None, progress: Callable[[int, int], None] | None = None) -> RunResult:
+def run(scenario: Scenario, *, replications: int | None = None, progress: Callable[[int, int], None] | None = None,
+        engine: Literal["auto", "simpy", "fast"] = "auto", records: Literal["auto", "full", "summary"] = "auto") -> RunResult:
     """Simulate every strategy of the scenario.
 
     ``progress(done, total)``, if given, is called as queries arrive (counted over all
     replications), about fifty times a replication.
+
+    ``engine``: 'simpy' (this module, the engine of record), 'fast' (``simlib.kernel``: the
+    same per-query results from arrays and a heap recursion, tested equal on every preset
+    and on random scenarios; it falls back to simpy, with a note, where it cannot follow),
+    or 'auto' (the default: the fast kernel wherever it follows simpy, else simpy).
+    ``records`` applies to the fast
+    kernel: 'full' per-query records, 'summary' streaming aggregates in bounded memory
+    (with a sample of records), 'auto' full up to 256 MiB of records.
     """
+    if engine not in ("auto", "simpy", "fast"):
+        raise ValueError(f"engine must be 'auto', 'simpy' or 'fast', got {engine!r}")
+    if engine != "simpy":
+        from simlib.kernel import run_fast
+
+        return run_fast(scenario, replications=replications, progress=progress, records=records)
     reps = scenario.simulation.replications if replications is None else replications
     feasible = feasibility(scenario)
     n = scenario.simulation.queries
@@ -107,6 +122,8 @@ def _records(scenario: Scenario, path: ServingPath, draws: QueryDraws, warmup_n:
     hit, miss = path.cache_hit, path.cache_miss
     read = np.where(hit, path.hit_tokens, 0)
     write = np.where(miss, path.hit_tokens, 0)
+    if path.cache_read_tokens is not None:  # trace prefix blocks: tokens vary per query (serving.py)
+        read, write = path.cache_read_tokens, path.cache_write_tokens
     fresh = done & np.isnan(path.staleness_age_s) & (strategy.knowledge_source != "none")
     retrieved = path.retrieved & done
     comps = per_query_costs(
@@ -142,7 +159,8 @@ def _records(scenario: Scenario, path: ServingPath, draws: QueryDraws, warmup_n:
         end = float(draws.arrival_at_s[-1])
         cache_hours_month = path.cache.close(end) / 3600.0 * (DAYS_PER_MONTH * 86_400.0 / span_s)
     monthly = monthly_components(strategy, scenario, cache_entry_hours_per_month=cache_hours_month)
-    return StrategyReplication(records=rec, monthly_components_usd=monthly, busy_s=path.busy_s, capacity=path.capacity)
+    return StrategyReplication(records=rec, monthly_components_usd=monthly, busy_s=path.busy_s, capacity=path.capacity,
+                               prefix_hit_tokens=path.prefix_hit_tokens)
 
 
 def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str | None]) -> list[str]:
@@ -151,6 +169,12 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
     for name, reason in feasible.items():
         if reason:
             notes.append(f"{name} is infeasible: {reason}")
+    if scenario.workload.arrival_process == "trace":
+        from simlib.traces import rate_note
+
+        note = rate_note(scenario)
+        if note:
+            notes.append(note)
     rep = reps[0]
     for name, sr in rep.strategies.items():
         util = sr.busy_s / (sr.capacity * rep.span_s) if rep.span_s > 0 else 0.0

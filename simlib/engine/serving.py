@@ -14,6 +14,19 @@ mean), which makes the model stage an M/M/c queue for the tests.
 
 Each strategy has its own serving path (its own retrieval workers, model slots and
 prompt cache) inside the one simpy environment shared with the knowledge world.
+
+Trace replay with prefix block hashes (docs/traces.md): a cache strategy's prompt is laid
+out as [P: its cached prefix, p tokens][the trace's user-side prompt, x tokens in blocks
+of B = 512][retrieved chunks], so the user-side prompt can be cached behind P. With k
+leading blocks still alive behind a live P (``PrefixBlockCache``):
+
+    cached read = c(p + min(B k, x))         (0 if P itself missed)
+    cache write = c(p + x) - cached read      (the rest is written for the next turn)
+    prefill     = (prompt - read) / prefill rate + read / cached prefill rate
+
+where c(.) applies the provider's minimum cacheable length and increments
+(``cached_tokens_on_hit``). A request is a hit when it reads any cached tokens.
+Without block hashes nothing changes: a hit reads P, a miss writes P.
 """
 
 from __future__ import annotations
@@ -24,7 +37,7 @@ import numpy as np
 import simpy
 
 from simlib.engine.budget import Budget, recall_at_k
-from simlib.engine.cache import PromptCacheState, cached_tokens_on_hit
+from simlib.engine.cache import PrefixBlockCache, PromptCacheState, cached_tokens_on_hit
 from simlib.engine.draws import QueryDraws
 from simlib.engine.knowledge import KnowledgeWorld
 from simlib.engine.strategies import Strategy
@@ -66,7 +79,10 @@ class ServingPath:
         self.retrieved = draws.retrieval_u < recall_at_k(scenario, budget.chunks_used)
         prefix = strategy.cached_prefix_tokens(scenario)
         self.hit_tokens = cached_tokens_on_hit(prefix, pc.mode, pc.min_cacheable_tokens, pc.increment_tokens)
-        self.cache = PromptCacheState(pc.ttl_s) if (strategy.uses_cache and self.hit_tokens > 0) else None
+        # trace replay with prefix block hashes: per-query cached tokens (see the module docstring)
+        self.hashes = draws.prefix_hashes if strategy.uses_cache else None
+        self.blocks = PrefixBlockCache(pc.ttl_s) if self.hashes is not None else None
+        self.cache = PromptCacheState(pc.ttl_s) if (strategy.uses_cache and (self.hit_tokens > 0 or self.blocks is not None)) else None
         prompt = budget.prompt_tokens.astype(float)
         self.prefill_miss_s = (prompt / prefill * draws.service_scale).tolist()
         self.prefill_hit_s = (((prompt - self.hit_tokens) / prefill + self.hit_tokens / m.cached_prefill_tokens_per_s)
@@ -81,6 +97,14 @@ class ServingPath:
         self.on_change = pc.rebuild_policy == "on_change"
         self.rejected = budget.rejected.tolist()
         self.retrieved_list = self.retrieved.tolist()
+        if self.blocks is not None:
+            from simlib.traces import BLOCK_TOKENS
+
+            self.block_tokens, self.prefix_tokens = BLOCK_TOKENS, prefix
+            self.cache_rules = (pc.mode, pc.min_cacheable_tokens, pc.increment_tokens)
+            self.prompt_list, self.user_tokens = budget.prompt_tokens.tolist(), draws.query_tokens.tolist()
+            self.scale_list = draws.service_scale.tolist()
+            self.prefill_rates = (prefill, m.cached_prefill_tokens_per_s)
 
         # per-query outputs
         self.queue_wait_s = np.full(n, np.nan)
@@ -89,6 +113,12 @@ class ServingPath:
         self.staleness_age_s = np.full(n, np.nan)
         self.cache_hit = np.zeros(n, bool)
         self.cache_miss = np.zeros(n, bool)  # a cacheable request that wrote the entry
+        # with prefix block hashes only (else None): per-query cache tokens, and the
+        # trace's user-side tokens read from the cache
+        blocks = self.blocks is not None
+        self.cache_read_tokens = np.zeros(n, np.int64) if blocks else None
+        self.cache_write_tokens = np.zeros(n, np.int64) if blocks else None
+        self.prefix_hit_tokens = np.zeros(n, np.int64) if blocks else None
         self.completed = np.zeros(n, bool)
         self.busy_s = 0.0  # model-slot seconds (for utilisation)
 
@@ -125,9 +155,13 @@ class ServingPath:
                     version = world.tenant_changes[key] if self.on_change else world.cache_rebuilds
                 else:
                     version = 0
-                if self.cache.access(key, version, start):
-                    self.cache_hit[i] = True
+                hit = self.cache.access(key, version, start)
+                if self.blocks is not None:
+                    prefill, hit = self.prefix_blocks(i, key, version, start, hit)
+                elif hit:
                     prefill = self.prefill_hit_s[i]
+                if hit:
+                    self.cache_hit[i] = True
                 else:
                     self.cache_miss[i] = True
             service = prefill + self.decode_s[i]
@@ -139,6 +173,20 @@ class ServingPath:
         self.staleness_age_s[i] = age
         self.completed[i] = True
         self.finish.done()
+
+    def prefix_blocks(self, i: int, key: int, version: int, now_s: float, prefix_hit: bool) -> tuple[float, bool]:
+        """Read the longest live prefix of query i's trace blocks, write the rest; (prefill_s, hit)."""
+        k = self.blocks.access(key, version, self.hashes[i], now_s)
+        x = self.user_tokens[i]
+        reused = min(self.block_tokens * k, x) if prefix_hit else 0
+        read = cached_tokens_on_hit(self.prefix_tokens + reused, *self.cache_rules) if prefix_hit else 0
+        write = cached_tokens_on_hit(self.prefix_tokens + x, *self.cache_rules) - read
+        self.cache_read_tokens[i] = read
+        self.cache_write_tokens[i] = max(0, write)
+        self.prefix_hit_tokens[i] = min(reused, max(0, read - self.prefix_tokens))  # of the trace's own tokens
+        fresh_rate, cached_rate = self.prefill_rates
+        prefill = ((self.prompt_list[i] - read) / fresh_rate + read / cached_rate) * self.scale_list[i]
+        return prefill, read > 0
 
 
 def source(env: simpy.Environment, arrival_at_s: list[float], paths: list[ServingPath]):

@@ -1,0 +1,1182 @@
+"""The fast kernel: the simpy engine's model computed with arrays and a heap recursion.
+
+    result = simlib.run(scenario, engine="fast")      # or engine="auto" (the default)
+    result = run_fast(scenario, records="summary")    # streaming aggregates, bounded memory
+
+Same scenario, same random draws (``simlib.engine.draws``: the very same functions, called
+in the same order on the same streams), same per-query results as the simpy engine of
+record. Why a kernel can reproduce an event loop exactly:
+
+- FIFO c-server queue (retrieval workers, model slots). With requests r_1 <= r_2 <= ...
+  in request order and service times s_i, the heap recursion
+
+      start_i = max(r_i, m_i),  m_i = the c-th largest departure d_j (j < i), -inf if none
+      d_i     = start_i + s_i
+
+  is what simpy's ``Resource`` computes: a free slot serves at once, else the earliest
+  release serves the head of the queue. The heap always holds the c largest departures
+  so far (popping the least and pushing d_i >= it keeps that true), so its state can be
+  handed between a vectorised pass and a sequential one at any index. Starts are
+  non-decreasing in request order, so cache checks in request order are in start order.
+- No-wait fast path. With d_j = r_j + s_j, request i finds a free slot when fewer than c
+  earlier departures are later than r_i: #{carried d > r_i} + #{j < i: d_j >= r_i} < c
+  (counting d_j = r_i as busy, a conservative test). Where that holds for every request
+  of a window, start = r exactly, and the cache decisions made assuming it are exact by
+  induction; the first request that may wait hands over to the sequential recursion,
+  which runs a block and hands back.
+- Retrieval completions reorder queries before the model stage: requests sorted by
+  completion time, ties in query order (simpy's event order: the timeouts were scheduled
+  in start order, which is query order).
+- Floating point: simpy's clock at an arrival is now + (t - now), which may differ from
+  the drawn t by one ulp; ``simpy_clock`` reproduces it. Departures, waits, time to first
+  token and latency are computed with the engine's own expressions in its order, so the
+  per-query records are bit for bit the simpy engine's (``tests/test_kernel.py``).
+- Knowledge: an answer read at time t from a snapshot taken at s is stale when its fact
+  changed in (s, t]; age = t - the first such change. Per-fact lookups use composite keys
+  fact x (M + 1) + position in time order over the M changes drawn so far. Periodic
+  snapshots (batch re-index, retraining, cache rebuild) are served at the times simpy's
+  process reaches (now + (serve_at - now)), with the start accumulated by repeated
+  addition as there. The prefix version of a tenant is its count of changes up to t.
+
+Where the kernel cannot follow the simpy model (trace replay with prefix block hashes,
+whose per-block cache belongs to ``simlib.engine.cache.PrefixBlockCache``), the run falls
+back to simpy and says so in ``RunResult.notes``.
+
+Memory. Queries are processed in chunks (``chunk_queries``): per strategy, only a chunk's
+arrays are alive, plus the carried queue, cache and pending-request state. The shared
+draws take ~60 bytes a query; records take 54 bytes a query a strategy when kept in full
+(``records="full"``). With ``records="summary"`` each chunk's records are folded into
+per-batch running sums and quantile series (exact values up to ``EXACT_QUANTILE_VALUES``
+per series, then a relative-error sketch), and a systematic sample of at most
+``SAMPLE_RECORDS`` records a strategy is kept for charts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from bisect import bisect_right
+from functools import lru_cache
+from heapq import heapify, heapreplace
+from typing import Any, Callable, Literal
+
+import numpy as np
+
+from simlib.engine.budget import Budget, recall_at_k, token_budget
+from simlib.engine.cache import cached_tokens_on_hit
+from simlib.engine.costs import MONTHLY_COMPONENTS, PER_QUERY_COMPONENTS, monthly_components, per_query_costs
+from simlib.engine.draws import ChangeStream, QueryDraws, draw_phases, draw_queries, streams
+from simlib.engine.knowledge import history_start_s, schedules
+from simlib.engine.quality import behaviour_share, quality_factors
+from simlib.engine.strategies import STRATEGIES
+from simlib.results import (
+    CACHE_HIT, CITABLE, COMPLETED, FRESH, METRICS, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
+    Replication, RunResult, StrategyReplication,
+)
+from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
+
+RecordsMode = Literal["auto", "full", "summary"]
+
+CHUNK_QUERIES = 65_536  # queries per chunk (per strategy, only a chunk's arrays are alive)
+FULL_RECORDS_MAX_BYTES = 256 * 2**20  # records="auto" keeps full records up to this size
+SAMPLE_RECORDS = 100_000  # records kept per strategy in summary mode (a systematic sample)
+EXACT_QUANTILE_VALUES = 1_000_000  # per series: exact quantiles up to this many values
+SKETCH_RELATIVE_ERROR = 1e-3  # then quantiles within this relative error
+BATCHES = 10  # batch means for one replication, as simlib.results.batch_metrics
+
+
+# --- what the kernel covers -------------------------------------------------------------
+
+def kernel_gap(scenario: Scenario) -> str | None:
+    """Why the kernel cannot follow the simpy engine on this scenario, if known before drawing."""
+    w = scenario.workload
+    if w.arrival_process != "trace" or not any(STRATEGIES[n].uses_cache for n in scenario.simulation.strategies):
+        return None
+    try:
+        from simlib.traces import load_trace
+
+        blocks = bool(getattr(load_trace(w.trace), "has_blocks", False))
+    except Exception:  # noqa: BLE001 - the draws will tell (prefix_hash_gap)
+        return None
+    return PREFIX_HASH_GAP if blocks else None
+
+
+PREFIX_HASH_GAP = ("trace replay with prefix block hashes: the per-block prompt cache is simulated by the simpy "
+                   "engine only")
+
+
+def prefix_hash_gap(draws: QueryDraws, names: list[str]) -> str | None:
+    """Why the kernel cannot follow these draws (None if it can)."""
+    if draws.prefix_hashes is not None and any(STRATEGIES[n].uses_cache for n in names):
+        return PREFIX_HASH_GAP
+    return None
+
+
+def simpy_clock(t: np.ndarray) -> np.ndarray:
+    """simpy's clock at each arrival: now <- now + (t_i - now) when t_i > now, from now = 0.
+
+    Equal to t wherever the subtraction is exact (Sterbenz: now >= t_i / 2), which is
+    almost everywhere; where it is not, the clock runs one ulp off until it meets t again.
+    """
+    t = np.asarray(t, dtype=float)
+    n = len(t)
+    if n == 0:
+        return t.copy()
+    prev = np.empty(n)
+    prev[0] = 0.0
+    prev[1:] = t[:-1]
+    # the clock at i, assuming the clock at i - 1 equals t[i - 1]
+    clock = np.where(t > prev, prev + (t - prev), prev)
+    off = np.flatnonzero(clock != t)
+    j = -1
+    for i in off.tolist():
+        if i <= j:
+            continue
+        c = float(clock[i])
+        j = i + 1
+        while j < n:  # run on from the off clock until it meets t again
+            tj = float(t[j])
+            c = c + (tj - c) if tj > c else c
+            clock[j] = c
+            if c == tj:
+                break
+            j += 1
+    return clock
+
+
+# --- knowledge lookups ------------------------------------------------------------------
+
+class _Periodic:
+    """Serve times and snapshot starts of one periodic process, as simpy's loop reaches them."""
+
+    def __init__(self, schedule):
+        self.period_s, self.lag_s = schedule.period_s, schedule.lag_s
+        self.value = float(schedule.serving_snapshot_at(0.0))
+        self._start = schedule.first_start_serving_after(0.0)
+        self._now = 0.0
+        self.times: list[float] = []  # event times (the clock when the snapshot starts serving)
+        self.values: list[float] = [self.value]  # snapshot in use before each event, then after
+
+    def extend_to(self, t_s: float) -> None:
+        """Generate events until one lies beyond t_s."""
+        while not self.times or self.times[-1] <= t_s:
+            serve_at = self._start + self.lag_s
+            if serve_at > self._now:
+                self._now = self._now + (serve_at - self._now)
+            self.value = max(self.value, self._start)
+            self.times.append(self._now)
+            self.values.append(self.value)
+            self._start += self.period_s
+        self._times_arr = np.asarray(self.times)
+        self._values_arr = np.asarray(self.values)
+
+    def snapshot_at(self, t_s: np.ndarray) -> np.ndarray:
+        return self._values_arr[np.searchsorted(self._times_arr, t_s, side="right")]
+
+    def count_at(self, t_s) -> np.ndarray:
+        return np.searchsorted(self._times_arr, t_s, side="right")
+
+
+class _World:
+    """Change history and periodic snapshots, looked up in bulk (knowledge.py's rules)."""
+
+    def __init__(self, scenario: Scenario, changes: ChangeStream, phases, names: list[str], horizon_s: float):
+        k = scenario.knowledge
+        self.changes = changes
+        self.tenants_count = scenario.workload.tenants_count
+        self.streaming = k.index_refresh == "streaming"
+        self.index_lag_s = k.index_lag_s
+        self.changes_on = k.changes_per_day > 0
+        sched = schedules(scenario, phases)
+        strategies = [STRATEGIES[n] for n in names]
+        started = []  # the periodic processes run.py starts for these strategies
+        if k.index_refresh == "batch" and any(s.uses_retrieval for s in strategies):
+            started.append("reindex")
+        if any(s.fine_tuned for s in strategies):
+            started.append("retrain")
+        if scenario.prompt_cache.rebuild_policy == "periodic" and any(s.cached_prefix == "knowledge" for s in strategies):
+            started.append("cache_rebuild")
+        self.periodic = {name: _Periodic(sched[name]) for name in started}
+        self.until_s = -math.inf
+        self._lists: tuple[list[float], dict[int, tuple[int, int]]] | None = None
+        self.ensure(horizon_s)
+
+    def ensure(self, t_s: float) -> None:
+        """Make every lookup valid up to time t_s."""
+        for p in self.periodic.values():
+            if not p.times or p.times[-1] <= t_s:
+                p.extend_to(t_s)
+        if t_s <= self.until_s:
+            return
+        start = self.changes.start_s
+        until = t_s if self.until_s == -math.inf else max(t_s, self.until_s + max(SECONDS_PER_DAY, 0.5 * (t_s - start)))
+        times, facts = self.changes.arrays(until)
+        self.until_s = until
+        self.times, self.facts, self.m1 = times, facts, len(times) + 1
+        self._by_fact = self._by_tenant = None  # built when first needed
+        self._lists = None
+
+    def _sorted_by(self, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Composite keys owner x (M + 1) + position in time order, sorted; and the times."""
+        pos = np.arange(len(self.times), dtype=np.int64)
+        order = np.argsort(owner, kind="stable")  # times stay sorted within an owner
+        return owner[order].astype(np.int64) * self.m1 + pos[order], self.times[order]
+
+    @property
+    def fact_keys(self) -> np.ndarray:
+        if self._by_fact is None:
+            self._by_fact = self._sorted_by(self.facts)
+        return self._by_fact[0]
+
+    @property
+    def fact_times(self) -> np.ndarray:
+        self.fact_keys  # noqa: B018 - builds the index
+        return self._by_fact[1]
+
+    @property
+    def tenant_keys(self) -> np.ndarray:
+        if self._by_tenant is None:
+            self._by_tenant = self._sorted_by(self.facts.astype(np.int64) % self.tenants_count)
+        return self._by_tenant[0]
+
+    @property
+    def tenant_times(self) -> np.ndarray:
+        self.tenant_keys  # noqa: B018 - builds the index
+        return self._by_tenant[1]
+
+    def staleness_age_s(self, fact: np.ndarray, snapshot_s: np.ndarray, now_s: np.ndarray) -> np.ndarray:
+        """NaN where fact did not change in (snapshot, now]; else now - its first such change."""
+        m = len(self.times)
+        if m == 0:
+            return np.full(len(fact), np.nan)
+        p = np.searchsorted(self.times, snapshot_s, side="right")  # changes at or before the snapshot
+        pos = np.searchsorted(self.fact_keys, fact.astype(np.int64) * self.m1 + p, side="left")
+        posc = np.minimum(pos, m - 1)
+        same = (pos < m) & (self.fact_keys[posc] < (fact.astype(np.int64) + 1) * self.m1)
+        tc = self.fact_times[posc]
+        return np.where(same & (tc <= now_s), now_s - tc, np.nan)
+
+    def index_snapshot_s(self, now_s: np.ndarray) -> np.ndarray:
+        if self.streaming:
+            return now_s - self.index_lag_s
+        return self.periodic["reindex"].snapshot_at(now_s)
+
+    def tenant_changes(self, key: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+        """Changes of each tenant at or before t (the on-change prefix version)."""
+        p = np.searchsorted(self.times, t_s, side="right")
+        base = key.astype(np.int64) * self.m1
+        return (np.searchsorted(self.tenant_keys, base + p, side="left")
+                - np.searchsorted(self.tenant_keys, base, side="left"))
+
+    def tenant_changes_one(self, key: int, t_s: float) -> int:
+        """The same, for one query of the sequential recursion."""
+        if self._lists is None:
+            self._lists = (self.tenant_times.tolist(), {})
+        times, bounds = self._lists
+        b = bounds.get(key)
+        if b is None:
+            lo, hi = np.searchsorted(self.tenant_keys, [key * self.m1, (key + 1) * self.m1], side="left")
+            b = bounds[key] = (int(lo), int(hi))
+        return bisect_right(times, t_s, b[0], b[1]) - b[0]
+
+    def timeline(self, end_s: float) -> dict[str, np.ndarray]:
+        """Events up to the end of the run, as simpy's world records them."""
+        out = {"change": np.empty(0), "reindex": np.empty(0), "retrain": np.empty(0), "cache_rebuild": np.empty(0)}
+        if not math.isfinite(end_s):
+            return out
+        self.ensure(end_s)
+        if self.changes_on:
+            t = self.times
+            out["change"] = t[(t > 0.0) & (t <= end_s)]
+        for name, p in self.periodic.items():
+            times = np.asarray(p.times)
+            out[name] = times[times <= end_s]
+        return out
+
+
+# --- queues -----------------------------------------------------------------------------
+
+def _first_wait(dep: np.ndarray, c: int, r: np.ndarray, d: np.ndarray) -> int:
+    """Index of the first request of a window that may wait (len(r) if none can).
+
+    busy_i = #{carried departures > r_i} + #{j < i in the window: d_j >= r_i}; a window
+    departure j >= i has d_j >= r_j >= r_i, so #{j: d_j < r_i} counts only earlier ones.
+    """
+    if len(r) == 0:
+        return 0
+    # Quick sufficient test: with the carried departures sorted first, if the latest of all
+    # departures up to c places back is before r_i, at most c - 1 slots can be busy.
+    dep = np.sort(dep)
+    if np.all(np.maximum.accumulate(np.concatenate([dep, d]))[:len(r)] < r):
+        return len(r)
+    busy = (c - np.searchsorted(dep, r, side="right")) + (
+        np.arange(len(r)) - np.searchsorted(np.sort(d), r, side="left"))
+    hit = np.flatnonzero(busy >= c)
+    return int(hit[0]) if hit.size else len(r)
+
+
+def _top(dep: np.ndarray, d: np.ndarray, c: int) -> np.ndarray:
+    """The c largest of the carried departures and new ones (the heap's state)."""
+    if len(d) == 0:
+        return dep
+    a = np.concatenate([dep, d])
+    return np.partition(a, len(a) - c)[len(a) - c:] if len(a) > c else a
+
+
+class _Services:
+    """Service times of a stage whose service does not depend on the start (no cache)."""
+
+    def __init__(self, service: np.ndarray):
+        self.service = service
+
+    def window(self, a: int, b: int, req: np.ndarray) -> np.ndarray:
+        return self.service[a:b]
+
+    def commit(self, a: int, k: int) -> None:
+        pass
+
+    def loop(self, a: int, e: int, req: np.ndarray, dep: np.ndarray, start: np.ndarray, service: np.ndarray) -> np.ndarray:
+        heap = dep.tolist()
+        heapify(heap)
+        starts = []
+        put = starts.append
+        for r, s in zip(req[a:e].tolist(), self.service[a:e].tolist()):
+            m = heap[0]
+            t = r if r >= m else m
+            heapreplace(heap, t + s)
+            put(t)
+        start[a:e] = starts
+        service[a:e] = self.service[a:e]
+        return np.asarray(heap)
+
+
+def fifo_stage(dep: np.ndarray, c: int, req: np.ndarray, services) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Starts and service times of requests (in request order) at a FIFO c-server stage.
+
+    ``dep`` is the carried heap state (the c largest departures so far, -inf padded);
+    returns (start, service, new dep). Vectorised windows where no request can wait,
+    the sequential heap recursion elsewhere (see the module docstring).
+    """
+    n = len(req)
+    start = np.empty(n)
+    service = np.empty(n)
+    pos, window, block = 0, n, 64
+    while pos < n:
+        b = min(n, pos + window)
+        r = req[pos:b]
+        s = services.window(pos, b, req)
+        d = r + s
+        k = _first_wait(dep, c, r, d)
+        if k:
+            start[pos:pos + k] = r[:k]
+            service[pos:pos + k] = s[:k]
+            services.commit(pos, pos + k)
+            dep = _top(dep, d[:k], c)
+            pos += k
+        if k == b - (pos - k):  # the whole window went through without waiting
+            window = min(n, 4 * window)
+            continue
+        e = min(n, pos + block)
+        dep = services.loop(pos, e, req, dep, start, service)
+        pos = e
+        block = min(2 * block, 65_536) if k < 16 else 64  # congested: longer sequential runs
+        window = max(1_024, 4 * k)
+    return start, service, dep
+
+
+class _CachedServices:
+    """Model-stage service with a prompt cache: a hit reads the prefix (faster prefill).
+
+    Per cache key the entry is (version, expires_at_s, last_use_s), as in
+    ``simlib.engine.cache.PromptCacheState``: a use at t hits when the entry exists, has
+    the current version and t < expires_at; then the entry expires at t + ttl. Alive time
+    (for cache storage prices) grows by min(t, expires_at) - last_use at every use.
+    """
+
+    def __init__(self, kernel: "_StrategyKernel", keys: np.ndarray, pm: np.ndarray, ph: np.ndarray, dec: np.ndarray):
+        self.k, self.keys, self.pm, self.ph, self.dec = kernel, keys, pm, ph, dec
+        self.hit = np.zeros(len(keys), bool)
+        self._w: tuple | None = None
+
+    def window(self, a: int, b: int, req: np.ndarray) -> np.ndarray:
+        k = self.k
+        t = req[a:b]
+        keys = self.keys[a:b]
+        k.world.ensure(float(t[-1]))
+        ver = k.versions(keys, t)
+        o = np.argsort(keys, kind="stable")
+        ks, vs, ts = keys[o], ver[o], t[o]
+        first = np.ones(len(ks), bool)
+        first[1:] = ks[1:] != ks[:-1]
+        prev = np.roll(np.arange(len(ks)), 1)
+        c_valid, c_ver, c_exp, c_last = k.c_valid[ks], k.c_ver[ks], k.c_exp[ks], k.c_last[ks]
+        p_valid = np.where(first, c_valid, True)
+        p_ver = np.where(first, c_ver, vs[prev])
+        p_exp = np.where(first, c_exp, ts[prev] + k.ttl_s)
+        p_last = np.where(first, c_last, ts[prev])
+        hit_s = p_valid & (p_ver == vs) & (ts < p_exp)
+        inc_s = np.where(p_valid, np.minimum(ts, p_exp) - p_last, 0.0)
+        hit = np.empty(len(ks), bool)
+        hit[o] = hit_s
+        inc = np.empty(len(ks))
+        inc[o] = inc_s
+        self._w = (a, o, ks, vs, ts, inc)
+        self.hit[a:b] = hit
+        return np.where(hit, self.ph[a:b], self.pm[a:b]) + self.dec[a:b]
+
+    def commit(self, a: int, e: int) -> None:
+        """Keep the cache state of the accepted uses a..e of the last window."""
+        k = self.k
+        wa, o, ks, vs, ts, inc = self._w
+        n_acc = e - wa
+        k.alive_s = float(np.cumsum(np.concatenate([[k.alive_s], inc[:n_acc]]))[-1])  # in use order, as simpy
+        acc = o < n_acc
+        ks_a, vs_a, ts_a = ks[acc], vs[acc], ts[acc]
+        last = np.ones(len(ks_a), bool)
+        last[:-1] = ks_a[:-1] != ks_a[1:]
+        kk = ks_a[last]
+        new = ~k.c_valid[kk]
+        if new.any():
+            first = np.ones(len(ks_a), bool)
+            first[1:] = ks_a[1:] != ks_a[:-1]
+            pos_first = (np.flatnonzero(acc)[first])  # window positions (key-sorted) of each key's first use
+            k.c_first[kk[new]] = k.uses + o[pos_first][new]
+        k.c_valid[kk] = True
+        k.c_ver[kk] = vs_a[last]
+        k.c_exp[kk] = ts_a[last] + k.ttl_s
+        k.c_last[kk] = ts_a[last]
+        k.uses += n_acc
+
+    def loop(self, a: int, e: int, req: np.ndarray, dep: np.ndarray, start: np.ndarray, service: np.ndarray) -> np.ndarray:
+        k = self.k
+        world = k.world
+        heap = dep.tolist()
+        heapify(heap)
+        valid, ver, exp, last = k.c_valid.tolist(), k.c_ver.tolist(), k.c_exp.tolist(), k.c_last.tolist()
+        first = k.c_first.tolist()
+        ttl, alive, uses = k.ttl_s, k.alive_s, k.uses
+        kind = k.version_kind
+        rebuild = world.periodic.get("cache_rebuild")
+        rb_times = rebuild.times if rebuild is not None else None
+        starts, services, hits = [], [], []
+        for r, key, pm, ph, dc in zip(req[a:e].tolist(), self.keys[a:e].tolist(), self.pm[a:e].tolist(),
+                                      self.ph[a:e].tolist(), self.dec[a:e].tolist()):
+            m = heap[0]
+            t = r if r >= m else m
+            if kind == "tenant":
+                if t > world.until_s:
+                    world.ensure(t)
+                v = world.tenant_changes_one(key, t)
+            elif kind == "rebuild":
+                if t >= rb_times[-1]:
+                    rebuild.extend_to(t)
+                v = bisect_right(rb_times, t)
+            else:
+                v = 0
+            if valid[key]:
+                x = exp[key]
+                h = ver[key] == v and t < x
+                alive += (t if t < x else x) - last[key]
+            else:
+                h = False
+                valid[key] = True
+                first[key] = uses
+            uses += 1
+            ver[key], exp[key], last[key] = v, t + ttl, t
+            s = (ph if h else pm) + dc
+            heapreplace(heap, t + s)
+            starts.append(t)
+            services.append(s)
+            hits.append(h)
+        start[a:e] = starts
+        service[a:e] = services
+        self.hit[a:e] = hits
+        k.c_valid[:] = valid
+        k.c_ver[:] = ver
+        k.c_exp[:] = exp
+        k.c_last[:] = last
+        k.c_first[:] = first
+        k.alive_s, k.uses = alive, uses
+        return np.asarray(heap)
+
+
+# --- one strategy -----------------------------------------------------------------------
+
+class _StrategyKernel:
+    """One strategy's serving path (serving.py's ServingPath), chunk by chunk."""
+
+    def __init__(self, scenario: Scenario, name: str, draws: QueryDraws, clock: np.ndarray, world: _World):
+        self.scenario, self.name, self.draws, self.clock, self.world = scenario, name, draws, clock, world
+        st = self.strategy = STRATEGIES[name]
+        m, ft, pc = scenario.model, scenario.fine_tuning, scenario.prompt_cache
+        self.capacity = ft.concurrency_limit if st.fine_tuned else m.concurrency_limit
+        self.prefill_per_s = ft.prefill_tokens_per_s if st.fine_tuned else m.prefill_tokens_per_s
+        self.decode_per_s = ft.decode_tokens_per_s if st.fine_tuned else m.decode_tokens_per_s
+        self.cached_prefill_per_s = m.cached_prefill_tokens_per_s
+        self.rtt_s = ft.network_rtt_s if st.fine_tuned else m.network_rtt_s
+        prefix = st.cached_prefix_tokens(scenario)
+        self.hit_tokens = cached_tokens_on_hit(prefix, pc.mode, pc.min_cacheable_tokens, pc.increment_tokens)
+        self.cached = st.uses_cache and self.hit_tokens > 0
+        self.global_key = st.cached_prefix == "instructions" and pc.prefix_scope == "global"
+        self.on_change = pc.rebuild_policy == "on_change"
+        self.source = st.knowledge_source
+        if st.knowledge_source == "prefix":
+            self.version_kind = "tenant" if self.on_change else "rebuild"
+        else:
+            self.version_kind = "none"
+        self.ttl_s = pc.ttl_s
+        keys = 1 if self.global_key else min(scenario.workload.tenants_count, scenario.knowledge.facts_count)
+        self.c_valid = np.zeros(keys, bool)
+        self.c_ver = np.zeros(keys, np.int64)
+        self.c_exp = np.zeros(keys)
+        self.c_last = np.zeros(keys)
+        self.c_first = np.zeros(keys, np.int64)  # order of each key's first use (dict order in simpy)
+        self.uses = 0
+        self.alive_s = 0.0
+        self.busy_s = 0.0
+        self.end_s = -math.inf
+        self.model_dep = np.full(self.capacity, -np.inf)
+        self.retrieval_c = scenario.retrieval.concurrency_limit
+        self.retrieval_dep = np.full(self.retrieval_c, -np.inf) if st.uses_retrieval else None
+        # queries whose retrieval is done but may not reach the model yet:
+        # (query, completion, retrieval start, prompt tokens, chunks used, truncated)
+        self.pending = (np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int64),
+                        np.empty(0, np.int64), np.empty(0, bool))
+
+    def versions(self, keys: np.ndarray, t: np.ndarray) -> np.ndarray:
+        if self.version_kind == "tenant":
+            return self.world.tenant_changes(keys, t)
+        if self.version_kind == "rebuild":
+            return self.world.periodic["cache_rebuild"].count_at(t)
+        return np.zeros(len(keys), np.int64)
+
+    def step(self, lo: int, hi: int, bound_s: float) -> tuple[np.ndarray, dict[str, np.ndarray], dict, dict]:
+        """Serve queries lo..hi; returns the queries finished (from any chunk) and their records.
+
+        A query whose retrieval completes after ``bound_s`` (the next chunk's first arrival)
+        waits for the next step: a later query may still reach the model stage before it.
+        Returns (query indices, record columns, cost components, quality factors).
+        """
+        sc, st, d, clock, world = self.scenario, self.strategy, self.draws, self.clock, self.world
+        chunk = np.arange(lo, hi)
+        b = token_budget(st, sc, d.query_tokens[lo:hi])
+        ok = ~b.rejected
+        live, rej = chunk[ok], chunk[b.rejected]
+        if len(rej):
+            self.end_s = max(self.end_s, float(clock[rej].max()))
+        fields = (b.prompt_tokens[ok], b.chunks_used[ok], b.truncated[ok])
+        if st.uses_retrieval:
+            r_req = clock[live]
+            r_start, _, self.retrieval_dep = fifo_stage(self.retrieval_dep, self.retrieval_c, r_req,
+                                                        _Services(d.retrieval_s[live]))
+            comp = r_start + d.retrieval_s[live]
+            new = (live, comp, r_start) + fields
+            cols = [np.concatenate([p, x]) for p, x in zip(self.pending, new)]
+            o = np.lexsort((cols[0], cols[1]))  # by completion, ties in query order
+            cols = [c[o] for c in cols]
+            cut = int(np.searchsorted(cols[1], bound_s, side="right"))
+            self.pending = tuple(c[cut:] for c in cols)
+            ridx, req, r_start, prompt_t, chunks_t, trunc_t = (c[:cut] for c in cols)
+            r_wait = r_start - clock[ridx]
+        else:
+            ridx, req, r_wait = live, clock[live], None
+            prompt_t, chunks_t, trunc_t = fields
+        n_req, n_rej = len(ridx), len(rej)
+        idx = np.concatenate([ridx, rej])
+        n = len(idx)
+        budget = Budget(
+            True, None, np.concatenate([prompt_t, b.prompt_tokens[b.rejected]]),
+            np.concatenate([chunks_t, b.chunks_used[b.rejected]]),
+            np.concatenate([trunc_t, b.truncated[b.rejected]]),
+            np.concatenate([np.zeros(n_req, bool), np.ones(n_rej, bool)]),
+        )
+        wait, ttft, latency, age = (np.full(n, np.nan) for _ in range(4))
+        hit, miss, completed = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
+        retrieved = d.retrieval_u[idx] < recall_at_k(sc, budget.chunks_used)
+        if n_req:
+            prompt = prompt_t.astype(float)
+            scale = d.service_scale[ridx]
+            pm = prompt / self.prefill_per_s * scale
+            dec = d.output_tokens[ridx] / self.decode_per_s * scale
+            world.ensure(float(req[-1]))
+            if self.cached:
+                H = self.hit_tokens
+                ph = ((prompt - H) / self.prefill_per_s + H / self.cached_prefill_per_s) * scale
+                keys = np.zeros(n_req, np.int64) if self.global_key else d.fact[ridx] % sc.workload.tenants_count
+                services = _CachedServices(self, keys, pm, ph, dec)
+            else:
+                services = _Services(pm + dec)
+            start, service, self.model_dep = fifo_stage(self.model_dep, self.capacity, req, services)
+            prefill = np.where(services.hit, ph, pm) if self.cached else pm
+            self.busy_s = float(np.cumsum(np.concatenate([[self.busy_s], service]))[-1])  # in start order, as simpy
+            self.end_s = max(self.end_s, float((start + service).max()))
+            base = (start - clock[ridx]) + self.rtt_s
+            ttft[:n_req] = base + prefill
+            latency[:n_req] = base + service
+            wait[:n_req] = (r_wait + (start - req)) if r_wait is not None else 0.0 + (start - req)
+            completed[:n_req] = True
+            if self.cached:
+                hit[:n_req] = services.hit
+                miss[:n_req] = ~services.hit
+            world.ensure(float(start.max()))
+            age[:n_req] = self._staleness(ridx, req, start, retrieved[:n_req])
+        cols, comps, quality = self._columns(idx, budget, retrieved, wait, ttft, latency, age, hit, miss, completed)
+        return idx, cols, comps, quality
+
+    def _columns(self, idx, budget, retrieved, wait, ttft, latency, age, hit, miss, done):
+        """Record columns (RECORD_DTYPE's fields and types), as simlib.engine.run._records fills them.
+
+        Costs and quality come from the engine's own functions (per_query_costs,
+        quality_factors); this is only the glue, kept bit for bit equal by the tests.
+        """
+        st, sc, d = self.strategy, self.scenario, self.draws
+        H = self.hit_tokens
+        read = np.where(hit, H, 0)
+        write = np.where(miss, H, 0)
+        fresh = done & np.isnan(age) & (st.knowledge_source != "none")
+        retrieved = retrieved & done
+        query_tokens, output_tokens = d.query_tokens[idx], d.output_tokens[idx]
+        comps = per_query_costs(st, sc, prompt_tokens=budget.prompt_tokens, cache_read_tokens=read,
+                                cache_write_tokens=write, output_tokens=output_tokens, query_tokens=query_tokens,
+                                sent=done)
+        q = quality_factors(st, sc, fresh=fresh, retrieved=retrieved)
+        flags = np.zeros(len(idx), np.uint8)
+        for mask, bit in ((done, COMPLETED), (budget.rejected, REJECTED), (fresh, FRESH), (retrieved, RETRIEVED),
+                          (budget.truncated, TRUNCATED), (hit, CACHE_HIT), (q["citable"] & done, CITABLE)):
+            flags |= mask.astype(np.uint8) * np.uint8(bit)
+        values = {
+            "arrival_at_s": d.arrival_at_s[idx], "queue_wait_s": wait, "ttft_s": ttft, "latency_s": latency,
+            "cost_usd": sum(comps.values()), "staleness_age_s": age,
+            "quality": np.where(done, q["knowledge"] * q["use"] * q["behaviour"], np.nan),
+            "prompt_tokens": budget.prompt_tokens, "cache_read_tokens": read, "cache_write_tokens": write,
+            "query_tokens": query_tokens, "output_tokens": np.where(done, output_tokens, 0),
+            "chunks_used": np.minimum(budget.chunks_used, 255), "flags": flags,
+        }
+        cols = {f: np.asarray(values[f]).astype(RECORD_DTYPE[f], copy=False) for f in RECORD_DTYPE.names}
+        return cols, comps, q
+
+    def _staleness(self, ridx: np.ndarray, comp: np.ndarray, start: np.ndarray, retrieved: np.ndarray) -> np.ndarray:
+        """Staleness age of each answer (NaN when fresh), read where the simpy engine reads it:
+        the index at retrieval completion, the weights and a periodic prefix at model start."""
+        w, src = self.world, self.source
+        fact = self.draws.fact[ridx]
+        age = np.full(len(ridx), np.nan)
+        if src in ("index", "index_then_weights"):
+            use = slice(None) if src == "index" else retrieved
+            age[use] = w.staleness_age_s(fact[use], w.index_snapshot_s(comp[use]), comp[use])
+        if src in ("weights", "index_then_weights"):
+            use = slice(None) if src == "weights" else ~retrieved
+            age[use] = w.staleness_age_s(fact[use], w.periodic["retrain"].snapshot_at(start[use]), start[use])
+        if src == "prefix" and not self.on_change:
+            age[:] = w.staleness_age_s(fact, w.periodic["cache_rebuild"].snapshot_at(start), start)
+        return age
+
+    def cache_entry_s(self, end_s: float) -> float:
+        """Entry-seconds alive up to end_s (PromptCacheState.close, summed in the same order)."""
+        used = np.flatnonzero(self.c_valid)
+        if not self.cached or used.size == 0:
+            return self.alive_s
+        used = used[np.argsort(self.c_first[used], kind="stable")]
+        open_s = np.minimum(end_s, self.c_exp[used]) - self.c_last[used]
+        return self.alive_s + float(np.cumsum(np.concatenate([[0.0], open_s]))[-1])
+
+
+# --- streaming aggregates ---------------------------------------------------------------
+
+class QuantileSketch:
+    """Quantiles within a relative error a, in bounded memory (the DDSketch mapping).
+
+    A value x > 0 falls in bucket i = ceil(ln x / ln g), g = (1 + a) / (1 - a), whose
+    representative 2 g^i / (g + 1) is within relative error a of every value in it; values
+    <= 0 are counted apart as 0. Quantiles follow numpy's default (linear between the
+    order statistics at ranks floor(h) and ceil(h), h = (N - 1) q), each order statistic
+    within a relative error a. Memory: one count per bucket in use (~ln(max/min) / 2a).
+    """
+
+    def __init__(self, relative_error: float = SKETCH_RELATIVE_ERROR):
+        self.gamma = (1 + relative_error) / (1 - relative_error)
+        self.log_gamma = math.log(self.gamma)
+        self.keys = np.empty(0, np.int64)
+        self.counts = np.empty(0, np.int64)
+        self.zeros = 0
+
+    @property
+    def count(self) -> int:
+        return int(self.zeros + self.counts.sum())
+
+    def add(self, x: np.ndarray) -> None:
+        x = np.asarray(x, float)
+        pos = x > 0
+        self.zeros += int((~pos).sum())
+        if pos.any():
+            keys = np.ceil(np.log(x[pos]) / self.log_gamma).astype(np.int64)
+            self._merge(*np.unique(keys, return_counts=True))
+
+    def merge(self, other: "QuantileSketch") -> None:
+        self.zeros += other.zeros
+        self._merge(other.keys, other.counts)
+
+    def _merge(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        allk = np.concatenate([self.keys, keys])
+        u, inv = np.unique(allk, return_inverse=True)
+        self.keys = u
+        self.counts = np.bincount(inv, weights=np.concatenate([self.counts, counts]), minlength=len(u)).astype(np.int64)
+
+    def _at_rank(self, r: int) -> float:
+        if r < self.zeros:
+            return 0.0
+        cum = np.cumsum(self.counts)
+        b = int(np.searchsorted(cum, r - self.zeros, side="right"))
+        return 2.0 * self.gamma ** float(self.keys[b]) / (self.gamma + 1.0)
+
+    def quantile(self, q: float) -> float | None:
+        n = self.count
+        if n == 0:
+            return None
+        h = (n - 1) * q
+        lo, hi = math.floor(h), math.ceil(h)
+        v_lo = self._at_rank(lo)
+        return v_lo if hi == lo else v_lo + (h - lo) * (self._at_rank(hi) - v_lo)
+
+
+def sorted_quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """np.quantile(x, qs) (its default 'linear' rule) of values already sorted, without sorting.
+
+    h = (n - 1) q; between the order statistics a = x[floor h] and b = x[floor h + 1], with
+    g = h - floor h: a + (b - a) g, computed as b - (b - a)(1 - g) when g >= 0.5 (numpy's
+    _lerp, for monotonicity); the largest value when h >= n - 1. Tested equal to np.quantile.
+    """
+    n = len(x)
+    out = []
+    for q in qs:
+        h = (n - 1) * q
+        if h >= n - 1:
+            out.append(float(x[-1]))
+            continue
+        lo = math.floor(h)
+        g = h - lo
+        a, b = float(x[lo]), float(x[lo + 1])
+        d = b - a
+        out.append(b - d * (1 - g) if g >= 0.5 else a + d * g)
+    return out
+
+
+class _Series:
+    """Values of one quantity per batch: kept exactly, or sketched past a size."""
+
+    def __init__(self, groups: int, exact_limit: int):
+        self.parts: list[list[np.ndarray]] = [[] for _ in range(groups)]
+        self.sketches: list[QuantileSketch] | None = None
+        self.count = 0
+        self.exact_limit = exact_limit
+        self._sorted_cache: dict[int | None, np.ndarray] = {}
+
+    def add(self, g: np.ndarray, x: np.ndarray, one: int | None = None) -> None:
+        """Add values x of batches g (all of batch ``one`` when given)."""
+        if x.size == 0:
+            return
+        self._sorted_cache.clear()
+        self.count += x.size
+        if self.sketches is None and self.count > self.exact_limit:
+            self.sketches = []
+            for parts in self.parts:
+                s = QuantileSketch()
+                for p in parts:
+                    s.add(p.astype(float))
+                self.sketches.append(s)
+            self.parts = []
+        for k in ([one] if one is not None else range(int(g.min()), int(g.max()) + 1)):
+            part = x if one is not None else x[g == k]
+            if self.sketches is None:
+                self.parts[k].append(part)
+            else:
+                self.sketches[k].add(part.astype(float))
+
+    def quantiles(self, qs: tuple[float, ...], group: int | None) -> list[float | None]:
+        """np.quantile of the values (of one batch, or all), or the sketch's estimate."""
+        if self.sketches is None:
+            x = self._sorted(group)
+            return sorted_quantiles(x, qs) if x.size else [None] * len(qs)
+        if group is not None:
+            return [self.sketches[group].quantile(q) for q in qs]
+        total = QuantileSketch()
+        for s in self.sketches:
+            total.merge(s)
+        return [total.quantile(q) for q in qs]
+
+    def _sorted(self, group: int | None) -> np.ndarray:
+        """The values of one batch (or all, merged from the sorted batches), sorted once."""
+        cache = self._sorted_cache
+        if group not in cache:
+            if group is None:
+                runs = [self._sorted(k) for k in range(len(self.parts))]
+                x = np.concatenate(runs) if runs else np.empty(0, np.float32)
+                cache[None] = np.sort(x, kind="stable") if len(runs) > 1 else x  # a merge of sorted runs
+            else:
+                parts = self.parts[group]
+                cache[group] = np.sort(np.concatenate(parts)) if parts else np.empty(0, np.float32)
+        return cache[group]
+
+    @property
+    def sketched(self) -> bool:
+        return self.sketches is not None
+
+
+class _Aggregate:
+    """Running sums of one strategy's records, per batch: every metric of replication_metrics.
+
+    The formulas are simlib.results.replication_metrics', term by term, over the measured
+    (non-warm-up) queries; batches are the same windows as simlib.results.batch_metrics.
+    """
+
+    SUMS = ("measured", "cost", "done", "latency", "wait", "fresh", "age", "stale", "hits", "cacheable",
+            "read_tokens", "prompt_tokens", "quality", "knowledge", "use", "citable", "truncated",
+            "retrieved", "rejected") + tuple(f"c_{c}" for c in PER_QUERY_COMPONENTS)
+
+    def __init__(self, scenario: Scenario, name: str, n: int, exact_limit: int | None = None):
+        exact_limit = EXACT_QUANTILE_VALUES if exact_limit is None else exact_limit
+        self.scenario, self.name, self.strategy = scenario, name, STRATEGIES[name]
+        self.edges = np.linspace(0, n, BATCHES + 1).astype(int) if n >= 2 * BATCHES else None
+        self.groups = BATCHES if self.edges is not None else 1
+        self.sums = {k: np.zeros(self.groups) for k in self.SUMS}
+        self.series = {k: _Series(self.groups, exact_limit) for k in ("latency", "ttft", "age")}
+
+    def add(self, col: dict[str, np.ndarray], comps: dict[str, np.ndarray], quality: dict[str, np.ndarray],
+            idx: np.ndarray) -> None:
+        """Fold record columns of queries idx in (with their cost components and quality factors,
+        which replication_metrics would recompute from the records)."""
+        st = self.strategy
+        G = self.groups
+        if self.edges is None:
+            one = 0
+        else:
+            lo, hi = np.searchsorted(self.edges[1:-1], [idx.min(), idx.max()], side="right")
+            one = int(lo) if lo == hi else None  # one batch: plain sums
+        g = (np.searchsorted(self.edges[1:-1], idx, side="right") if one is None
+             else np.full(len(idx), one, np.int64))
+        flags = col["flags"]
+        meas = (flags & WARMUP) == 0
+        all_measured = bool(meas.all())
+        done = (flags & COMPLETED) != 0
+        if not all_measured:
+            done &= meas
+        fresh = (flags & FRESH) != 0
+
+        def add(key: str, mask: np.ndarray | None, weights: np.ndarray | None = None) -> None:
+            """Add the count (or the sum of weights) of the rows in mask, per batch; mask None: all rows."""
+            if one is not None:
+                if weights is not None:
+                    self.sums[key][one] += float(np.sum(weights, dtype=float))
+                else:
+                    self.sums[key][one] += len(g) if mask is None else np.count_nonzero(mask)
+                return
+            gm = g if mask is None else g[mask]
+            self.sums[key] += np.bincount(gm, weights=None if weights is None else np.asarray(weights, float),
+                                          minlength=G)
+
+        sel = None if all_measured else meas
+        pick = (lambda a: a) if all_measured else (lambda a: a[meas])
+        add("measured", sel)
+        add("cost", sel, pick(col["cost_usd"]))
+        for c in PER_QUERY_COMPONENTS:
+            add(f"c_{c}", sel, pick(comps[c]))
+        add("done", done)
+        lat = col["latency_s"][done]
+        gd = g[done]
+        add("latency", done, lat)
+        add("wait", done, col["queue_wait_s"][done])
+        self.series["latency"].add(gd, lat, one)
+        self.series["ttft"].add(gd, col["ttft_s"][done], one)
+        add("fresh", done & fresh)
+        if st.knowledge_source != "none":
+            stale = done & ~fresh
+            ages = col["staleness_age_s"][stale]
+            add("stale", stale)
+            add("age", stale, ages)
+            self.series["age"].add(g[stale], ages, one)
+        if st.uses_cache:
+            read, write = col["cache_read_tokens"], col["cache_write_tokens"]
+            add("hits", done & ((flags & CACHE_HIT) != 0))
+            add("cacheable", done & ((read > 0) | (write > 0)))
+            add("read_tokens", done, read[done])
+            add("prompt_tokens", done, col["prompt_tokens"][done])
+        add("quality", done, col["quality"][done])
+        add("knowledge", done, quality["knowledge"][done])
+        add("use", done, quality["use"][done])
+        add("citable", done & ((flags & CITABLE) != 0))
+        add("truncated", meas & ((flags & TRUNCATED) != 0))
+        add("retrieved", done & ((flags & RETRIEVED) != 0))
+        add("rejected", meas & ((flags & REJECTED) != 0))
+
+    @property
+    def sketched(self) -> bool:
+        return any(s.sketched for s in self.series.values())
+
+    def metrics(self, group: int | None, monthly: dict[str, float], busy_s: float, capacity: int,
+                span_s: float) -> dict[str, float | None]:
+        """replication_metrics' dictionary, for one batch or (group None) the replication."""
+        st, sc = self.strategy, self.scenario
+        s = {k: float(v.sum() if group is None else v[group]) for k, v in self.sums.items()}
+        n_meas, n_done = s["measured"], s["done"]
+
+        def share(num: str, den: float) -> float | None:
+            return s[num] / den if den else None
+
+        q_month = sc.workload.queries_per_day * DAYS_PER_MONTH
+        m: dict[str, float | None] = {}
+        var_cost = s["cost"] / n_meas if n_meas else 0.0
+        m["variable_cost_per_query_usd"] = var_cost
+        m["monthly_cost_usd"] = var_cost * q_month + sum(monthly.values())
+        m["cost_per_query_usd"] = m["monthly_cost_usd"] / q_month
+        lat, ttft, age = self.series["latency"], self.series["ttft"], self.series["age"]
+        m["latency_p50_s"], m["latency_p95_s"], m["latency_p99_s"] = lat.quantiles((0.5, 0.95, 0.99), group)
+        m["latency_mean_s"] = share("latency", n_done)
+        m["ttft_p50_s"], m["ttft_p95_s"], m["ttft_p99_s"] = ttft.quantiles((0.5, 0.95, 0.99), group)
+        m["queue_wait_mean_s"] = share("wait", n_done)
+        m["queue_share"] = s["wait"] / s["latency"] if n_done and s["latency"] > 0 else None
+        m["model_utilisation"] = busy_s / (capacity * span_s) if span_s > 0 else None
+        grounded = st.knowledge_source != "none"
+        m["fresh_share"] = share("fresh", n_done) if grounded else None
+        m["staleness_age_mean_s"] = share("age", s["stale"]) if grounded else None
+        m["staleness_age_p95_s"] = age.quantiles((0.95,), group)[0] if grounded else None
+        m["cache_hit_rate"] = (s["hits"] / max(1.0, s["cacheable"]) if n_done else None) if st.uses_cache else None
+        m["cache_hit_token_share"] = (s["read_tokens"] / s["prompt_tokens"]
+                                      if st.uses_cache and s["prompt_tokens"] > 0 else None)
+        m["prefix_hit_token_share"] = m["prefix_hit_request_mean_share"] = m["prefix_hit_request_share"] = None
+        m["quality_proxy"] = share("quality", n_done)
+        m["quality_knowledge"] = share("knowledge", n_done)
+        m["quality_use"] = share("use", n_done)
+        m["quality_behaviour"] = behaviour_share(st, sc) if n_done else None
+        m["citable_share"] = share("citable", n_done)
+        m["truncated_share"] = share("truncated", n_meas)
+        m["retrieval_miss_share"] = (n_done - s["retrieved"]) / n_done if st.uses_retrieval and n_done else None
+        m["queries_completed"] = n_done
+        m["queries_rejected"] = s["rejected"]
+        for c in PER_QUERY_COMPONENTS:
+            m[f"cost_{c}_per_query_usd"] = s[f"c_{c}"] / n_meas if n_meas else 0.0
+        for c in MONTHLY_COMPONENTS:
+            m[f"cost_{c}_monthly_usd"] = float(monthly.get(c, 0.0))
+        return m
+
+    def batch_metrics(self, monthly: dict[str, float], busy_s: float, capacity: int) -> list[dict[str, float | None]]:
+        if self.edges is None:
+            return []
+        out = []
+        for g in range(self.groups):
+            b = self.metrics(g, monthly, busy_s, capacity, 0.0)
+            b["model_utilisation"] = None
+            out.append(b)
+        return out
+
+
+AGGREGATED_METRICS = frozenset(
+    ["variable_cost_per_query_usd", "monthly_cost_usd", "cost_per_query_usd", "latency_p50_s", "latency_p95_s",
+     "latency_p99_s", "latency_mean_s", "ttft_p50_s", "ttft_p95_s", "ttft_p99_s", "queue_wait_mean_s",
+     "queue_share", "model_utilisation", "fresh_share", "staleness_age_mean_s", "staleness_age_p95_s",
+     "cache_hit_rate", "cache_hit_token_share", "prefix_hit_token_share", "prefix_hit_request_mean_share",
+     "prefix_hit_request_share", "quality_proxy", "quality_knowledge", "quality_use", "quality_behaviour",
+     "citable_share", "truncated_share", "retrieval_miss_share", "queries_completed", "queries_rejected"]
+    + [f"cost_{c}_per_query_usd" for c in PER_QUERY_COMPONENTS]
+    + [f"cost_{c}_monthly_usd" for c in MONTHLY_COMPONENTS]
+)
+
+
+@dataclasses.dataclass
+class StreamedRunResult(RunResult):
+    """A RunResult whose metrics were folded from the records as they were made.
+
+    ``records(strategy)`` holds a systematic sample (every k-th query, k in ``notes``) when
+    the run was longer than SAMPLE_RECORDS; every summary and table is computed from all
+    queries.
+    """
+
+    batches: dict[str, list[dict[str, float | None]]] = dataclasses.field(default_factory=dict)
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        if self._summary is not None:
+            return self._summary
+        per_rep = self.metrics_by_replication()
+        out: dict[str, dict[str, Any]] = {}
+        for name in self.strategies:
+            reason = self.feasibility.get(name)
+            entry: dict[str, Any] = {"feasible": reason is None, "reason": reason}
+            batches = self.batches.get(name) if reason is None and len(self.replications) == 1 else None
+            for metric in METRICS:
+                if reason is not None:
+                    entry[metric] = {"mean": None, "ci95": None}
+                    continue
+                values = [m[name][metric] for m in per_rep]
+                entry[metric] = _interval(values) if batches is None else _interval([b[metric] for b in batches], centre=values[0])
+            out[name] = entry
+        self._summary = out
+        return out
+
+
+@lru_cache(maxsize=None)
+def _t975(dof: int) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, dof))
+
+
+def _interval(values: list[float | None], centre: float | None = None) -> dict[str, Any]:
+    """simlib.results.interval, with Student's t quantile looked up once per degrees of freedom."""
+    clean = np.array([v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))], float)
+    if centre is not None and (isinstance(centre, float) and math.isnan(centre)):
+        centre = None
+    if clean.size == 0:
+        return {"mean": centre if centre is not None else None, "ci95": None}
+    mean = float(np.mean(clean)) if centre is None else float(centre)
+    if clean.size < 2:
+        return {"mean": mean, "ci95": None}
+    half = float(_t975(clean.size - 1) * np.std(clean, ddof=1) / math.sqrt(clean.size))
+    return {"mean": mean, "ci95": [mean - half, mean + half]}
+
+
+# --- running ----------------------------------------------------------------------------
+
+def records_mode(scenario: Scenario, records: RecordsMode, replications: int) -> Literal["full", "summary"]:
+    """'auto' keeps full records while they fit FULL_RECORDS_MAX_BYTES."""
+    if records != "auto":
+        return records
+    size = scenario.simulation.queries * len(scenario.simulation.strategies) * replications * RECORD_DTYPE.itemsize
+    return "full" if size <= FULL_RECORDS_MAX_BYTES else "summary"
+
+
+def run_fast(scenario: Scenario, *, replications: int | None = None,
+             progress: Callable[[int, int], None] | None = None, records: RecordsMode = "auto",
+             chunk_queries: int = CHUNK_QUERIES) -> RunResult:
+    """Simulate every strategy with the fast kernel: the same RunResult as simlib.engine.run.run.
+
+    ``records``: 'full' keeps every per-query record (54 bytes a query a strategy);
+    'summary' folds them into streaming aggregates (bounded memory, a sample of records
+    kept); 'auto' keeps full records up to FULL_RECORDS_MAX_BYTES. Falls back to the simpy
+    engine, with a note, where the kernel cannot follow it.
+    """
+    from simlib.engine.run import _notes, feasibility
+
+    reps = scenario.simulation.replications if replications is None else replications
+    gap = kernel_gap(scenario)
+    if gap is not None:
+        return _fall_back(scenario, reps, progress, gap)
+    mode = records_mode(scenario, records, reps)
+    feasible = feasibility(scenario)
+    n = scenario.simulation.queries
+    out, metrics, batches, extra = [], [], {}, []
+    for r in range(reps):
+        step = None if progress is None else (lambda done, r=r: progress(r * n + done, reps * n))
+        rep = run_replication_fast(scenario, r, feasible, progress=step, records=mode, chunk_queries=chunk_queries)
+        if isinstance(rep, str):  # the kernel cannot follow: the engine of record runs it all
+            return _fall_back(scenario, reps, progress, rep)
+        replication, rep_metrics, rep_batches, rep_notes = rep
+        out.append(replication)
+        metrics.append(rep_metrics)
+        if r == 0:
+            batches, extra = rep_batches, rep_notes
+    if progress is not None:
+        progress(reps * n, reps * n)
+    notes = _notes(scenario, out, feasible) + extra
+    if mode == "full":
+        return RunResult(scenario=scenario, replications=out, feasibility=feasible, engine="fast", notes=notes)
+    return StreamedRunResult(scenario=scenario, replications=out, feasibility=feasible, engine="fast", notes=notes,
+                             _metrics=metrics, batches=batches)
+
+
+def _fall_back(scenario: Scenario, replications: int, progress, reason: str) -> RunResult:
+    from simlib.engine.run import run as run_simpy
+
+    result = run_simpy(scenario, replications=replications, progress=progress, engine="simpy")
+    result.notes.append(f"engine: simpy (the fast kernel cannot follow this scenario: {reason})")
+    return result
+
+
+def run_replication_fast(scenario: Scenario, replication: int, feasible: dict[str, str | None], *,
+                         progress: Callable[[int], None] | None = None, records: Literal["full", "summary"] = "full",
+                         chunk_queries: int = CHUNK_QUERIES):
+    """One replication: (Replication, metrics, batch metrics, notes), or the reason to fall back (a str).
+
+    Draws exactly what simlib.engine.run.run_replication draws, in the same order.
+    """
+    rng = streams(scenario.simulation.seed, replication)
+    draws = draw_queries(scenario, rng)
+    phases = draw_phases(scenario, rng["phases"])
+    changes = ChangeStream(scenario, rng["changes"], history_start_s(scenario, phases))
+    names = [name for name in scenario.simulation.strategies if feasible[name] is None]
+    gap = prefix_hash_gap(draws, names)
+    if gap is not None:
+        return gap
+    n = draws.n
+    clock = simpy_clock(draws.arrival_at_s)
+    horizon = float(clock[-1]) + 3_600.0 if n else 0.0
+    world = _World(scenario, changes, phases, names, horizon)
+    kernels = {name: _StrategyKernel(scenario, name, draws, clock, world) for name in names}
+    warmup_n = int(scenario.simulation.warmup_share * n)
+    span = float(draws.arrival_at_s[-1] - draws.arrival_at_s[0]) if n > 1 else 0.0
+    full = {name: np.zeros(n, RECORD_DTYPE) for name in names} if records == "full" else None
+    aggs = {name: _Aggregate(scenario, name, n) for name in names} if records == "summary" else None
+    stride = max(1, -(-n // SAMPLE_RECORDS))
+    samples: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in names}
+    chunk = max(1, int(chunk_queries))
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        bound = float(clock[hi]) if hi < n else math.inf
+        for name, k in kernels.items():
+            idx, cols, comps, quality = k.step(lo, hi, bound)
+            if not len(idx):
+                continue
+            if lo < warmup_n or k.strategy.uses_retrieval and warmup_n:
+                cols["flags"] |= np.where(idx < warmup_n, WARMUP, 0).astype(np.uint8)
+            if full is not None:
+                target = full[name]
+                for field in RECORD_DTYPE.names:
+                    target[field][idx] = cols[field]
+            else:
+                aggs[name].add(cols, comps, quality, idx)
+                keep = np.flatnonzero(idx % stride == 0)
+                rec = np.empty(len(keep), RECORD_DTYPE)
+                for field in RECORD_DTYPE.names:
+                    rec[field] = cols[field][keep]
+                samples[name].append((idx[keep], rec))
+        if progress is not None:
+            progress(hi)
+    end = max([k.end_s for k in kernels.values()], default=-math.inf)
+    if not names:
+        end = -math.inf
+    strategies: dict[str, StrategyReplication] = {}
+    metrics: dict[str, dict[str, float | None]] = {}
+    batches: dict[str, list] = {}
+    notes: list[str] = []
+    for name, k in kernels.items():
+        hours = 0.0
+        if k.cached and span > 0:
+            hours = k.cache_entry_s(float(draws.arrival_at_s[-1])) / 3600.0 * (DAYS_PER_MONTH * SECONDS_PER_DAY / span)
+        monthly = monthly_components(k.strategy, scenario, cache_entry_hours_per_month=hours)
+        if full is not None:
+            rec = full[name]
+        else:
+            parts = samples[name]
+            sidx = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
+            rec = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, RECORD_DTYPE)
+            rec = rec[np.argsort(sidx, kind="stable")]
+            agg = aggs[name]
+            metrics[name] = agg.metrics(None, monthly, k.busy_s, k.capacity, span)
+            batches[name] = agg.batch_metrics(monthly, k.busy_s, k.capacity)
+            if agg.sketched and replication == 0:
+                notes.append(f"{name}: latency, TTFT and staleness percentiles from a quantile sketch "
+                             f"(relative error below {SKETCH_RELATIVE_ERROR:.1%}) past {EXACT_QUANTILE_VALUES:,} values")
+        strategies[name] = StrategyReplication(records=rec, monthly_components_usd=monthly, busy_s=k.busy_s,
+                                               capacity=k.capacity)
+    if records == "summary" and stride > 1 and replication == 0 and names:
+        notes.append(f"per-query records hold a 1-in-{stride} sample (summary statistics use every query; "
+                     "run with records='full' to keep them all)")
+    missing = set(METRICS) - AGGREGATED_METRICS
+    if records == "summary" and missing:
+        for name in names:  # metrics added to results.METRICS since the kernel's aggregates were written
+            for b in batches[name]:
+                b.update(dict.fromkeys(missing))
+            metrics[name].update(dict.fromkeys(missing))
+        if replication == 0:
+            notes.append(f"not aggregated by the fast kernel's summary mode: {', '.join(sorted(missing))}")
+    timeline = world.timeline(end) if names else world.timeline(-math.inf)
+    rep = Replication(index=replication, strategies=strategies, timeline=timeline, span_s=span)
+    return rep, metrics, batches, notes
