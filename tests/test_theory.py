@@ -15,6 +15,9 @@ import pytest
 import simlib
 from simlib.scenario import SECONDS_PER_DAY, Scenario
 
+# Every check runs on both engines: the simpy engine of record and the fast kernel.
+ENGINES = pytest.mark.parametrize("engine", ["simpy", "fast"])
+
 
 def erlang_c_wait_s(arrival_rate_per_s: float, service_s: float, servers: int) -> float:
     """M/M/c mean wait in queue: Wq = C(c, a) / (c mu - lambda), a = lambda / mu.
@@ -48,10 +51,11 @@ def model_stage_scenario(rate_per_s: float, servers: int, distribution: str, que
     )
 
 
-def test_mmc_mean_wait_matches_erlang_c():
+@ENGINES
+def test_mmc_mean_wait_matches_erlang_c(engine):
     """M/M/3 at rho = 0.8: the mean wait's 95% interval over replications covers Erlang C."""
     rate, servers = 2.4, 3
-    result = simlib.run(model_stage_scenario(rate, servers, "exponential", 20_000, 8))
+    result = simlib.run(model_stage_scenario(rate, servers, "exponential", 20_000, 8), engine=engine)
     wait = result.summary()["fine_tune"]["queue_wait_mean_s"]
     theory = erlang_c_wait_s(rate, 1.0, servers)  # 1.0 s mean service
     lo, hi = wait["ci95"]
@@ -59,10 +63,11 @@ def test_mmc_mean_wait_matches_erlang_c():
     assert hi - lo < 0.25 * theory  # the interval is tight enough to mean something
 
 
-def test_md1_mean_wait_matches_pollaczek_khinchine():
+@ENGINES
+def test_md1_mean_wait_matches_pollaczek_khinchine(engine):
     """M/D/1: Wq = rho S / (2 (1 - rho)) (Pollaczek-Khinchine with zero service variance)."""
     rate = 0.7
-    result = simlib.run(model_stage_scenario(rate, 1, "deterministic", 20_000, 8))
+    result = simlib.run(model_stage_scenario(rate, 1, "deterministic", 20_000, 8), engine=engine)
     wait = result.summary()["fine_tune"]["queue_wait_mean_s"]
     theory = rate * 1.0 / (2 * (1 - rate))
     lo, hi = wait["ci95"]
@@ -71,10 +76,11 @@ def test_md1_mean_wait_matches_pollaczek_khinchine():
     assert hi < rate / (1 - rate)
 
 
-def test_infinite_servers_never_wait():
+@ENGINES
+def test_infinite_servers_never_wait(engine):
     """With more slots than queries, nobody waits and latency is exactly rtt + service."""
     s = model_stage_scenario(5.0, 10_000, "exponential", 2_000, 1)
-    rec = simlib.run(s).records("fine_tune")
+    rec = simlib.run(s, engine=engine).records("fine_tune")
     assert np.all(rec["queue_wait_s"] == 0)
 
 
@@ -93,23 +99,25 @@ def cache_scenario(rate_per_s: float, ttl_s: float, queries: int) -> Scenario:
     )
 
 
+@ENGINES
 @pytest.mark.parametrize("rate_ttl", [0.1, 0.5, 1.0, 2.0, 4.0])
-def test_cache_hit_rate_matches_poisson_formula(rate_ttl):
+def test_cache_hit_rate_matches_poisson_formula(rate_ttl, engine):
     """Poisson requests at rate L on one prefix with refreshed TTL T hit with P = 1 - exp(-L T)."""
     rate, queries = 0.05, 20_000
-    result = simlib.run(cache_scenario(rate, rate_ttl / rate, queries))
+    result = simlib.run(cache_scenario(rate, rate_ttl / rate, queries), engine=engine)
     hit = result.summary()["prompt_cache"]["cache_hit_rate"]["mean"]
     theory = 1 - math.exp(-rate_ttl)
     binomial_sd = math.sqrt(theory * (1 - theory) / queries)
     assert abs(hit - theory) < 4 * binomial_sd + 1e-9, (hit, theory)
 
 
-def test_prefix_below_minimum_never_caches():
+@ENGINES
+def test_prefix_below_minimum_never_caches(engine):
     s = cache_scenario(1.0, 3600, 500).with_changes(
         {"prompt.system_tokens": 10, "prompt.instructions_tokens": 10, "knowledge.facts_count": 1,
          "retrieval.chunk_tokens": 10, "prompt_cache.min_cacheable_tokens": 1024}
     )
-    rec = simlib.run(s).records("prompt_cache")
+    rec = simlib.run(s, engine=engine).records("prompt_cache")
     assert rec["cache_read_tokens"].sum() == 0 and rec["cache_write_tokens"].sum() == 0
 
 
@@ -128,14 +136,15 @@ def freshness_scenario(**changes) -> Scenario:
     return Scenario().with_changes(base)
 
 
-def test_streaming_index_staleness_matches_exponential():
+@ENGINES
+def test_streaming_index_staleness_matches_exponential(engine):
     """Streaming lag d: an answer is stale iff its fact changed in the last d: P = 1 - exp(-u d)."""
     u_per_day, d = 2.0, 6 * 3600.0
     s = freshness_scenario(**{
         "knowledge.changes_per_day": u_per_day * 50, "knowledge.index_refresh": "streaming",
         "knowledge.index_lag_s": d, "simulation.strategies": ["rag"], "simulation.queries": 20_000,
     })
-    fresh = simlib.run(s).summary()["rag"]["fresh_share"]["mean"]
+    fresh = simlib.run(s, engine=engine).summary()["rag"]["fresh_share"]["mean"]
     theory = math.exp(-u_per_day / SECONDS_PER_DAY * d)
     assert abs(fresh - theory) < 4 * math.sqrt(theory * (1 - theory) / 20_000) + 0.01, (fresh, theory)
 
@@ -145,7 +154,8 @@ def snapshot_theory(u_per_s: float, lag_s: float, period_s: float) -> float:
     return (math.exp(-u_per_s * lag_s) - math.exp(-u_per_s * (lag_s + period_s))) / (u_per_s * period_s)
 
 
-def test_retraining_freshness_matches_snapshot_formula():
+@ENGINES
+def test_retraining_freshness_matches_snapshot_formula(engine):
     """Weights snapshot every T = 1 day, serving after D + E = 6 h; 5 replications of 10 days."""
     u_per_day = 1.0
     s = freshness_scenario(**{
@@ -157,13 +167,14 @@ def test_retraining_freshness_matches_snapshot_formula():
         "simulation.queries": 10_000,
         "simulation.replications": 5,
     })
-    fresh = simlib.run(s).summary()["fine_tune"]["fresh_share"]
+    fresh = simlib.run(s, engine=engine).summary()["fine_tune"]["fresh_share"]
     theory = snapshot_theory(u_per_day / SECONDS_PER_DAY, 6 * 3600.0, SECONDS_PER_DAY)
     lo, hi = fresh["ci95"]
     assert lo - 0.01 <= theory <= hi + 0.01, (theory, fresh)
 
 
-def test_batch_index_freshness_matches_snapshot_formula():
+@ENGINES
+def test_batch_index_freshness_matches_snapshot_formula(engine):
     """Batch re-index every R = 12 h taking b = 1 h: the snapshot formula with L = b, P = R."""
     u_per_day = 2.0
     s = freshness_scenario(**{
@@ -175,13 +186,14 @@ def test_batch_index_freshness_matches_snapshot_formula():
         "simulation.queries": 10_000,
         "simulation.replications": 5,
     })
-    fresh = simlib.run(s).summary()["rag"]["fresh_share"]
+    fresh = simlib.run(s, engine=engine).summary()["rag"]["fresh_share"]
     theory = snapshot_theory(u_per_day / SECONDS_PER_DAY, 3600.0, 12 * 3600.0)
     lo, hi = fresh["ci95"]
     assert lo - 0.01 <= theory <= hi + 0.01, (theory, fresh)
 
 
-def test_periodic_cache_rebuild_freshness_and_on_change_always_fresh():
+@ENGINES
+def test_periodic_cache_rebuild_freshness_and_on_change_always_fresh(engine):
     """A prefix rebuilt every R serves its snapshot (L = 0); rebuilt on change it is always fresh."""
     u_per_day = 3.0
     common = {
@@ -193,24 +205,25 @@ def test_periodic_cache_rebuild_freshness_and_on_change_always_fresh():
     }
     periodic = freshness_scenario(**common, **{"prompt_cache.rebuild_policy": "periodic",
                                                 "prompt_cache.rebuild_interval_s": 8 * 3600.0})
-    fresh = simlib.run(periodic).summary()["prompt_cache"]["fresh_share"]
+    fresh = simlib.run(periodic, engine=engine).summary()["prompt_cache"]["fresh_share"]
     theory = snapshot_theory(u_per_day / SECONDS_PER_DAY, 0.0, 8 * 3600.0)
     lo, hi = fresh["ci95"]
     assert lo - 0.01 <= theory <= hi + 0.01, (theory, fresh)
     on_change = freshness_scenario(**common, **{"prompt_cache.rebuild_policy": "on_change"})
-    summary = simlib.run(on_change).summary()["prompt_cache"]
+    summary = simlib.run(on_change, engine=engine).summary()["prompt_cache"]
     assert summary["fresh_share"]["mean"] == 1.0
     # ... but every change invalidates the one global prefix: more misses than with no changes
     no_changes = on_change.with_changes({"knowledge.changes_per_day": 0})
-    assert summary["cache_hit_rate"]["mean"] < simlib.run(no_changes).summary()["prompt_cache"]["cache_hit_rate"]["mean"]
+    assert summary["cache_hit_rate"]["mean"] < simlib.run(no_changes, engine=engine).summary()["prompt_cache"]["cache_hit_rate"]["mean"]
 
 
-def test_staleness_age_of_streaming_lag_is_bounded_by_the_lag():
+@ENGINES
+def test_staleness_age_of_streaming_lag_is_bounded_by_the_lag(engine):
     """With streaming lag d, a stale answer missed a change less than d ago."""
     d = 3600.0
     s = freshness_scenario(**{"knowledge.changes_per_day": 500, "knowledge.index_lag_s": d,
                               "simulation.strategies": ["rag"], "simulation.queries": 3_000})
-    rec = simlib.run(s).records("rag")
+    rec = simlib.run(s, engine=engine).records("rag")
     ages = rec["staleness_age_s"][~np.isnan(rec["staleness_age_s"])]
     assert ages.size > 100
     assert np.all((ages > 0) & (ages <= d * (1 + 1e-6) + 30))  # + retrieval time before the read
