@@ -224,3 +224,13 @@ def test_cheapest_and_its_map():
     heat = fig.data[0]
     names = [tr.name for tr in fig.data[1:]]
     assert [names[int(v)] for v in heat.z[0]] == ["RAG", "Fine-tuning"]
+
+
+def test_the_documented_example_sweep_file_loads():
+    """data/sweeps/docs-assistant-load.yaml is the example docs/sweeps.md runs: it must stay valid."""
+    from pathlib import Path
+
+    from simlib.sweep import load_sweep
+
+    spec = load_sweep(Path(__file__).parent.parent / "data" / "sweeps" / "docs-assistant-load.yaml")
+    assert len(spec.points) == 7 * 3
