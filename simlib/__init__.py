@@ -16,7 +16,16 @@ __version__ = "0.1.0"
 from simlib.errors import ScenarioError  # noqa: E402
 from simlib.scenario import STRATEGY_NAMES, Scenario, load_scenario  # noqa: E402
 from simlib.presets import list_presets, load_preset  # noqa: E402
-from simlib.engine.run import run  # noqa: E402
+
+
+def __getattr__(name: str):
+    # The engine (and numpy/pandas behind it) loads on first use, so `simlib presets`
+    # and `simlib validate` start fast.
+    if name == "run":
+        from simlib.engine.run import run
+
+        return run
+    raise AttributeError(f"module 'simlib' has no attribute {name!r}")
 
 __all__ = [
     "__version__",

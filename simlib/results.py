@@ -14,10 +14,12 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from simlib.engine.costs import MONTHLY_COMPONENTS, PER_QUERY_COMPONENTS
 from simlib.scenario import DAYS_PER_MONTH, Scenario
@@ -169,8 +171,10 @@ class RunResult:
         self._summary = out
         return out
 
-    def summary_table(self) -> pd.DataFrame:
+    def summary_table(self) -> "pd.DataFrame":
         """Tidy table: one row per strategy x metric (mean, ci_low, ci_high, unit)."""
+        import pandas as pd
+
         rows = []
         for name, entry in self.summary().items():
             for metric, spec in METRICS.items():
@@ -180,7 +184,7 @@ class RunResult:
                              "ci_high": ci[1], "unit": spec.unit, "feasible": entry["feasible"]})
         return pd.DataFrame(rows)
 
-    def summary_wide(self, metrics: list[str] | None = None) -> pd.DataFrame:
+    def summary_wide(self, metrics: list[str] | None = None) -> "pd.DataFrame":
         """One row per strategy, one column per metric mean (for printing)."""
         table = self.summary_table()
         if metrics is not None:
@@ -189,8 +193,10 @@ class RunResult:
         wide = wide.reindex(index=self.strategies)
         return wide[[m for m in (metrics or list(METRICS)) if m in wide.columns]]
 
-    def cost_breakdown(self) -> pd.DataFrame:
+    def cost_breakdown(self) -> "pd.DataFrame":
         """Tidy cost components: strategy, component, usd_per_query, usd_per_month (mean over replications)."""
+        import pandas as pd
+
         q_month = self.scenario.workload.queries_per_day * DAYS_PER_MONTH
         per_rep = self.metrics_by_replication()
         rows = []
