@@ -71,7 +71,7 @@ from simlib.engine.quality import behaviour_share, quality_factors
 from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
     CACHE_HIT, CITABLE, COMPLETED, FRESH, METRICS, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
-    Replication, RunResult, StrategyReplication,
+    Replication, RunResult, StrategyReplication, interval,
 )
 from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
 
@@ -1006,31 +1006,10 @@ class StreamedRunResult(RunResult):
                     entry[metric] = {"mean": None, "ci95": None}
                     continue
                 values = [m[name][metric] for m in per_rep]
-                entry[metric] = _interval(values) if batches is None else _interval([b[metric] for b in batches], centre=values[0])
+                entry[metric] = interval(values) if batches is None else interval([b[metric] for b in batches], centre=values[0])
             out[name] = entry
         self._summary = out
         return out
-
-
-@lru_cache(maxsize=None)
-def _t975(dof: int) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(0.975, dof))
-
-
-def _interval(values: list[float | None], centre: float | None = None) -> dict[str, Any]:
-    """simlib.results.interval, with Student's t quantile looked up once per degrees of freedom."""
-    clean = np.array([v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))], float)
-    if centre is not None and (isinstance(centre, float) and math.isnan(centre)):
-        centre = None
-    if clean.size == 0:
-        return {"mean": centre if centre is not None else None, "ci95": None}
-    mean = float(np.mean(clean)) if centre is None else float(centre)
-    if clean.size < 2:
-        return {"mean": mean, "ci95": None}
-    half = float(_t975(clean.size - 1) * np.std(clean, ddof=1) / math.sqrt(clean.size))
-    return {"mean": mean, "ci95": [mean - half, mean + half]}
 
 
 # --- running ----------------------------------------------------------------------------

@@ -118,6 +118,7 @@ def test_missing_file_unknown_preset_and_bad_options():
     assert_bad_input(cli("validate", "/nonexistent/my.yaml"), "no such file")
     assert_bad_input(cli("run", "--preset", "docs-asistant"), "unknown preset", "did you mean docs-assistant")
     assert_bad_input(cli("run", "--preset", "docs-assistant", "--queries", "-5"), "must be at least 1")
+    assert_bad_input(cli("run", "--preset", "docs-assistant", "--seed", "-1"), "must be at least 0")
     assert_bad_input(cli("run", "--preset", "docs-assistant", "--strategies", "rag,rga"), "simulation.strategies")
     assert_bad_input(cli("run"), "--preset")
     assert_bad_input(cli("prices", "anthropic/claude-sonet-4-5"), "did you mean")
