@@ -56,7 +56,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from bisect import bisect_right
-from functools import lru_cache
 from heapq import heapify, heapreplace
 from typing import Any, Callable, Literal
 

@@ -510,9 +510,10 @@ def format_comparison(table: pd.DataFrame, strategies: list[str]) -> pd.DataFram
     return out
 
 
-def comparison_figure(result: RunResult) -> go.Figure:
+def comparison_figure(result: RunResult, *, highlight: str | None = None) -> go.Figure:
     """The practical-comparison table as a figure: strategies as columns (headed in their
-    colours), the winner of each row highlighted, and a last column naming it."""
+    colours), the winner of each row highlighted, and a last column naming it.
+    ``highlight``: a strategy whose column header is starred (a recommendation)."""
     strategies = result.strategies
     table = comparison_table(result)
     text = format_comparison(table, strategies)
@@ -532,7 +533,8 @@ def comparison_figure(result: RunResult) -> go.Figure:
     header_fill = ["#333333"] + [colour(s) for s in strategies] + ["#333333"]
     fig = go.Figure(go.Table(
         columnwidth=[1.5] + [1.0] * len(strategies) + [1.6],
-        header=dict(values=["<b>Dimension</b>"] + [f"<b>{label(s)}</b>" for s in strategies] + ["<b>Best</b>"],
+        header=dict(values=["<b>Dimension</b>"] + [f"<b>{'★ ' if s == highlight else ''}{label(s)}</b>" for s in strategies]
+                    + ["<b>Best</b>"],
                     fill_color=header_fill, font=dict(color="white", size=15), align="center", height=40),
         cells=dict(values=bold + [text[label(s)].tolist() for s in strategies] + [text["Best"].tolist()],
                    fill_color=fills, font=dict(size=14, color="#222222"), align=["left"] + ["center"] * (len(strategies) + 1),
