@@ -171,28 +171,33 @@ def cost_figure(result: RunResult) -> go.Figure:
             name=COMPONENT_LABELS[comp], orientation="h", y=ticks, x=x,
             marker=dict(color=COMPONENT_COLOURS[comp], line=dict(width=0)),
             customdata=[[m] for m in monthly],  # None, not NaN: widget messages are strict JSON
-            hovertemplate=f"{COMPONENT_LABELS[comp]}: $%{{x:.5f}}/query, $%{{customdata[0]:,.0f}}/month<extra></extra>",
+            hovertemplate=f"{COMPONENT_LABELS[comp]}: &#36;%{{x:.5f}}/query, &#36;%{{customdata[0]:,.0f}}/month<extra></extra>",
             visible=True if used else False, showlegend=used, meta=comp,
         ))
     totals = [_mean(result, s, "cost_per_query_usd") for s in strategies]
     monthly_totals = [_mean(result, s, "monthly_cost_usd") for s in strategies]
+    # "&#36;", not "$": plotly.js reads two "$" in one string as LaTeX and draws nothing
     text = [
-        f" {usd(t)}/query<br> {usd(m)}/month" if t is not None else f"  {short_reason(result.feasibility.get(s)) or 'n/a'}"
+        f" {usd(t)}/query · {usd(m)}/mo".replace("$", "&#36;") if t is not None else f"  {short_reason(result.feasibility.get(s)) or 'n/a'}"
         for s, t, m in zip(strategies, totals, monthly_totals)
     ]
     fig.add_trace(go.Scatter(
-        name="Total", y=ticks, x=[t if t is not None else 0.0 for t in totals], mode="text",
-        text=text, textposition="middle right", textfont=dict(size=14, color="#222222"),
-        showlegend=False, hoverinfo="skip", cliponaxis=False, meta="total",
+        name="Total", y=ticks, x=[t if t is not None else 0.0 for t in totals], mode="markers",
+        marker=dict(size=1, opacity=0), text=text, showlegend=False, hoverinfo="skip", meta="total",
     ))
+    # The labels are annotations, not the trace's text: a text trace to the right of a
+    # horizontal bar was not drawn by the FigureWidget's plotly.js (it was in static exports).
+    for tick, x, label_text in zip(ticks, totals, text):
+        fig.add_annotation(x=x if x is not None else 0.0, y=tick, xref="x", yref="y", text=label_text.strip(),
+                           showarrow=False, xanchor="left", xshift=4, font=dict(size=13, color="#222222"))
     top = max([t for t in totals if t is not None] or [1e-6])
     fig.update_xaxes(title_text="USD per query (monthly costs amortised)", tickprefix="$",
-                     range=[0, top * 1.5], rangemode="tozero", showgrid=True, gridcolor="#E5E5E5", nticks=6)
+                     range=[0, top * 1.8], rangemode="tozero", showgrid=True, gridcolor="#E5E5E5", nticks=6)
     _strategy_axis(fig, strategies)
     return _layout(
         fig, "Cost per query, by component", result, barmode="stack", bargap=0.3,
         legend=dict(orientation="v", traceorder="normal", yanchor="top", y=1.0, xanchor="left", x=1.01,
-                    title_text="Component"),
+                    title_text="Component", font=dict(size=13), tracegroupgap=0, itemsizing="constant"),
         margin=dict(l=20, r=20, t=100, b=70),
     )
 
@@ -337,10 +342,10 @@ def freshness_figure(result: RunResult) -> go.Figure:
     fig.update_xaxes(range=[0, 140], tickvals=[0, 25, 50, 75, 100], showgrid=True, gridcolor="#E5E5E5", row=1, col=1)
     fig.update_xaxes(range=[0, top_age * 1.6], showgrid=True, gridcolor="#E5E5E5", nticks=4, row=1, col=2)
     _strategy_axis(fig, strategies, row=1, col=1)
-    fig = _layout(fig, "Freshness by strategy", result, margin=dict(l=20, r=30, t=110, b=50))
+    fig = _layout(fig, "Freshness by strategy", result, margin=dict(l=20, r=30, t=110, b=70))
     fig.update_annotations(font=dict(size=16))
     fig.layout.annotations[1].text = f"Age when stale ({unit})"
-    fig.add_annotation(text="bar: mean · tick: 95th percentile", xref="x2 domain", yref="paper", x=0, y=-0.02,
+    fig.add_annotation(text="bar: mean · tick: 95th percentile", xref="x2 domain", yref="paper", x=0, y=-0.09,
                        xanchor="left", yanchor="top", showarrow=False, font=dict(size=13, color="#555555"))
     return fig
 

@@ -1,0 +1,117 @@
+"""Benchmark the Voila dashboard in a real browser: first paint and slider-to-redraw time.
+
+    .venv/bin/python benchmarks/bench_dashboard.py            # 3 page loads, 5 slider moves
+    .venv/bin/python benchmarks/bench_dashboard.py --loads 1 --moves 3 --preheat
+
+What it measures (Voila on 127.0.0.1, Debian's /usr/bin/chromium through Playwright):
+- ``bare``: a Voila page holding one FigureWidget (the floor: kernel start, plotly import,
+  widget JavaScript), from navigation start to its bars in the DOM;
+- ``dashboard``: ``notebooks/01_dashboard.ipynb`` from navigation start to its first
+  chart, and to all five charts;
+- ``release_to_redraw``: retrieval's top-k slider dragged and released (alternately right
+  and left, so every move is a new scenario unless it lands on a cached one), to the
+  last chart redrawn with new data; and the same for a move back to a cached scenario.
+
+The machine's load changes the numbers a lot (2 cores shared with other jobs): bare and
+dashboard are measured back to back, and the ratio is the figure to watch. Results are
+printed and written to build/bench/dashboard.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from voila_support import (  # noqa: E402
+    CHROMIUM, INSTALL_LISTENERS, chart_data, chromium_page, click_tab, drag_slider, open_dashboard,
+    voila_server, wait_redraw,
+)
+
+OUT = ROOT / "build" / "bench"
+DASHBOARD = ROOT / "notebooks" / "01_dashboard.ipynb"
+
+
+def bare_notebook() -> Path:
+    """A Voila page with a single FigureWidget: the floor for any plotly dashboard."""
+    import nbformat
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / "bare.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import plotly.graph_objects as go\ngo.FigureWidget(go.Figure(go.Bar(x=[1, 2, 3], y=[3, 1, 2])))")]
+    nbformat.write(nb, path)
+    return path
+
+
+def load_times(notebook: Path, charts: int, loads: int, extra: tuple[str, ...]) -> list[dict[str, float]]:
+    out = []
+    preheat = any("preheat_kernel=True" in a for a in extra)
+    with voila_server(notebook, extra_args=extra, log_path=OUT / f"voila-{notebook.stem}.log") as url:
+        for _ in range(loads):
+            if preheat:
+                time.sleep(25)  # let the pool execute the notebook before the visit
+            with chromium_page() as page:
+                out.append(open_dashboard(page, url, charts=charts))
+    return out
+
+
+def redraw_times(moves: int, extra: tuple[str, ...]) -> dict[str, list[float]]:
+    new, cached = [], []
+    with voila_server(DASHBOARD, extra_args=extra, log_path=OUT / "voila-redraw.log") as url:
+        with chromium_page() as page:
+            open_dashboard(page, url)
+            page.evaluate(INSTALL_LISTENERS)
+            click_tab(page, "Retrieval")
+            for i in range(moves):
+                dx = 30 + 10 * i  # a new top-k each time
+                released = drag_slider(page, "simlib-retrieval-top-k", dx)
+                new.append(wait_redraw(page, released))
+                released = drag_slider(page, "simlib-retrieval-top-k", -dx)
+                cached.append(wait_redraw(page, released))
+            chart_data(page, 0)
+    return {"new_scenario_s": new, "cached_scenario_s": cached}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loads", type=int, default=3, help="page loads of each notebook")
+    parser.add_argument("--moves", type=int, default=5, help="slider moves (each followed by a move back)")
+    parser.add_argument("--preheat", action="store_true", help="serve with --preheat_kernel=True (kernel pool)")
+    args = parser.parse_args()
+    if not CHROMIUM.exists():
+        sys.exit(f"{CHROMIUM} not found: apt-get install -y chromium")
+    extra = ("--preheat_kernel=True", "--pool_size=1") if args.preheat else ()
+    bare = load_times(bare_notebook(), 1, args.loads, extra)
+    dash = load_times(DASHBOARD, 5, args.loads, extra)
+    redraw = redraw_times(args.moves, extra)
+    med = statistics.median
+    report = {
+        "preheat": args.preheat,
+        "load_average_1min": os.getloadavg()[0],
+        "bare_first_paint_s": [round(t["first_paint_s"], 2) for t in bare],
+        "dashboard_first_paint_s": [round(t["first_paint_s"], 2) for t in dash],
+        "dashboard_all_charts_s": [round(t["all_charts_s"], 2) for t in dash],
+        "first_paint_ratio_to_bare": round(med([t["first_paint_s"] for t in dash]) / med([t["first_paint_s"] for t in bare]), 2),
+        "release_to_redraw_new_s": [round(x, 3) for x in redraw["new_scenario_s"]],
+        "release_to_redraw_cached_s": [round(x, 3) for x in redraw["cached_scenario_s"]],
+        "release_to_redraw_new_median_s": round(med(redraw["new_scenario_s"]), 3),
+        "release_to_redraw_cached_median_s": round(med(redraw["cached_scenario_s"]), 3),
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    name = "dashboard-preheat.json" if args.preheat else "dashboard.json"
+    (OUT / name).write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

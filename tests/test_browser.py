@@ -1,0 +1,80 @@
+"""The dashboard in a real browser: Voila serves notebooks/01_dashboard.ipynb on 127.0.0.1,
+Debian's chromium (driven by Playwright, never downloaded) loads it, a slider is dragged
+and released, and the charts redraw with the new numbers.
+
+Prints and records (build/browser/timings.json) the first paint and the release-to-redraw
+time; a screenshot of the page after the move is kept in build/browser/. Timing targets are
+checked in benchmarks/bench_dashboard.py, not here: this machine's load varies too much.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from voila_support import (
+    CHROMIUM, INSTALL_LISTENERS, ROOT, chart_data, chromium_page, click_tab, drag_slider, open_dashboard,
+    voila_server, wait_redraw,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not found: the browser test needs Debian's "
+                       "'chromium' package (apt-get install -y chromium)"),
+]
+
+OUT = ROOT / "build" / "browser"
+
+
+def rag_total(page) -> float:
+    """RAG's cost per query as the page's cost chart holds it (the 'total' trace, 2nd row)."""
+    total = [t for t in chart_data(page, 0) if t["meta"] == "total"][0]
+    return total["x"][1]
+
+
+def test_dashboard_loads_and_a_slider_redraws_the_charts():
+    OUT.mkdir(parents=True, exist_ok=True)
+    with voila_server(ROOT / "notebooks" / "01_dashboard.ipynb", log_path=OUT / "voila.log") as url:
+        with chromium_page() as page:
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            loaded = open_dashboard(page, url)
+            assert page.locator(".simlib-dashboard").count() == 1
+            assert "import Dashboard" not in page.inner_text("body")  # Voila shows outputs, not code
+            assert page.evaluate(INSTALL_LISTENERS) == 5
+
+            click_tab(page, "Retrieval")
+            before = rag_total(page)
+            released = drag_slider(page, "simlib-retrieval-top-k", 40)  # top-k 5 -> ~16
+            lost_updates = 0
+            try:
+                redraw_s = wait_redraw(page, released, timeout_s=10)
+            except PlaywrightTimeout:
+                # Known, intermittent (about 1 load in 10 here): the page receives a chart's
+                # update but plotly's widget never applies it. Recorded, then one more move
+                # must redraw; a dashboard that never redraws still fails.
+                lost_updates += 1
+                released = drag_slider(page, "simlib-retrieval-top-k", 10)
+                redraw_s = wait_redraw(page, released)
+            after = rag_total(page)
+            page.screenshot(path=str(OUT / "dashboard-after-slider.png"), full_page=True)
+
+            released = drag_slider(page, "simlib-retrieval-top-k", -40)  # back: a cached scenario
+            cached_redraw_s = wait_redraw(page, released)
+            back = rag_total(page)
+
+    timings = {"first_paint_s": round(loaded["first_paint_s"], 2), "all_charts_s": round(loaded["all_charts_s"], 2),
+               "release_to_redraw_s": round(redraw_s, 3), "release_to_redraw_cached_s": round(cached_redraw_s, 3),
+               "lost_updates": lost_updates, "load_average_1min": round(os.getloadavg()[0], 2), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    (OUT / "timings.json").write_text(json.dumps(timings, indent=2))
+    print(f"\nVoila dashboard: first paint {timings['first_paint_s']} s; release to redraw "
+          f"{timings['release_to_redraw_s']} s (new scenario), {timings['release_to_redraw_cached_s']} s (cached); "
+          f"load average {timings['load_average_1min']}")
+    assert after > before * 1.3, "more retrieved chunks must raise RAG's cost per query on the page"
+    if lost_updates == 0:
+        assert back == pytest.approx(before)
+    assert not errors, errors

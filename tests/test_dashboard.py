@@ -1,0 +1,171 @@
+"""The dashboard's logic, driven from Python: a slider moves the charts the right way, in
+place, without simulating a scenario twice; presets reset the sliders; a newer request wins.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import ipywidgets as W
+import pytest
+
+import simlib
+from simlib.charts.strategies import FIGURE_KEYS
+from simlib.widgets import Dashboard
+from simlib.widgets.common import BackgroundRunner, ResultCache, scenario_key
+from simlib.widgets.dashboard import CONTROL_GROUPS
+from simlib.widgets.figure import SharedFigureWidget, plotly_bundle_source, shared_bundle
+
+SMALL = {"simulation.queries": 800}
+
+
+@pytest.fixture()
+def dashboard():
+    return Dashboard("docs-assistant", changes=SMALL, background=False)
+
+
+def total_cost(d: Dashboard, strategy: str) -> float:
+    """RAG's bar total as the cost chart draws it (the text trace sits at the bar's end)."""
+    fig = d.figures["cost"]
+    total = [t for t in fig.data if t.meta == "total"][0]
+    return total.x[d.result.strategies.index(strategy)]
+
+
+def test_more_retrieved_chunks_raise_rag_cost_per_query_in_place(dashboard):
+    d = dashboard
+    widget_before = d.figures["cost"]
+    traces_before = list(widget_before.data)
+    rag_before, ft_before = total_cost(d, "rag"), total_cost(d, "fine_tune")
+    d.control("retrieval.top_k").value = 12
+    assert d.result.scenario.retrieval.top_k == 12
+    assert total_cost(d, "rag") > rag_before * 1.2  # 7 more chunks of 400 tokens each
+    assert total_cost(d, "fine_tune") == pytest.approx(ft_before)  # no retrieval, no change
+    assert d.figures["cost"] is widget_before  # the same FigureWidget ...
+    assert all(a is b for a, b in zip(d.figures["cost"].data, traces_before))  # ... same trace objects
+    assert d.updates == 1
+
+
+def test_every_chart_takes_the_new_result(dashboard):
+    d = dashboard
+    before = {k: d.figures[k].to_plotly_json()["data"] for k in FIGURE_KEYS}
+    d.control("workload.output_tokens_mean").value = 1200  # longer answers: cost, latency, table
+    for key in ("cost", "latency", "comparison"):
+        assert d.figures[key].to_plotly_json()["data"] != before[key], key
+
+
+def test_an_identical_scenario_is_not_simulated_twice(dashboard):
+    d = dashboard
+    slider = d.control("retrieval.top_k")
+    original = total_cost(d, "rag")
+    slider.value = 9
+    runs = d.cache.runs
+    slider.value = 5  # back to the preset's value: cached
+    assert d.cache.runs == runs
+    assert d.last_timing.cached
+    assert total_cost(d, "rag") == pytest.approx(original)
+    slider.value = 9  # and forth again: cached too
+    assert d.cache.runs == runs
+
+
+def test_sliders_fire_on_release(dashboard):
+    d = dashboard
+    for path in (c.path for group in CONTROL_GROUPS.values() for c in group):
+        w = d.control(path)
+        if isinstance(w, (W.IntSlider, W.FloatSlider, W.FloatLogSlider)):
+            assert w.continuous_update is False, path
+
+
+def test_preset_resets_controls_and_widens_ranges(dashboard):
+    d = dashboard
+    d.control("retrieval.top_k").value = 20
+    d.preset_picker.value = "code-apply"
+    qpd = d.control("workload.queries_per_day")
+    assert qpd.value == pytest.approx(1_000_000)
+    assert qpd.max >= 6  # log slider: 10^6 fits
+    assert d.control("retrieval.top_k").value == simlib.load_preset("code-apply").retrieval.top_k
+    assert d.result.scenario.name == "code-apply"
+    assert "code-apply" in d.figures["cost"].layout.title.subtitle.text
+
+
+def test_infeasible_strategies_are_shown_not_dropped(dashboard):
+    d = dashboard
+    d.control("model.context_window_tokens").value = 4000  # too small for the prompted strategies
+    reasons = {s: r for s, r in d.result.feasibility.items() if r}
+    assert "prompt_only" in reasons and "fine_tune" not in reasons
+    assert "prompt_only is infeasible" in d.notes.value
+    total = [t for t in d.figures["cost"].data if t.meta == "total"][0]
+    assert "infeasible" in total.text[d.result.strategies.index("prompt_only")]
+
+
+def test_a_newer_request_supersedes_a_running_one():
+    """Background mode: the run of the first scenario stops at a progress report once a
+    second is asked for; only the second reaches the charts."""
+    started = threading.Event()
+    release = threading.Event()
+    shown = []
+
+    def slow_run(scenario, progress=None):
+        if scenario.retrieval.top_k == 1:
+            started.set()
+            release.wait(10)
+            progress(1, 2)  # raises Superseded: a newer scenario is waiting
+        return simlib.run(scenario)
+
+    cache = ResultCache(runner=slow_run)
+    runner = BackgroundRunner(cache, lambda result, timing: shown.append(result.scenario.retrieval.top_k))
+    base = simlib.Scenario().with_changes({"simulation.queries": 300, "simulation.strategies": ["rag"]})
+    runner.submit(base.with_changes({"retrieval.top_k": 1}))
+    assert started.wait(10)
+    runner.submit(base.with_changes({"retrieval.top_k": 2}))
+    release.set()
+    assert runner.wait(30)
+    assert shown == [2]
+    assert cache.runs == 1
+
+
+def test_background_dashboard_shows_progress_and_the_last_request():
+    d = Dashboard("docs-assistant", changes=SMALL, background=True)
+    seen = []
+    d.progress.observe(lambda change: seen.append(change["new"]), names="value")
+    d.control("retrieval.top_k").value = 3
+    d.control("retrieval.top_k").value = 8
+    assert d.wait(60)
+    assert d.result.scenario.retrieval.top_k == 8
+    assert d.progress.value == 1.0 and 0.0 in seen
+
+
+def test_scenario_key_identifies_equal_scenarios():
+    a = simlib.load_preset("docs-assistant")
+    assert scenario_key(a) == scenario_key(simlib.load_preset("docs-assistant"))
+    assert scenario_key(a) != scenario_key(a.with_changes({"retrieval.top_k": 6}))
+
+
+def test_charts_share_one_plotly_bundle(dashboard):
+    """Each FigureWidget would carry plotly.js (~5 MB); the dashboard's carry a loader and
+    point to one PlotlyBundle that carries it once."""
+    bundle = shared_bundle()
+    assert len(bundle.source) > 1_000_000 and bundle.source == plotly_bundle_source()
+    for fig in dashboard.figures.values():
+        assert isinstance(fig, SharedFigureWidget)
+        state = fig.get_state()
+        assert len(json.dumps(state["_esm"])) < 10_000
+        assert state["_bundle_id"] == "IPY_MODEL_" + bundle.model_id
+
+
+def test_explorer_and_questionnaire_follow_their_widgets():
+    from simlib.charts.strategies import cost_figure
+    from simlib.widgets import Control, Questionnaire, ScenarioExplorer
+
+    base = simlib.load_preset("docs-assistant").with_changes(SMALL)
+    explorer = ScenarioExplorer(base, [Control("retrieval.top_k", "Top k", "int", 0, 40, 1)], {"cost": cost_figure},
+                                background=False)
+    before = [t for t in explorer.figures["cost"].data if t.meta == "total"][0].x[1]
+    explorer.controls["retrieval.top_k"].value = 15
+    assert [t for t in explorer.figures["cost"].data if t.meta == "total"][0].x[1] > before
+
+    q = Questionnaire("docs-assistant", changes=SMALL, background=False)
+    assert "★ RAG</b>" in q.figure.data[0].header.values[2]
+    q.questions["specialised_behaviour"].value = True
+    assert "RAG + fine-tuning" in q.recommendation.value
+    assert "★ RAG + fine-tuning" in q.figure.data[0].header.values[4]

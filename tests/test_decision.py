@@ -1,0 +1,66 @@
+"""The article's decision tree, its scenario mapping, and the rule-of-thumb checks."""
+
+from __future__ import annotations
+
+import pytest
+
+import simlib
+from simlib.charts.tradeoffs import closed_form_hit_rate, hit_rate_chart, tradeoff_chart
+from simlib.decision import Answers, recommend, rule_checks, scenario_for
+
+
+@pytest.mark.parametrize("answers, strategy", [
+    (Answers(changing_data=True, specialised_behaviour=True), "rag_fine_tune"),
+    (Answers(changing_data=True, specialised_behaviour=False), "rag"),
+    (Answers(changing_data=False, citations=True), "rag"),           # citations alone call for retrieval
+    (Answers(changing_data=False, per_user_data=True), "rag"),       # so does per-user data
+    (Answers(changing_data=False, specialised_behaviour=True), "fine_tune"),
+    (Answers(changing_data=False, specialised_behaviour=False), "prompt_only"),
+])
+def test_the_tree_follows_the_article(answers, strategy):
+    rec = recommend(answers)
+    assert rec.strategy == strategy
+    assert rec.path and rec.path[0].startswith("Needs specific, changing data?")
+
+
+def test_answers_reach_the_scenario():
+    base = simlib.load_preset("docs-assistant")
+    plain = scenario_for(Answers(changing_data=False, specialised_behaviour=False), base)
+    assert plain.quality.behaviour_prompted_share == plain.quality.behaviour_fine_tuned_share == 1.0
+    assert plain.knowledge.changes_per_day <= 0.1
+    per_user = scenario_for(Answers(per_user_data=True), base)
+    assert per_user.workload.tenants_count > 1 and per_user.prompt_cache.prefix_scope == "per_tenant"
+
+
+def test_rule_checks_read_the_numbers():
+    """docs-assistant: fine-tuning is cheaper per query than RAG and staler; the checks say so."""
+    result = simlib.run(simlib.load_preset("docs-assistant").with_changes({"simulation.queries": 1500}))
+    verdict = rule_checks(result, recommend(Answers(changing_data=True)))
+    by_claim = {c.claim.split(" (")[0]: c for c in verdict.checks}
+    s = result.summary()
+    cheaper = s["fine_tune"]["cost_per_query_usd"]["mean"] < s["rag"]["cost_per_query_usd"]["mean"]
+    assert by_claim["Fine-tuning costs less per query than RAG"].holds is cheaper
+    fresher = s["rag"]["fresh_share"]["mean"] >= s["fine_tune"]["fresh_share"]["mean"]
+    assert by_claim["RAG is as fresh as the index; fine-tuning is frozen at training time"].holds is fresher
+    assert all(c.evidence for c in verdict.checks)
+
+
+def test_an_infeasible_pick_is_a_disagreement():
+    result = simlib.run(simlib.load_preset("docs-assistant").with_changes({"simulation.queries": 300}))
+    from simlib.decision import Recommendation
+
+    verdict = rule_checks(result, Recommendation("prompt_cache", (), ("",), ""))
+    assert verdict.disagreements and "infeasible" in verdict.disagreements[-1].evidence
+
+
+def test_hit_rate_chart_puts_simulation_on_the_closed_form():
+    from simlib.sweep import sweep
+
+    scenario = simlib.Scenario().with_changes({"simulation.queries": 2000, "simulation.strategies": ["rag_prompt_cache"]})
+    result = sweep(scenario, {"workload.queries_per_day": [50, 500], "prompt_cache.ttl_s": [300]},
+                   metrics=["cache_hit_rate"], replications=2, progress=False)
+    fig = hit_rate_chart(result)
+    points = [t for t in fig.data if str(t.meta).startswith("ttl:")][0]
+    for x, y in zip(points.x, points.y):
+        assert y == pytest.approx(100 * closed_form_hit_rate(x), abs=8)  # within a few points of 1 - exp(-LT)
+    assert tradeoff_chart(result, "workload.queries_per_day", ["cache_hit_rate"]).data
