@@ -344,9 +344,8 @@ def freshness_figure(result: RunResult) -> go.Figure:
     _strategy_axis(fig, strategies, row=1, col=1)
     fig = _layout(fig, "Freshness by strategy", result, margin=dict(l=20, r=30, t=110, b=70))
     fig.update_annotations(font=dict(size=16))
-    fig.layout.annotations[1].text = f"Age when stale ({unit})"
-    fig.add_annotation(text="bar: mean · tick: 95th percentile", xref="x2 domain", yref="paper", x=0, y=-0.09,
-                       xanchor="left", yanchor="top", showarrow=False, font=dict(size=13, color="#555555"))
+    # the reading key sits under the panel title, clear of the axis tick labels
+    fig.layout.annotations[1].text = f"Age when stale ({unit})<br><span style='font-size:13px;color:#555555'>bar: mean · tick: 95th percentile</span>"
     return fig
 
 
