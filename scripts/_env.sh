@@ -23,13 +23,20 @@ ensure_venv() {  # $1: the extras to install, e.g. "all" or "all,dev"
     echo "creating .venv with $("$py" --version)" >&2
     "$py" -m venv .venv
   fi
-  want="$(sha256sum pyproject.toml | cut -c1-16)-$extras"
+  # the stamp holds "<hash of pyproject.toml> <installed extras>": reinstall only if
+  # pyproject changed or an extra we need is missing (scripts/test installs a superset)
+  want="$(.venv/bin/python -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest()[:16])')"
   stamp=".venv/.simlib-installed"
-  if [ ! -f "$stamp" ] || ! grep -qx -- "$want" "$stamp"; then
+  local have="" have_extras="" extra missing=0
+  [ -f "$stamp" ] && read -r have have_extras < "$stamp" || true
+  for extra in ${extras//,/ }; do
+    case ",$have_extras," in *",$extra,"*) ;; *) missing=1 ;; esac
+  done
+  if [ "$have" != "$want" ] || [ "$missing" = 1 ]; then
     echo "installing simlib[$extras] into .venv (first run takes a few minutes)" >&2
     .venv/bin/python -m pip install --quiet --upgrade pip >&2
     .venv/bin/python -m pip install --quiet -e ".[$extras]" >&2
-    echo "$want" > "$stamp"
+    echo "$want $extras" > "$stamp"
   fi
 }
 
