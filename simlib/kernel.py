@@ -57,7 +57,7 @@ import dataclasses
 import math
 from bisect import bisect_right
 from heapq import heapify, heapreplace
-from typing import Any, Callable, Literal
+from typing import Callable, Literal
 
 import numpy as np
 
@@ -70,7 +70,7 @@ from simlib.engine.quality import behaviour_share, quality_factors
 from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
     CACHE_HIT, CITABLE, COMPLETED, FRESH, METRICS, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
-    Replication, RunResult, StrategyReplication, interval,
+    Replication, RunResult, StrategyReplication,
 )
 from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
 
@@ -991,24 +991,9 @@ class StreamedRunResult(RunResult):
 
     batches: dict[str, list[dict[str, float | None]]] = dataclasses.field(default_factory=dict)
 
-    def summary(self) -> dict[str, dict[str, Any]]:
-        if self._summary is not None:
-            return self._summary
-        per_rep = self.metrics_by_replication()
-        out: dict[str, dict[str, Any]] = {}
-        for name in self.strategies:
-            reason = self.feasibility.get(name)
-            entry: dict[str, Any] = {"feasible": reason is None, "reason": reason}
-            batches = self.batches.get(name) if reason is None and len(self.replications) == 1 else None
-            for metric in METRICS:
-                if reason is not None:
-                    entry[metric] = {"mean": None, "ci95": None}
-                    continue
-                values = [m[name][metric] for m in per_rep]
-                entry[metric] = interval(values) if batches is None else interval([b[metric] for b in batches], centre=values[0])
-            out[name] = entry
-        self._summary = out
-        return out
+    def batch_metrics(self, strategy: str) -> list[dict[str, float | None]]:
+        """Folded while streaming (the records kept are only a sample)."""
+        return self.batches.get(strategy) or []
 
 
 # --- running ----------------------------------------------------------------------------

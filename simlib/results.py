@@ -155,9 +155,7 @@ class RunResult:
         for name in self.strategies:
             reason = self.feasibility.get(name)
             entry: dict[str, Any] = {"feasible": reason is None, "reason": reason}
-            batches = None
-            if reason is None and len(self.replications) == 1:
-                batches = batch_metrics(self.scenario, name, self.replications[0])
+            batches = self.batch_metrics(name) if reason is None and len(self.replications) == 1 else None
             for metric in METRICS:
                 if reason is not None:
                     entry[metric] = {"mean": None, "ci95": None}
@@ -170,6 +168,10 @@ class RunResult:
             out[name] = entry
         self._summary = out
         return out
+
+    def batch_metrics(self, strategy: str) -> list[dict[str, float | None]]:
+        """Metrics over consecutive batches of the single replication (for its interval)."""
+        return batch_metrics(self.scenario, strategy, self.replications[0])
 
     def summary_table(self) -> "pd.DataFrame":
         """Tidy table: one row per strategy x metric (mean, ci_low, ci_high, unit)."""

@@ -741,7 +741,6 @@ def _parse_axis(text: str) -> tuple[str, Any]:
 
 def spec_from_args(args: argparse.Namespace) -> SweepSpec:
     """The sweep named on the command line (a file, or --preset/--scenario with --grid)."""
-    from simlib.results import METRICS  # noqa: F401 (validated in build_sweep)
 
     changes: dict[str, Any] = {}
     if args.queries is not None:
