@@ -16,6 +16,7 @@ runner that never freezes the page, and in-place figure updates.
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 import time
@@ -342,3 +343,37 @@ def figure_widget(figure: go.Figure, *, height_px: int) -> go.FigureWidget:
     from simlib.widgets.figure import SharedFigureWidget
 
     return SharedFigureWidget(figure)
+
+
+class RunnerStatus:
+    """Progress bar and status line of a widget whose runs go through a BackgroundRunner.
+
+    Mixed into the dashboard and the notebook explorers, which set ``progress``,
+    ``status``, ``cache`` and ``runner`` and pass ``_on_progress`` / ``_on_error`` to the runner.
+    """
+
+    progress: W.FloatProgress
+    status: W.HTML
+    cache: Any
+    runner: "BackgroundRunner"
+
+    def show_error(self, message: str) -> None:
+        self.status.value = f"<span style='color:#B00020'>{html.escape(message)}</span>"
+
+    def submit(self, scenario: Scenario, busy_text: str) -> None:
+        """Run ``scenario`` in the background (at once if cached), saying so while it runs."""
+        if self.cache.get(scenario) is None:
+            self.progress.value = 0.0
+            self.status.value = busy_text
+        self.runner.submit(scenario)
+
+    def wait(self, timeout_s: float | None = 60.0) -> bool:
+        """Block until the charts show the last requested scenario (tests, benchmarks)."""
+        return self.runner.wait(timeout_s)
+
+    def _on_progress(self, share: float) -> None:
+        self.progress.value = share
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.progress.value = 0.0
+        self.show_error(f"Run failed: {exc}")

@@ -29,7 +29,7 @@ from simlib.presets import list_presets, load_preset
 from simlib.results import RunResult
 from simlib.scenario import Scenario
 from simlib.widgets.common import (
-    BackgroundRunner, Control, ResultCache, RunTiming, figure_widget, make_widget, scenario_key,
+    BackgroundRunner, Control, ResultCache, RunnerStatus, RunTiming, figure_widget, make_widget, scenario_key,
     scenario_value, set_widget_value, update_in_place,
 )
 
@@ -105,7 +105,7 @@ CONTROL_GROUPS: dict[str, tuple[Control, ...]] = {
 CHART_HEIGHTS_PX: dict[str, int] = {"cost": 560, "latency": 560, "freshness": 560, "timeline": 560, "comparison": 440}
 
 
-class Dashboard(W.VBox):
+class Dashboard(RunnerStatus, W.VBox):
     """Preset picker, slider tabs, status line, and the five strategy charts.
 
     ``preset``: the preset to start from; ``scenario``: start from this scenario instead;
@@ -210,7 +210,7 @@ class Dashboard(W.VBox):
         try:
             scenario = self.current_scenario()
         except ScenarioError as exc:
-            self.status.value = f"<span style='color:#B00020'>{html.escape(str(exc))}</span>"
+            self.show_error(str(exc))
             return
         self.request(scenario)
 
@@ -233,24 +233,10 @@ class Dashboard(W.VBox):
         """Show ``scenario``: from the cache at once, else simulated in the background."""
         self.scenario = scenario
         self._requested_at = time.perf_counter()
-        if self.cache.get(scenario) is None:
-            self.progress.value = 0.0
-            n = scenario.simulation.queries * scenario.simulation.replications
-            self.status.value = f"Simulating {n:,} queries x {len(scenario.simulation.strategies)} strategies…"
-        self.runner.submit(scenario)
-
-    def wait(self, timeout_s: float | None = 60.0) -> bool:
-        """Block until the charts show the last requested scenario (tests, benchmarks)."""
-        return self.runner.wait(timeout_s)
+        n = scenario.simulation.queries * scenario.simulation.replications
+        self.submit(scenario, f"Simulating {n:,} queries x {len(scenario.simulation.strategies)} strategies…")
 
     # -- runner callbacks (worker thread) ------------------------------------------------------
-    def _on_progress(self, share: float) -> None:
-        self.progress.value = share
-
-    def _on_error(self, exc: BaseException) -> None:
-        self.progress.value = 0.0
-        self.status.value = f"<span style='color:#B00020'>Run failed: {html.escape(str(exc))}</span>"
-
     def _figures_for(self, result: RunResult) -> dict[str, Any]:
         """The chart figures of a result, built once per scenario (back to a cached scenario
         costs only the widget update)."""

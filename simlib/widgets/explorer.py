@@ -21,11 +21,11 @@ from simlib.errors import ScenarioError
 from simlib.results import RunResult
 from simlib.scenario import Scenario
 from simlib.widgets.common import (
-    BackgroundRunner, Control, ResultCache, RunTiming, figure_widget, make_widget, scenario_value, update_in_place,
+    BackgroundRunner, Control, ResultCache, RunnerStatus, RunTiming, figure_widget, make_widget, scenario_value, update_in_place,
 )
 
 
-class ScenarioExplorer(W.VBox):
+class ScenarioExplorer(RunnerStatus, W.VBox):
     """Sliders bound to ``controls`` over ``base``; ``charts[key](result)`` drawn below them."""
 
     def __init__(self, base: Scenario, controls: Sequence[Control], charts: Mapping[str, Callable[[RunResult], go.Figure]],
@@ -62,21 +62,9 @@ class ScenarioExplorer(W.VBox):
         try:
             scenario = self.current_scenario()
         except ScenarioError as exc:
-            self.status.value = f"<span style='color:#B00020'>{html.escape(str(exc))}</span>"
+            self.show_error(str(exc))
             return
-        if self.cache.get(scenario) is None:
-            self.progress.value = 0.0
-            self.status.value = "Simulating…"
-        self.runner.submit(scenario)
-
-    def wait(self, timeout_s: float | None = 60.0) -> bool:
-        return self.runner.wait(timeout_s)
-
-    def _on_progress(self, share: float) -> None:
-        self.progress.value = share
-
-    def _on_error(self, exc: BaseException) -> None:
-        self.status.value = f"<span style='color:#B00020'>Run failed: {html.escape(str(exc))}</span>"
+        self.submit(scenario, "Simulating…")
 
     def _on_result(self, result: RunResult, timing: RunTiming) -> None:
         for key, fn in self.chart_functions.items():
