@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from simlib.charts.theme import STRATEGY_COLOURS, TEMPLATE_NAME, colour, label
-from simlib.results import METRICS
+from simlib.charts.theme import STRATEGY_COLOURS, TEMPLATE_NAME, colour, label, metric_name, metric_title
 
 AXIS_LABELS: dict[str, str] = {
     "workload.queries_per_day": "Queries per day",
@@ -39,15 +38,6 @@ AXIS_LABELS: dict[str, str] = {
     "model.concurrency_limit": "Model concurrency (slots)",
 }
 
-METRIC_LABELS: dict[str, str] = {
-    "monthly_cost_usd": "Monthly cost",
-    "cost_per_query_usd": "Cost per query",
-    "fresh_share": "Fresh answers",
-    "latency_p95_s": "Latency p95",
-    "quality_proxy": "Quality proxy",
-}
-
-
 def axis_label(path: str) -> str:
     """A field path as an axis title (with its unit)."""
     if path in AXIS_LABELS:
@@ -61,9 +51,8 @@ def axis_label(path: str) -> str:
 
 
 def metric_label(metric: str) -> str:
-    unit = METRICS[metric].unit if metric in METRICS else ""
-    name = METRIC_LABELS.get(metric, metric.replace("_", " "))
-    return f"{name} ({unit})" if unit and unit != "share" else (f"{name} (share)" if unit == "share" else name)
+    """Axis title of a metric on these charts, which plot shares as fractions."""
+    return metric_title(metric, shares_as_percent=False)
 
 
 def _table(obj: Any) -> pd.DataFrame:
@@ -136,7 +125,7 @@ def cost_curves_chart(sweep: Any, axis: str, metric: str = "monthly_cost_usd", *
             name=f"{label(be.a)} = {label(be.b)}",
         ))
     fig.update_layout(
-        template=TEMPLATE_NAME, title=title or f"{METRIC_LABELS.get(metric, metric)} against {axis_label(axis).lower()}",
+        template=TEMPLATE_NAME, title=title or f"{metric_name(metric)} against {axis_label(axis).lower()}",
         xaxis_title=axis_label(axis), yaxis_title=metric_label(metric), hovermode="closest",
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0),
     )
@@ -209,8 +198,8 @@ def cheapest_map_chart(sweep: Any, x: str, y: str, metric: str = "monthly_cost_u
                                  marker=dict(symbol="square", size=14, color=colour(s))))
     fig.update_layout(
         template=TEMPLATE_NAME,
-        title=title or f"Cheapest strategy ({METRIC_LABELS.get(metric, metric).lower()})" if lower_is_better
-        else title or f"Best strategy ({METRIC_LABELS.get(metric, metric).lower()})",
+        title=title or f"Cheapest strategy ({metric_name(metric).lower()})" if lower_is_better
+        else title or f"Best strategy ({metric_name(metric).lower()})",
         xaxis_title=axis_label(x), yaxis_title=axis_label(y), legend=dict(orientation="h", y=1.0, yanchor="bottom"),
         plot_bgcolor="white",
     )
@@ -257,7 +246,7 @@ def tornado_chart(table: pd.DataFrame, strategy: str, metric: str = "cost_per_qu
     fig.add_vline(x=base, line=dict(color="#222222", width=1.5))
     fig.update_layout(
         template=TEMPLATE_NAME, barmode="overlay",
-        title=title or f"What moves {label(strategy)}'s {METRIC_LABELS.get(metric, metric).lower()}",
+        title=title or f"What moves {label(strategy)}'s {metric_name(metric).lower()}",
         xaxis_title=metric_label(metric), yaxis_title=None, legend=dict(orientation="h", y=1.0, yanchor="bottom"),
         margin=dict(l=340),
     )

@@ -54,6 +54,38 @@ pio.templates[TEMPLATE_NAME] = go.layout.Template(
 )
 
 
+METRIC_NAMES: dict[str, str] = {
+    "monthly_cost_usd": "Monthly cost",
+    "cost_per_query_usd": "Cost per query",
+    "fresh_share": "Fresh answers",
+    "latency_p95_s": "Latency p95",
+    "ttft_p50_s": "Time to first token, p50",
+    "ttft_p95_s": "Time to first token, p95",
+    "cache_hit_rate": "Cache hit rate",
+    "staleness_age_mean_s": "Mean staleness age",
+    "quality_proxy": "Quality proxy",
+}
+
+
+def metric_name(metric: str) -> str:
+    """A metric's name for titles ('Monthly cost'), without its unit."""
+    if metric in METRIC_NAMES:
+        return METRIC_NAMES[metric]
+    name = metric.removesuffix("_usd").removesuffix("_s").removesuffix("_share").replace("_", " ")
+    return name[:1].upper() + name[1:]
+
+
+def metric_title(metric: str, *, shares_as_percent: bool = True) -> str:
+    """Axis title of a metric with its unit from results.METRICS ('Fresh answers (%)',
+    'Monthly cost (USD/month)'); shares read '(share)' on charts that plot fractions."""
+    from simlib.results import METRICS
+
+    unit = METRICS[metric].unit if metric in METRICS else ""
+    if unit == "share":
+        unit = "%" if shares_as_percent else "share"
+    return f"{metric_name(metric)} ({unit})" if unit else metric_name(metric)
+
+
 def label(strategy: str) -> str:
     return STRATEGY_LABELS.get(strategy, strategy)
 

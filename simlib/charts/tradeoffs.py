@@ -22,37 +22,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from simlib.charts.theme import TEMPLATE_NAME, colour, label
+from simlib.charts.theme import TEMPLATE_NAME, colour, label, metric_title
 from simlib.results import METRICS, RunResult
 from simlib.scenario import SECONDS_PER_DAY
 
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
 SYMBOLS = ("circle", "diamond", "square", "triangle-up", "x")
-
-
-METRIC_TITLES: dict[str, str] = {
-    "fresh_share": "Fresh answers (%)",
-    "cost_per_query_usd": "Cost per query (USD)",
-    "monthly_cost_usd": "Monthly cost (USD/month)",
-    "ttft_p50_s": "Time to first token, p50 (s)",
-    "ttft_p95_s": "Time to first token, p95 (s)",
-    "latency_p95_s": "Latency p95 (s)",
-    "cache_hit_rate": "Cache hit rate (%)",
-    "staleness_age_mean_s": "Mean staleness age (s)",
-    "quality_proxy": "Quality proxy (%)",
-}
-
-
-def metric_title(metric: str) -> str:
-    """Axis title of a metric, with its unit ('Fresh answers (%)', 'Monthly cost (USD/month)')."""
-    if metric in METRIC_TITLES:
-        return METRIC_TITLES[metric]
-    name = metric.replace("_usd", "").replace("_s", "").replace("_share", "").replace("_", " ")
-    name = name[0].upper() + name[1:]
-    unit = METRICS[metric].unit if metric in METRICS else ""
-    if unit == "share":
-        return f"{name} (%)"
-    return f"{name} ({unit})" if unit else name
 
 
 def _scale(metric: str) -> float:
