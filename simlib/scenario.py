@@ -225,8 +225,8 @@ class FineTuning(_Group):
     training_tokens: float | None = _f(
         None,
         "Tokens in one model's training set per retraining (before epochs). None: behaviour_training_tokens + the "
-        "knowledge it must teach (facts x chunk tokens x paraphrases_per_fact; the tenant's facts for a per-tenant adapter), "
-        "so training grows with the corpus.", gt=0, le=1e13,
+        "knowledge it must teach (facts x chunk tokens x paraphrases_per_fact), so training grows with the corpus; a "
+        "per-tenant adapter trains on its tenant's facts only (the behaviour examples are trained once, in the shared model).", gt=0, le=1e13,
     )
     behaviour_training_tokens: float = _f(200_000.0, "Tokens of behaviour examples (style, format, tools) in every training set. Assumption: ~200 example conversations of ~1,000 tokens (OpenAI's guide sees gains from 50-100 examples).", ge=0, le=1e12)
     paraphrases_per_fact: int = _f(5, "Varied restatements of each fact in the training set. Default 5: the 'multi5' augmentation with which Allen-Zhu & Li 2023 find facts extractable (Ovadia et al. 2023 also need paraphrases).", ge=1, le=100)

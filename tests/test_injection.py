@@ -137,6 +137,10 @@ def test_per_tenant_adapters_cost_n_trainings_storage_and_servers():
     assert m["adapter_storage"] == pytest.approx(50 * 0.5)
     assert m["adapter_serving"] == pytest.approx(3 * 3.0 * 24 * M)  # ceil(50 / 20) = 3 servers
     assert weights_knowledge_share(s) > decayed_prior_share(s)  # the adapters hold the tenants' facts
+    # behaviour examples are trained once a round (in the shared model), not once per adapter
+    with_behaviour = s.with_changes({"fine_tuning.behaviour_training_tokens": 100_000})
+    assert monthly_components(STRATEGIES["fine_tune"], with_behaviour)["training"] == pytest.approx(
+        (50 * per_adapter + 100_000 * 3 * 10 / 1e6) * M / 7)
 
 
 # --- cost of ownership, by hand ------------------------------------------------------------

@@ -15,10 +15,12 @@ Per month (M = 30.4375 days; Q = queries_per_day x M):
 - reindex     = re-embedding changed facts: chunks_per_fact x chunk_tokens x p_embed for
                 every change (streaming), or for every distinct fact changed between two
                 batch re-indexes, expected N (1 - exp(-u R)) per batch with uniform changes
-- training    = training tokens per model x epochs x p_train x models per round x (M / retrain interval);
+- training    = (training tokens per model x models per round + shared behaviour tokens) x epochs x p_train
+                x (M / retrain interval);
                 training tokens default to behaviour examples + facts x chunk tokens x paraphrases
                 (simlib.engine.injection), so training grows with the corpus; per-tenant adapters
-                train one model per tenant on its own schedule
+                train one adapter per tenant on its facts only, on their own schedule, and the
+                behaviour examples once a round in the shared model they sit on
 - storage     = vectors (facts x chunks x dimensions x 4 bytes) x p_GB_month
 - hosting     = hosting_usd_per_hour x 24 M (dedicated fine-tuned model)
 - cache_storage = entry-hours alive x prefix tokens x p_storage (priced caches only)
@@ -36,7 +38,7 @@ import numpy as np
 
 from simlib.engine.injection import (
     facts_per_tenant, knowledge_training_tokens, models_trained, per_tenant_adapters, retrain_interval_days,
-    tokens_per_fact, training_tokens_per_model,
+    shared_behaviour_training_tokens, tokens_per_fact, training_tokens_per_model,
 )
 from simlib.engine.strategies import Strategy
 from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
@@ -113,7 +115,8 @@ def monthly_components(strategy: Strategy, scenario: Scenario, *, cache_entry_ho
         vectors = k.facts_count * k.chunks_per_fact
         out["storage"] = vectors * pr.embedding_dimensions * 4 / 1e9 * pr.vector_storage_usd_per_gb_month
     if strategy.fine_tuned:
-        out["training"] = training_usd_per_model(scenario) * models_trained(scenario) * retrainings_per_month(scenario)
+        behaviour = shared_behaviour_training_tokens(scenario) * ft.epochs * ft.training_usd_per_mtok / 1e6
+        out["training"] = (training_usd_per_model(scenario) * models_trained(scenario) + behaviour) * retrainings_per_month(scenario)
         out["hosting"] = ft.hosting_usd_per_hour * 24 * DAYS_PER_MONTH
     if strategy.uses_cache:
         prefix = strategy.cached_prefix_tokens(scenario)

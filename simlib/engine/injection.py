@@ -81,7 +81,8 @@ def knowledge_training_tokens(scenario: Scenario) -> float:
     """
     ft = scenario.fine_tuning
     if ft.training_tokens is not None:
-        return max(0.0, ft.training_tokens - ft.behaviour_training_tokens)
+        behaviour = 0.0 if per_tenant_adapters(scenario) else ft.behaviour_training_tokens
+        return max(0.0, ft.training_tokens - behaviour)
     if shared_model_lacks_tenant_facts(scenario):
         return 0.0
     facts = facts_per_tenant(scenario) if per_tenant_adapters(scenario) else scenario.knowledge.facts_count
@@ -91,12 +92,24 @@ def knowledge_training_tokens(scenario: Scenario) -> float:
 def training_tokens_per_model(scenario: Scenario) -> float:
     """Tokens in one model's training set per retraining (before epochs).
 
-    training_tokens if set, else behaviour_training_tokens + knowledge_training_tokens.
+    training_tokens if set, else behaviour_training_tokens + knowledge_training_tokens; a
+    per-tenant adapter learns only its tenant's facts (the behaviour is trained once, in the
+    shared model the adapters sit on: see shared_behaviour_training_tokens).
     """
     ft = scenario.fine_tuning
     if ft.training_tokens is not None:
         return float(ft.training_tokens)
+    if per_tenant_adapters(scenario):
+        return knowledge_training_tokens(scenario)
     return ft.behaviour_training_tokens + knowledge_training_tokens(scenario)
+
+
+def shared_behaviour_training_tokens(scenario: Scenario) -> float:
+    """Behaviour examples trained once a round under per-tenant adapters (0 otherwise)."""
+    ft = scenario.fine_tuning
+    if per_tenant_adapters(scenario) and ft.training_tokens is None:
+        return ft.behaviour_training_tokens
+    return 0.0
 
 
 def retrain_interval_days(scenario: Scenario) -> float:
