@@ -25,13 +25,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any, Callable, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from simlib.errors import Problem, ScenarioError
 from simlib.scenario import Scenario
+
+if TYPE_CHECKING:
+    from simlib.results import RunResult
 
 
 # --- one replication at one x ------------------------------------------------------------
@@ -197,6 +200,41 @@ def break_even(scenario: Scenario, a: str, b: str, *, axis: str = "workload.quer
     return BreakEven(a, b, axis, metric, at, ci, tuple(roots), (lo, hi), below, above, tuple(brackets), scan)
 
 
+def fixed_variable_break_even_queries_per_month(result: "RunResult", a: str, b: str) -> float | None:
+    """Q*, the queries per month at which strategies a and b cost the same, from one run's costs.
+
+    Each strategy's monthly cost is modelled as fixed + variable x Q, with F the sum of its
+    monthly components (training, re-indexing, storage, hosting, data preparation,
+    evaluation, engineering, index build, plan minimum, adapters) and v its variable cost
+    per query (tokens, cache, retrieval), both means over the run's replications:
+
+        Q* = (F_a - F_b) / (v_b - v_a)
+
+    Returns None when the variable costs are equal (the lines never cross) or when Q* is
+    not positive (one strategy is cheaper at every volume). Unlike :func:`break_even`, no
+    re-simulation: a straight-line reading of one operating point (components that depend
+    on volume, such as the vector store's plan minimum or cache hit rates, are taken as
+    they are at the simulated volume).
+    """
+    from simlib.results import MONTHLY_COMPONENTS
+
+    summary = result.summary()
+    for s in (a, b):
+        if s not in summary:
+            raise ScenarioError([Problem("strategy", f"strategy {s!r} was not simulated (simulated: {', '.join(summary)})")])
+        if not summary[s]["feasible"]:
+            raise ScenarioError([Problem("strategy", f"strategy {s!r} is infeasible: {summary[s]['reason']}")])
+
+    def fixed(s: str) -> float:
+        return sum(summary[s][f"cost_{c}_monthly_usd"]["mean"] for c in MONTHLY_COMPONENTS)
+
+    dv = summary[b]["variable_cost_per_query_usd"]["mean"] - summary[a]["variable_cost_per_query_usd"]["mean"]
+    if dv == 0:
+        return None
+    q = (fixed(a) - fixed(b)) / dv
+    return q if q > 0 else None
+
+
 def break_evens(scenario: Scenario, strategies: Sequence[str] | None = None, *,
                 axis: str = "workload.queries_per_day", bounds: tuple[float, float] | None = None,
                 metric: str = "monthly_cost_usd", replications: int | None = 5, scan_points: int = 9,
@@ -292,7 +330,7 @@ SENSITIVITY_RANGES: dict[str, Range] = {
     "prices.input_usd_per_mtok": Range("factor", 0.5, 2.0, "input price halved or doubled (list prices move)"),
     "prices.output_usd_per_mtok": Range("factor", 0.5, 2.0, "output price halved or doubled"),
     "fine_tuning.retrain_interval_days": Range("factor", 0.25, 4.0, "retraining four times as often, or a quarter"),
-    "fine_tuning.training_tokens": Range("factor", 0.5, 2.0, "half to twice the training set"),
+    "fine_tuning.paraphrases_per_fact": Range("absolute", 1.0, 10.0, "one form of each fact to ten paraphrases (training set and recall)"),
     "prompt_cache.ttl_s": Range("absolute", 300.0, 3600.0, "5-minute vs 1-hour cache entries"),
     "prompt_cache.read_multiplier": Range("absolute", 0.1, 0.5, "Anthropic-like (0.1x) to OpenAI-like (0.5x) cache reads"),
     "model.concurrency_limit": Range("factor", 0.5, 2.0, "half to twice the provider's concurrency"),

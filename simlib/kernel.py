@@ -63,12 +63,14 @@ import numpy as np
 
 from simlib.engine.budget import Budget, recall_at_k, token_budget
 from simlib.engine.cache import cached_tokens_on_hit
-from simlib.engine.costs import MONTHLY_COMPONENTS, PER_QUERY_COMPONENTS, monthly_components, per_query_costs
+from simlib.engine.costs import PER_QUERY_COMPONENTS, monthly_components, per_query_costs
+from simlib.engine.injection import decayed_prior_share, weights_knowledge_share
 from simlib.engine.draws import ChangeStream, QueryDraws, draw_phases, draw_queries, streams
 from simlib.engine.knowledge import history_start_s, schedules
 from simlib.engine.quality import behaviour_share, quality_factors
 from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
+    MONTHLY_COMPONENTS,
     CACHE_HIT, CITABLE, COMPLETED, FRESH, METRICS, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
     Replication, RunResult, StrategyReplication,
 )
@@ -638,7 +640,7 @@ class _StrategyKernel:
         comps = per_query_costs(st, sc, prompt_tokens=budget.prompt_tokens, cache_read_tokens=read,
                                 cache_write_tokens=write, output_tokens=output_tokens, query_tokens=query_tokens,
                                 sent=done)
-        q = quality_factors(st, sc, fresh=fresh, retrieved=retrieved)
+        q = quality_factors(st, sc, fresh=fresh, retrieved=retrieved, chunks=budget.chunks_used)
         flags = np.zeros(len(idx), np.uint8)
         for mask, bit in ((done, COMPLETED), (budget.rejected, REJECTED), (fresh, FRESH), (retrieved, RETRIEVED),
                           (budget.truncated, TRUNCATED), (hit, CACHE_HIT), (q["citable"] & done, CITABLE)):
@@ -830,7 +832,7 @@ class _Aggregate:
 
     SUMS = ("measured", "cost", "done", "latency", "wait", "fresh", "age", "stale", "hits", "cacheable",
             "read_tokens", "prompt_tokens", "quality", "knowledge", "use", "citable", "truncated",
-            "retrieved", "rejected") + tuple(f"c_{c}" for c in PER_QUERY_COMPONENTS)
+            "retrieved", "rejected", "distraction", "context", "long_context", "hallucination") + tuple(f"c_{c}" for c in PER_QUERY_COMPONENTS)
 
     def __init__(self, scenario: Scenario, name: str, n: int, exact_limit: int | None = None):
         exact_limit = EXACT_QUANTILE_VALUES if exact_limit is None else exact_limit
@@ -903,6 +905,11 @@ class _Aggregate:
         add("knowledge", done, quality["knowledge"][done])
         add("use", done, quality["use"][done])
         add("citable", done & ((flags & CITABLE) != 0))
+        ctx = done & quality["citable"]
+        add("distraction", ctx, quality["distraction"][ctx])
+        add("context", ctx)
+        add("long_context", done, quality["long_context"][done])
+        add("hallucination", done, quality["hallucination"][done])
         add("truncated", meas & ((flags & TRUNCATED) != 0))
         add("retrieved", done & ((flags & RETRIEVED) != 0))
         add("rejected", meas & ((flags & REJECTED) != 0))
@@ -946,6 +953,11 @@ class _Aggregate:
         m["quality_knowledge"] = share("knowledge", n_done)
         m["quality_use"] = share("use", n_done)
         m["quality_behaviour"] = behaviour_share(st, sc) if n_done else None
+        m["quality_distraction"] = share("distraction", s["context"]) if st.uses_retrieval else None
+        m["quality_long_context"] = share("long_context", n_done) if st.cached_prefix == "knowledge" else None
+        m["hallucination_share"] = share("hallucination", n_done) if st.fine_tuned else None
+        m["quality_prior"] = decayed_prior_share(sc)
+        m["quality_weights_recall"] = weights_knowledge_share(sc) if st.fine_tuned else None
         m["citable_share"] = share("citable", n_done)
         m["truncated_share"] = share("truncated", n_meas)
         m["retrieval_miss_share"] = (n_done - s["retrieved"]) / n_done if st.uses_retrieval and n_done else None
@@ -974,6 +986,7 @@ AGGREGATED_METRICS = frozenset(
      "queue_share", "model_utilisation", "fresh_share", "staleness_age_mean_s", "staleness_age_p95_s",
      "cache_hit_rate", "cache_hit_token_share", "prefix_hit_token_share", "prefix_hit_request_mean_share",
      "prefix_hit_request_share", "quality_proxy", "quality_knowledge", "quality_use", "quality_behaviour",
+     "quality_prior", "quality_weights_recall", "quality_distraction", "quality_long_context", "hallucination_share",
      "citable_share", "truncated_share", "retrieval_miss_share", "queries_completed", "queries_rejected"]
     + [f"cost_{c}_per_query_usd" for c in PER_QUERY_COMPONENTS]
     + [f"cost_{c}_monthly_usd" for c in MONTHLY_COMPONENTS]

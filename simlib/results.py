@@ -21,8 +21,10 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-from simlib.engine.costs import MONTHLY_COMPONENTS, PER_QUERY_COMPONENTS
+from simlib.engine.costs import MONTHLY_COMPONENTS as _BASE_MONTHLY, OWNERSHIP_COMPONENTS, PER_QUERY_COMPONENTS
 from simlib.scenario import DAYS_PER_MONTH, Scenario
+
+MONTHLY_COMPONENTS = _BASE_MONTHLY + OWNERSHIP_COMPONENTS  # every monthly line: running costs, then ownership
 
 RECORD_DTYPE = np.dtype(
     [
@@ -59,7 +61,7 @@ class MetricSpec:
 
 METRICS: dict[str, MetricSpec] = {
     "cost_per_query_usd": MetricSpec("USD", "monthly_cost_usd / queries per month: per-query costs plus training, re-indexing and fixed costs amortised"),
-    "monthly_cost_usd": MetricSpec("USD/month", "mean per-query cost x queries_per_day x 30.4375 + monthly re-indexing, training, storage, hosting and cache storage"),
+    "monthly_cost_usd": MetricSpec("USD/month", "mean per-query cost x queries_per_day x 30.4375 + every monthly component (re-indexing, training, storage, hosting, cache storage, and the ownership costs: data preparation, evaluation, engineering, index build, vector-store minimum, adapters)"),
     "variable_cost_per_query_usd": MetricSpec("USD", "mean per-query cost (tokens, cache, retrieval) over queries that arrived; rejected queries cost 0"),
     "latency_p50_s": MetricSpec("s", "median of done - arrival over completed queries"),
     "latency_p95_s": MetricSpec("s", "95th percentile of latency"),
@@ -83,6 +85,11 @@ METRICS: dict[str, MetricSpec] = {
     "quality_knowledge": MetricSpec("share", "mean K: the needed fact reached the model in its latest version"),
     "quality_use": MetricSpec("share", "mean U: the model uses knowledge given in its context"),
     "quality_behaviour": MetricSpec("share", "B: the answer has the required behaviour (style, format, conventions)"),
+    "quality_prior": MetricSpec("share", "the base model's prior on the facts asked, decayed by the facts changed since its cut-off: sum_f P(f) (1 - c_f) q_prior"),
+    "quality_weights_recall": MetricSpec("share", "K_w: P(the fine-tuned weights answer a fresh fact right), from the injection curve (None without fine-tuning; the prior for a shared model over private tenants)"),
+    "quality_distraction": MetricSpec("share", "mean (1 - d)^(chunks - 1) over completed answers grounded in retrieved chunks (None without retrieval)"),
+    "quality_long_context": MetricSpec("share", "exp(-T / long_context_decay_tokens) for the T knowledge tokens of the cached prefix (None without one)"),
+    "hallucination_share": MetricSpec("share", "mean over completed queries of (1 - K) x unlearned_hallucination_share on answers given from fine-tuned weights: confidently wrong, not refused (None without fine-tuning)"),
     "citable_share": MetricSpec("share", "completed answers backed by a retrieved chunk or the cached source"),
     "truncated_share": MetricSpec("share", "queries that lost retrieved chunks to the context window"),
     "retrieval_miss_share": MetricSpec("share", "queries whose needed chunk was not retrieved (None without retrieval)"),
@@ -316,7 +323,15 @@ def replication_metrics(scenario: Scenario, strategy: str, sr: StrategyReplicati
     m["quality_proxy"] = _share(quality)
     from simlib.engine.quality import behaviour_share
 
-    m["quality_knowledge"], m["quality_use"] = _quality_parts(scenario, st, rec[done])
+    parts = _quality_parts(scenario, st, rec[done])
+    m["quality_knowledge"], m["quality_use"] = parts["knowledge"], parts["use"]
+    m["quality_distraction"] = parts["distraction"] if st.uses_retrieval else None
+    m["quality_long_context"] = parts["long_context"] if st.cached_prefix == "knowledge" else None
+    m["hallucination_share"] = parts["hallucination"] if st.fine_tuned else None
+    from simlib.engine.injection import decayed_prior_share, weights_knowledge_share
+
+    m["quality_prior"] = decayed_prior_share(scenario)
+    m["quality_weights_recall"] = weights_knowledge_share(scenario) if st.fine_tuned else None
     m["quality_behaviour"] = behaviour_share(st, scenario) if done.any() else None
     m["citable_share"] = _share((flags[done] & CITABLE) != 0)
     m["truncated_share"] = _share((flags & TRUNCATED) != 0)
@@ -339,14 +354,19 @@ def replication_metrics(scenario: Scenario, strategy: str, sr: StrategyReplicati
     return m
 
 
-def _quality_parts(scenario: Scenario, st, rec: np.ndarray) -> tuple[float | None, float | None]:
+def _quality_parts(scenario: Scenario, st, rec: np.ndarray) -> dict[str, float | None]:
+    """Means over completed queries of K, U, long-context use and hallucination; distraction over answers from chunks."""
     from simlib.engine.quality import quality_factors
 
     if rec.size == 0:
-        return None, None
+        return dict.fromkeys(("knowledge", "use", "distraction", "long_context", "hallucination"))
     flags = rec["flags"]
-    f = quality_factors(st, scenario, fresh=(flags & FRESH) != 0, retrieved=(flags & RETRIEVED) != 0)
-    return float(f["knowledge"].mean()), float(f["use"].mean())
+    f = quality_factors(st, scenario, fresh=(flags & FRESH) != 0, retrieved=(flags & RETRIEVED) != 0,
+                        chunks=rec["chunks_used"])
+    out: dict[str, float | None] = {key: float(f[key].mean()) for key in ("knowledge", "use", "long_context", "hallucination")}
+    ctx = f["citable"]
+    out["distraction"] = float(f["distraction"][ctx].mean()) if ctx.any() else None
+    return out
 
 
 def batch_metrics(scenario: Scenario, strategy: str, rep: Replication, batches: int = 10) -> list[dict[str, float | None]]:

@@ -108,6 +108,17 @@ class Knowledge(_Group):
     index_lag_s: float = _f(300.0, "Streaming indexing lag: a change is searchable this long after it happens. Default: 5 minutes, a queue-driven embedding job.", ge=0)
     reindex_interval_s: float = _f(86_400.0, "Batch re-index period. Default: nightly.", gt=0)
     reindex_duration_s: float = _f(1_800.0, "Batch re-index duration: a re-index reflects the knowledge at its start and serves from its end.", ge=0)
+    tenant_knowledge: Literal["shared", "private"] = _f(
+        "shared",
+        "'private': each tenant's facts may only answer that tenant (per-user data), so one shared fine-tuned "
+        "model cannot hold them (its knowledge on tenant facts is the base prior); 'shared': any model may learn every fact.",
+    )
+    base_cutoff_age_days: float = _f(
+        365.0,
+        "Days from the base model's training cut-off to now; a fact changed in that time is unknown (or known in an old "
+        "version) to the base model: its prior decays as 1 - exp(-changes per fact per day x this). Assumption: a model "
+        "released ~6 months after its cut-off and used for ~6 months.", ge=0, le=36_500,
+    )
 
 
 class Retrieval(_Group):
@@ -124,6 +135,25 @@ class Retrieval(_Group):
     recall_at_1_share: float = _f(0.55, "P(the needed chunk is the top-1 result). Recall at k is recall_ceiling_share * (1 - (1 - recall_at_1_share)^k).", ge=0, le=1)
     recall_ceiling_share: float = _f(0.95, "Best recall reachable at any k (the needed fact may not be findable at all).", ge=0, le=1)
     rerank_miss_reduction_share: float = _f(0.3, "Share of retrieval misses that reranking recovers.", ge=0, le=1)
+    corpus_reference_chunks: int = _f(
+        10_000,
+        "Searchable chunks (per tenant) at which recall_at_1_share holds; a larger corpus lowers it (see corpus_size_exponent). "
+        "Assumption: a mid-sized corpus.", ge=1, le=10**12,
+    )
+    corpus_size_exponent: float = _f(
+        0.1,
+        "Top-1 recall falls as (corpus_reference_chunks / searchable chunks)^a above the reference size (more chunks, more "
+        "near neighbours). Assumption for the value; dense retrieval degrading with index size: Reimers & Gurevych 2021.",
+        ge=0, le=2,
+    )
+    distraction_per_extra_chunk_share: float = _f(
+        0.01,
+        "Loss of context use per retrieved chunk beyond the first: U = context_use_share x (1 - d)^(chunks - 1). "
+        "Assumption for the value; distractor documents lowering answer accuracy: RAFT (Zhang et al. 2024).", ge=0, le=0.5,
+    )
+    index_build_engineering_hours: float = _f(40.0, "Engineering hours to build the first index pipeline (chunking, embedding, evaluation), amortised over index_build_amortisation_months. Assumption: one engineer-week.", ge=0, le=100_000)
+    index_build_amortisation_months: float = _f(12.0, "Months over which the initial index build (embedding every chunk + its engineering hours) is amortised. Assumption: a one-year horizon.", gt=0, le=120)
+    index_upkeep_hours_per_month: float = _f(8.0, "Engineering hours per month to keep the index pipeline running (retrieval strategies). Assumption: a day a month.", ge=0, le=10_000)
 
 
 class Model(_Group):
@@ -166,6 +196,8 @@ class Prices(_Group):
     vector_read_usd_per_query: float = _f(0.0001, "Vector store price per search. Default: managed serverless store, a few read units per query.", ge=0)
     vector_storage_usd_per_gb_month: float = _f(0.33, "Vector storage price per GB-month. Default: managed serverless store.", ge=0)
     embedding_dimensions: int = _f(1_536, "Embedding dimensions (storage size = chunks x dimensions x 4 bytes). Default: text-embedding-3-small.", ge=1)
+    vector_store_minimum_usd_per_month: float = _f(50.0, "Vector store plan minimum per month: usage below it (storage, reads, re-index writes) is topped up to it. Default: Pinecone Standard (data/prices/vector_stores.csv, 2025-10-01); 0 for an in-process index.", ge=0, le=1_000_000)
+    engineer_usd_per_hour: float = _f(100.0, "Loaded engineering cost per hour (retraining, evaluation and pipeline upkeep). Assumption: about 1.5x the US median software developer wage (~64 USD/h, BLS May 2023).", ge=0, le=10_000)
     rerank_usd_per_query: float = _f(0.002, "Rerank price per query. Default: hosted reranker at $2 per 1,000 searches.", ge=0)
     catalog_date: str | None = _f(None, "Date (ISO) to read catalog prices on; None: today. Pin it to make a saved scenario's prices reproducible.")
     source: str = _f("hand-set scenario prices", "Where these prices come from (filled from the catalog when model is set).")
@@ -190,7 +222,28 @@ class FineTuning(_Group):
     retrain_interval_days: float = _f(30.0, "Days between retrainings (each starts from the knowledge at its start).", gt=0)
     training_duration_s: float = _f(6 * 3600.0, "Time a retraining takes.", ge=0)
     deploy_delay_s: float = _f(2 * 3600.0, "Time from trained to serving (evaluation, rollout).", ge=0)
-    training_tokens: float = _f(2_000_000.0, "Tokens in the training set per retraining (before epochs).", gt=0)
+    training_tokens: float | None = _f(
+        None,
+        "Tokens in one model's training set per retraining (before epochs). None: behaviour_training_tokens + the "
+        "knowledge it must teach (facts x chunk tokens x paraphrases_per_fact), so training grows with the corpus; a "
+        "per-tenant adapter trains on its tenant's facts only (the behaviour examples are trained once, in the shared model).", gt=0, le=1e13,
+    )
+    behaviour_training_tokens: float = _f(200_000.0, "Tokens of behaviour examples (style, format, tools) in every training set. Assumption: ~200 example conversations of ~1,000 tokens (OpenAI's guide sees gains from 50-100 examples).", ge=0, le=1e12)
+    paraphrases_per_fact: int = _f(5, "Varied restatements of each fact in the training set. Default 5: the 'multi5' augmentation with which Allen-Zhu & Li 2023 find facts extractable (Ovadia et al. 2023 also need paraphrases).", ge=1, le=100)
+    training_follows_popularity: bool = _f(False, "If true, the training set repeats facts in proportion to query popularity (popular facts get more exposures); else every fact is seen equally.")
+    adapters: Literal["shared", "per_tenant"] = _f("shared", "'shared': one fine-tuned model for everyone; 'per_tenant': one adapter per tenant, trained on that tenant's facts (training x tenants) and served S-LoRA style.")
+    adapter_retrain_interval_days: float = _f(7.0, "Days between retrainings of the per-tenant adapters (their own schedule). Assumption: weekly.", gt=0, le=3650)
+    adapter_storage_usd_per_month: float = _f(0.01, "Storage of one adapter per month. Assumption: a ~0.2 GB LoRA adapter in object storage at ~0.023 USD/GB-month (AWS S3 Standard).", ge=0, le=1000)
+    adapters_per_server: int = _f(2_000, "Adapters one multi-adapter server holds. Default: S-LoRA serves 2,000 adapters on one A100 80GB (Sheng et al. 2023, arXiv 2311.03285).", ge=1, le=1_000_000)
+    adapter_server_usd_per_hour: float = _f(4.0, "Hourly cost of one multi-adapter server (added to the per-token prices). Assumption: one 80 GB GPU on demand.", ge=0, le=1000)
+    synthetic_data_share: float = _f(1.0, "Share of the training tokens generated by model calls (paraphrases, Q&A pairs) each retraining; 0 when the data already exists.", ge=0, le=1)
+    data_prep_prompt_tokens: int = _f(500, "Instruction tokens of each data-generation call (one call per fact and paraphrase, reading the fact). Assumption.", ge=0, le=1_000_000)
+    eval_questions_count: int = _f(300, "Evaluation questions run against each retrained model (each answered by it and judged). Assumption: a small held-out set.", ge=0, le=10_000_000)
+    eval_judge_calls_per_question: int = _f(1, "Judge calls (base model) per evaluation question.", ge=0, le=100)
+    eval_call_input_tokens: int = _f(1_500, "Input tokens of one evaluation answer or judge call. Assumption.", ge=0, le=10_000_000)
+    eval_call_output_tokens: int = _f(300, "Output tokens of one evaluation answer or judge call. Assumption.", ge=0, le=1_000_000)
+    engineering_hours_per_retraining: float = _f(4.0, "Engineering hours per retraining round (data checks, evaluation review, rollout). Assumption: half a day.", ge=0, le=10_000)
+    pipeline_upkeep_hours_per_month: float = _f(8.0, "Engineering hours per month to keep the fine-tuning pipeline running (fine-tuned strategies). Assumption: a day a month.", ge=0, le=10_000)
     epochs: int = _f(3, "Training epochs per retraining.", ge=1)
     training_usd_per_mtok: float = _f(25.0, "Training price, USD per million training tokens (x epochs). Default: OpenAI gpt-4o fine-tuning (2025).", ge=0)
     input_usd_per_mtok: float = _f(3.75, "Fine-tuned model input price. Default: OpenAI fine-tuned gpt-4o (2025).", ge=0)
@@ -226,9 +279,13 @@ class Quality(_Group):
     prior_knowledge_share: float = _f(0.3, "P(the base model already knows the needed domain fact) with no grounding.", ge=0, le=1)
     context_use_share: float = _f(0.95, "P(the model uses knowledge given in its context).", ge=0, le=1)
     wrong_context_penalty_share: float = _f(0.5, "On a retrieval miss, the share of prior knowledge lost to misleading context.", ge=0, le=1)
-    fine_tuned_fact_recall_share: float = _f(0.7, "P(a fine-tuned model recalls an internalised fact correctly).", ge=0, le=1)
+    injection_recall_ceiling_share: float = _f(0.9, "Best recall of a fact learned in training, at any number of exposures (the injection curve's ceiling). Assumption.", ge=0, le=1)
+    known_fact_half_exposures: float = _f(3.0, "Exposures e_half at which a fact the base model half-knew is learned with probability 1 - 1/e of the ceiling. Assumption.", gt=0, le=1e6)
+    new_fact_half_exposures: float = _f(30.0, "e_half for a fact new to the base model or changed since its cut-off: learned far more slowly (Gekhman et al. 2024). Assumption for the value: 5 paraphrases x 3 epochs then recall ~1/3, modest gains as in Ovadia et al. 2023.", gt=0, le=1e6)
+    single_form_extractability_share: float = _f(0.097, "P(a learned fact is extractable when trained in one form only); extractability is 1 - (1 - x1)^(p^2) for p paraphrases. Default: Allen-Zhu & Li 2023 (about 10% with one form, above 90% with five).", ge=0, le=1)
+    unlearned_hallucination_share: float = _f(0.5, "Share of facts the fine-tuned model did not learn that it answers wrongly rather than declining (Gekhman et al. 2024: new facts in fine-tuning raise hallucination). Assumption for the value.", ge=0, le=1)
     forgetting_penalty_share: float = _f(0.05, "Share of answers a fine-tuned model gets wrong from lost general capability (catastrophic forgetting).", ge=0, le=1)
-    long_context_degradation_per_100k_tokens: float = _f(0.05, "Loss of in-context recall per 100k tokens of cached context (cache-augmented generation).", ge=0, le=1)
+    long_context_decay_tokens: float = _f(90_400.0, "Long-context use L(T) = exp(-T / this) for T tokens of knowledge in the prompt. Default: calibrated to NoLiMa (Modarressi et al. 2025), GPT-4o 99.3% -> 69.7% at 32k: 32,000 / ln(99.3 / 69.7).", gt=0, le=1e9)
     behaviour_prompted_share: float = _f(0.75, "P(the answer has the required behaviour) under prompting with instructions. 1 = no specialised behaviour.", ge=0, le=1)
     few_shot_uplift_share: float = _f(0.1, "Added to behaviour_prompted_share when few-shot examples are in the prompt (capped at 1).", ge=0, le=1)
     behaviour_fine_tuned_share: float = _f(0.95, "P(the answer has the required behaviour) after fine-tuning. 1 = no specialised behaviour.", ge=0, le=1)

@@ -37,6 +37,12 @@ PRICED = {
     "prompt_cache.write_multiplier": 1.25,
     "prompt_cache.read_multiplier": 0.1,
     "simulation.queries": 300,
+    # the ownership components (engineering, data preparation, evaluation, plan minimum) are
+    # zeroed here so each test checks one mechanism; tests/test_injection.py checks them by hand
+    "prices.engineer_usd_per_hour": 0.0,
+    "prices.vector_store_minimum_usd_per_month": 0.0,
+    "fine_tuning.synthetic_data_share": 0.0,
+    "fine_tuning.eval_questions_count": 0,
 }
 
 

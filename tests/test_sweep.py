@@ -145,17 +145,24 @@ def analytic_case() -> tuple[Scenario, float]:
     c_rag = (system + instructions + k chunk + q) p_in + o p_out + q p_embed + p_read,
     c_ft = (short system + q) p_in_ft + o p_out_ft,
     F_rag = changes/day M chunks/fact chunk p_embed + facts chunks/fact dims 4 B p_GB,
-    F_ft = training tokens epochs p_train M / interval + hosting 24 M.
+    F_ft = training tokens epochs p_train M / interval + hosting 24 M,
+    with the ownership costs zeroed but the initial index's embedding (all chunks x p_embed
+    over the amortisation months) kept in F_rag; the plan minimum is zeroed because it is
+    not linear in Q.
     """
     s = Scenario().with_changes({"workload.token_length_cv": 0.0, "simulation.queries": 200,
-                                 "fine_tuning.hosting_usd_per_hour": 2.0})
+                                 "fine_tuning.hosting_usd_per_hour": 2.0, "fine_tuning.training_tokens": 2_000_000,
+                                 "prices.engineer_usd_per_hour": 0.0, "prices.vector_store_minimum_usd_per_month": 0.0,
+                                 "fine_tuning.synthetic_data_share": 0.0, "fine_tuning.eval_questions_count": 0})
     p, ft, k, r, pr = s.prompt, s.fine_tuning, s.knowledge, s.retrieval, s.prices
     q, o, M, mtok = s.workload.query_tokens_mean, s.workload.output_tokens_mean, DAYS_PER_MONTH, 1e6
     c_rag = ((p.system_tokens + p.instructions_tokens + r.top_k * r.chunk_tokens + q) * pr.input_usd_per_mtok / mtok
              + o * pr.output_usd_per_mtok / mtok + q * pr.embedding_usd_per_mtok / mtok + pr.vector_read_usd_per_query)
     c_ft = (p.short_system_tokens + q) * ft.input_usd_per_mtok / mtok + o * ft.output_usd_per_mtok / mtok
     f_rag = (k.changes_per_day * M * k.chunks_per_fact * r.chunk_tokens * pr.embedding_usd_per_mtok / mtok
-             + k.facts_count * k.chunks_per_fact * pr.embedding_dimensions * 4 / 1e9 * pr.vector_storage_usd_per_gb_month)
+             + k.facts_count * k.chunks_per_fact * pr.embedding_dimensions * 4 / 1e9 * pr.vector_storage_usd_per_gb_month
+             + k.facts_count * k.chunks_per_fact * r.chunk_tokens * pr.embedding_usd_per_mtok / mtok
+             / r.index_build_amortisation_months)
     f_ft = ft.training_tokens * ft.epochs * ft.training_usd_per_mtok / mtok * M / ft.retrain_interval_days \
         + ft.hosting_usd_per_hour * 24 * M
     return s, (f_ft - f_rag) / ((c_rag - c_ft) * M)

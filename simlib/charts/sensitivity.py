@@ -33,7 +33,7 @@ AXIS_LABELS: dict[str, str] = {
     "retrieval.chunk_tokens": "Chunk size (tokens)",
     "prices.input_usd_per_mtok": "Input price (USD / M tokens)",
     "prices.output_usd_per_mtok": "Output price (USD / M tokens)",
-    "fine_tuning.training_tokens": "Training set (tokens)",
+    "fine_tuning.paraphrases_per_fact": "Paraphrases per fact",
     "prompt_cache.read_multiplier": "Cache read price (x input)",
     "model.concurrency_limit": "Model concurrency (slots)",
 }

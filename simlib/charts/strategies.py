@@ -42,6 +42,13 @@ COMPONENT_LABELS: dict[str, str] = {
     "storage": "Vector storage",
     "hosting": "Hosting",
     "cache_storage": "Cache storage",
+    "data_preparation": "Training data prep",
+    "evaluation": "Evaluation",
+    "engineering": "Engineering time",
+    "index_build": "Index build (amortised)",
+    "vector_minimum": "Vector plan minimum",
+    "adapter_storage": "Adapter storage",
+    "adapter_serving": "Adapter servers",
 }
 
 # Knowledge-store events on the timeline: (label, colour of the strategy that owns them, dash).

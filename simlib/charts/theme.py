@@ -35,6 +35,14 @@ COMPONENT_COLOURS: dict[str, str] = {
     "storage": "#8C8C8C",
     "hosting": "#DA8BC3",
     "cache_storage": "#CCB974",
+    # cost of ownership
+    "data_preparation": "#E5AE38",
+    "evaluation": "#6D904F",
+    "engineering": "#30475E",
+    "index_build": "#A2C8A0",
+    "vector_minimum": "#BDBDBD",
+    "adapter_storage": "#F2B5D4",
+    "adapter_serving": "#9E3D64",
 }
 
 TEMPLATE_NAME = "simlib"

@@ -53,12 +53,26 @@ def token_budget(strategy: Strategy, scenario: Scenario, query_tokens: np.ndarra
 def recall_at_k(scenario: Scenario, chunks: np.ndarray) -> np.ndarray:
     """P(the needed chunk is among the k retrieved).
 
-    recall(k) = c * (1 - (1 - r1)^k), with r1 = recall_at_1_share and c the ceiling;
-    reranking recovers a share m of the misses below the ceiling:
-    recall' = recall + m * (c - recall).
+    recall(k) = c * (1 - (1 - r1')^k), with c the ceiling (recall never reaches it) and r1'
+    the top-1 recall on this corpus (:func:`top1_recall_share`); reranking recovers a
+    share m of the misses below the ceiling: recall' = recall + m * (c - recall).
     """
     r = scenario.retrieval
-    recall = r.recall_ceiling_share * (1.0 - (1.0 - r.recall_at_1_share) ** np.asarray(chunks, float))
+    recall = r.recall_ceiling_share * (1.0 - (1.0 - top1_recall_share(scenario)) ** np.asarray(chunks, float))
     if r.rerank:
         recall = recall + r.rerank_miss_reduction_share * (r.recall_ceiling_share - recall)
     return np.where(np.asarray(chunks) > 0, recall, 0.0)
+
+
+def searchable_chunks(scenario: Scenario) -> int:
+    """Chunks a query searches: its tenant's facts x chunks per fact (all facts with one tenant)."""
+    k = scenario.knowledge
+    facts = -(-k.facts_count // scenario.workload.tenants_count)
+    return facts * k.chunks_per_fact
+
+
+def top1_recall_share(scenario: Scenario) -> float:
+    """r1' = r1 x min(1, (N_ref / N)^a): top-1 recall falls as the searched corpus N outgrows N_ref."""
+    r = scenario.retrieval
+    ratio = r.corpus_reference_chunks / searchable_chunks(scenario)
+    return r.recall_at_1_share * min(1.0, ratio ** r.corpus_size_exponent)

@@ -15,10 +15,18 @@ Per month (M = 30.4375 days; Q = queries_per_day x M):
 - reindex     = re-embedding changed facts: chunks_per_fact x chunk_tokens x p_embed for
                 every change (streaming), or for every distinct fact changed between two
                 batch re-indexes, expected N (1 - exp(-u R)) per batch with uniform changes
-- training    = training_tokens x epochs x p_train x (M / retrain_interval_days)
+- training    = (training tokens per model x models per round + shared behaviour tokens) x epochs x p_train
+                x (M / retrain interval);
+                training tokens default to behaviour examples + facts x chunk tokens x paraphrases
+                (simlib.engine.injection), so training grows with the corpus; per-tenant adapters
+                train one adapter per tenant on its facts only, on their own schedule, and the
+                behaviour examples once a round in the shared model they sit on
 - storage     = vectors (facts x chunks x dimensions x 4 bytes) x p_GB_month
 - hosting     = hosting_usd_per_hour x 24 M (dedicated fine-tuned model)
 - cache_storage = entry-hours alive x prefix tokens x p_storage (priced caches only)
+
+- ownership: data preparation, evaluation, engineering, index build, vector-store plan
+                minimum, adapter storage and serving (see ownership_components)
 
 monthly_cost = mean per-query cost x Q + the monthly components; cost per query is
 monthly_cost / Q, so training and fixed costs are amortised over the queries served.
@@ -28,11 +36,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from simlib.engine.injection import (
+    facts_per_tenant, knowledge_training_tokens, models_trained, per_tenant_adapters, retrain_interval_days,
+    shared_behaviour_training_tokens, tokens_per_fact, training_tokens_per_model,
+)
 from simlib.engine.strategies import Strategy
 from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
 
 PER_QUERY_COMPONENTS = ("input", "cache_read", "cache_write", "output", "retrieval")
 MONTHLY_COMPONENTS = ("reindex", "training", "storage", "hosting", "cache_storage")
+# total cost of ownership (ownership_components): also monthly, also in monthly_cost_usd
+OWNERSHIP_COMPONENTS = (
+    "data_preparation", "evaluation", "engineering", "index_build", "vector_minimum", "adapter_storage", "adapter_serving",
+)
 
 
 def token_prices_per_token(strategy: Strategy, scenario: Scenario, prompt_tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,12 +115,97 @@ def monthly_components(strategy: Strategy, scenario: Scenario, *, cache_entry_ho
         vectors = k.facts_count * k.chunks_per_fact
         out["storage"] = vectors * pr.embedding_dimensions * 4 / 1e9 * pr.vector_storage_usd_per_gb_month
     if strategy.fine_tuned:
-        per_training = ft.training_tokens * ft.epochs * ft.training_usd_per_mtok / 1e6
-        out["training"] = per_training * DAYS_PER_MONTH / ft.retrain_interval_days
+        behaviour = shared_behaviour_training_tokens(scenario) * ft.epochs * ft.training_usd_per_mtok / 1e6
+        out["training"] = (training_usd_per_model(scenario) * models_trained(scenario) + behaviour) * retrainings_per_month(scenario)
         out["hosting"] = ft.hosting_usd_per_hour * 24 * DAYS_PER_MONTH
     if strategy.uses_cache:
         prefix = strategy.cached_prefix_tokens(scenario)
         out["cache_storage"] = cache_entry_hours_per_month * prefix / 1e6 * pc.storage_usd_per_mtok_hour
+    out.update(ownership_components(strategy, scenario, usage_usd_per_month=out["storage"]))
+    return out
+
+
+def retrainings_per_month(scenario: Scenario) -> float:
+    """Retraining rounds per month: M / retrain interval (the adapters' own interval per tenant)."""
+    return DAYS_PER_MONTH / retrain_interval_days(scenario)
+
+
+def training_usd_per_model(scenario: Scenario) -> float:
+    """One model's (adapter's) training: training tokens x epochs x p_train."""
+    ft = scenario.fine_tuning
+    return training_tokens_per_model(scenario) * ft.epochs * ft.training_usd_per_mtok / 1e6
+
+
+def data_preparation_usd_per_model(scenario: Scenario) -> float:
+    """Generating one model's training set with base-model calls (full, not batch, prices).
+
+    share s of the training tokens is generated: calls = s x facts x paraphrases (one per fact
+    and paraphrase, each reading the fact and the generation instructions), so
+    cost = calls x (tokens_per_fact + data_prep_prompt_tokens) x p_in + s x training_tokens x p_out.
+    """
+    ft, p = scenario.fine_tuning, scenario.prices
+    s = ft.synthetic_data_share
+    facts = facts_per_tenant(scenario) if per_tenant_adapters(scenario) else scenario.knowledge.facts_count
+    if knowledge_training_tokens(scenario) == 0:
+        facts = 0
+    calls = s * facts * ft.paraphrases_per_fact
+    read = calls * (tokens_per_fact(scenario) + ft.data_prep_prompt_tokens) * p.input_usd_per_mtok / 1e6
+    written = s * training_tokens_per_model(scenario) * p.output_usd_per_mtok / 1e6
+    return read + written
+
+
+def evaluation_usd_per_model(scenario: Scenario) -> float:
+    """Evaluating one retrained model: questions x (one answer at fine-tuned prices + judge calls at base prices).
+
+    cost = n x [(t_in p_in_ft + t_out p_out_ft) + j (t_in p_in + t_out p_out)]
+    """
+    ft, p = scenario.fine_tuning, scenario.prices
+    t_in, t_out = ft.eval_call_input_tokens, ft.eval_call_output_tokens
+    answer = (t_in * ft.input_usd_per_mtok + t_out * ft.output_usd_per_mtok) / 1e6
+    judge = ft.eval_judge_calls_per_question * (t_in * p.input_usd_per_mtok + t_out * p.output_usd_per_mtok) / 1e6
+    return ft.eval_questions_count * (answer + judge)
+
+
+def index_build_usd(scenario: Scenario) -> float:
+    """The first index: embedding every chunk + the build's engineering hours (before amortising)."""
+    k, r, p = scenario.knowledge, scenario.retrieval, scenario.prices
+    embed = k.facts_count * k.chunks_per_fact * r.chunk_tokens * p.embedding_usd_per_mtok / 1e6
+    return embed + r.index_build_engineering_hours * p.engineer_usd_per_hour
+
+
+def ownership_components(strategy: Strategy, scenario: Scenario, *, usage_usd_per_month: float = 0.0) -> dict[str, float]:
+    """Total-cost-of-ownership components per month, in USD (each zeroable through its fields).
+
+    With R retrainings per month, N models per round (tenants with per-tenant adapters, else 1)
+    and h the engineer's hourly rate:
+
+    - data_preparation = R x N x data_preparation_usd_per_model        (fine-tuned)
+    - evaluation       = R x N x evaluation_usd_per_model              (fine-tuned)
+    - engineering      = h x (R x hours_per_retraining + fine-tuning upkeep hours)   (fine-tuned)
+                         + h x index upkeep hours                     (retrieval)
+    - index_build      = index_build_usd / amortisation months         (retrieval)
+    - vector_minimum   = max(0, plan minimum - (vector reads x Q + vector storage)), Q = queries_per_day x M  (retrieval)
+    - adapter_storage  = N x adapter storage per month                 (per-tenant adapters)
+    - adapter_serving  = ceil(N / adapters_per_server) x server per hour x 24 M  (per-tenant adapters)
+    """
+    ft, r, p = scenario.fine_tuning, scenario.retrieval, scenario.prices
+    out = dict.fromkeys(OWNERSHIP_COMPONENTS, 0.0)
+    hours = 0.0
+    if strategy.fine_tuned:
+        rounds, n = retrainings_per_month(scenario), models_trained(scenario)
+        out["data_preparation"] = rounds * n * data_preparation_usd_per_model(scenario)
+        out["evaluation"] = rounds * n * evaluation_usd_per_model(scenario)
+        hours += rounds * ft.engineering_hours_per_retraining + ft.pipeline_upkeep_hours_per_month
+        if per_tenant_adapters(scenario):
+            out["adapter_storage"] = n * ft.adapter_storage_usd_per_month
+            servers = -(-n // ft.adapters_per_server)
+            out["adapter_serving"] = servers * ft.adapter_server_usd_per_hour * 24 * DAYS_PER_MONTH
+    if strategy.uses_retrieval:
+        hours += r.index_upkeep_hours_per_month
+        out["index_build"] = index_build_usd(scenario) / r.index_build_amortisation_months
+        reads = p.vector_read_usd_per_query * scenario.workload.queries_per_day * DAYS_PER_MONTH
+        out["vector_minimum"] = max(0.0, p.vector_store_minimum_usd_per_month - (reads + usage_usd_per_month))
+    out["engineering"] = hours * p.engineer_usd_per_hour
     return out
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simlib.scenario import SECONDS_PER_DAY, Scenario
+from simlib.engine.injection import retrain_interval_days
 
 STREAMS = ("arrivals", "tokens", "facts", "retrieval", "service", "changes", "phases")
 
@@ -205,7 +206,7 @@ class Phases:
 def draw_phases(scenario: Scenario, rng: np.random.Generator) -> Phases:
     u = rng.random(3)
     return Phases(
-        retrain_s=float(u[0] * scenario.fine_tuning.retrain_interval_days * SECONDS_PER_DAY),
+        retrain_s=float(u[0] * retrain_interval_days(scenario) * SECONDS_PER_DAY),
         reindex_s=float(u[1] * scenario.knowledge.reindex_interval_s),
         rebuild_s=float(u[2] * scenario.prompt_cache.rebuild_interval_s),
     )

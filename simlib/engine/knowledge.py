@@ -30,6 +30,7 @@ import numpy as np
 import simpy
 
 from simlib.engine.draws import ChangeStream, Phases
+from simlib.engine.injection import retrain_interval_days
 from simlib.scenario import SECONDS_PER_DAY, Scenario
 
 
@@ -56,7 +57,7 @@ def schedules(scenario: Scenario, phases: Phases) -> dict[str, Schedule]:
     k, ft, pc = scenario.knowledge, scenario.fine_tuning, scenario.prompt_cache
     return {
         "reindex": Schedule(k.reindex_interval_s, k.reindex_duration_s, phases.reindex_s),
-        "retrain": Schedule(ft.retrain_interval_days * SECONDS_PER_DAY, ft.training_duration_s + ft.deploy_delay_s, phases.retrain_s),
+        "retrain": Schedule(retrain_interval_days(scenario) * SECONDS_PER_DAY, ft.training_duration_s + ft.deploy_delay_s, phases.retrain_s),
         "cache_rebuild": Schedule(pc.rebuild_interval_s, 0.0, phases.rebuild_s),
     }
 

@@ -1,28 +1,37 @@
-"""The quality proxy (MODEL.md, Quality proxy): a documented, parameterised proxy.
+"""The quality proxy (docs/model.md, Quality proxy): a documented, parameterised proxy.
 
 P(answer right) = K x U x B, per query, where
 
 - K, knowledge: did the needed fact reach the model, in its latest version?
-  - prompt_only: q_prior (the base model's prior knowledge of the domain)
+  With q0 the base model's prior decayed by the facts changed since its cut-off and K_w the
+  fine-tuned weights' recall of a fresh fact (both from simlib.engine.injection):
+  - prompt_only: q0
   - rag, rag_prompt_cache: 1 if retrieved and fresh; 0 if retrieved but stale; on a
     retrieval miss the model answers from its prior, misled by the wrong context:
-    q_prior x (1 - wrong_context_penalty)
-  - fine_tune: fresh x fine_tuned_fact_recall
-  - rag_fine_tune: retrieved ? fresh : fresh x fine_tuned_fact_recall (the weights answer)
-  - prompt_cache: fresh x max(0, 1 - degradation_per_100k x prefix_tokens / 100,000)
+    q0 x (1 - wrong_context_penalty)
+  - fine_tune: fresh x K_w (a shared model over private tenants: K_w = q0)
+  - rag_fine_tune: retrieved ? fresh : fresh x K_w (the weights answer)
+  - prompt_cache: fresh
   - fine-tuned strategies then lose (1 - forgetting_penalty) for general capability
-- U, use: context_use_share when the knowledge came from the context (retrieved chunk or
-  cached prefix), else 1.
+- U, use, when the knowledge came from the context (else 1):
+  - retrieved chunks: context_use x (1 - d)^(chunks - 1), the distraction of extra chunks
+  - cached prefix of T knowledge tokens: context_use x exp(-T / long_context_decay_tokens),
+    a long-context curve calibrated to NoLiMa (GPT-4o 99.3% -> 69.7% at 32k tokens)
 - B, behaviour: behaviour_fine_tuned for fine-tuned strategies; otherwise
   min(1, behaviour_prompted + few_shot_uplift if few-shot examples are in the prompt).
 
 Citable: the answer is backed by a retrieved chunk or the cached source text.
+Hallucination (fine-tuned strategies, answers from the weights): (1 - K) x
+unlearned_hallucination_share, a confident wrong answer rather than a refusal.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from simlib.engine.injection import decayed_prior_share, weights_knowledge_share
 from simlib.engine.strategies import Strategy
 from simlib.scenario import Scenario
 
@@ -35,29 +44,56 @@ def behaviour_share(strategy: Strategy, scenario: Scenario) -> float:
     return min(1.0, q.behaviour_prompted_share + uplift)
 
 
-def quality_factors(strategy: Strategy, scenario: Scenario, *, fresh: np.ndarray, retrieved: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-query knowledge K, use U and behaviour B (arrays), and citable flags."""
+def long_context_use_share(tokens: float, scenario: Scenario) -> float:
+    """L(T) = exp(-T / long_context_decay_tokens): share of in-context knowledge still used at T tokens."""
+    return math.exp(-tokens / scenario.quality.long_context_decay_tokens)
+
+
+def distraction_share(chunks, scenario: Scenario):
+    """(1 - d)^(chunks - 1): what is left of context use with this many retrieved chunks (1 for 0 or 1)."""
+    d = scenario.retrieval.distraction_per_extra_chunk_share
+    return (1.0 - d) ** np.maximum(np.asarray(chunks, float) - 1.0, 0.0)
+
+
+def quality_factors(strategy: Strategy, scenario: Scenario, *, fresh: np.ndarray, retrieved: np.ndarray,
+                    chunks: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per-query knowledge K, use U and behaviour B (arrays), their parts, citable and hallucination.
+
+    ``chunks``: retrieved chunks in each prompt (for the distraction penalty); None = top_k.
+    """
     q = scenario.quality
     n = len(fresh)
     src = strategy.knowledge_source
     fresh_f = fresh.astype(float)
+    prior = decayed_prior_share(scenario)
     context = np.zeros(n, bool)
+    from_weights = np.zeros(n, bool)
+    distraction = np.ones(n)
+    long_context = np.ones(n)
+    if chunks is None:
+        chunks = np.full(n, scenario.retrieval.top_k)
     if src == "none":
-        k = np.full(n, q.prior_knowledge_share)
+        k = np.full(n, prior)
     elif src == "index":
-        k = np.where(retrieved, fresh_f, q.prior_knowledge_share * (1 - q.wrong_context_penalty_share))
+        k = np.where(retrieved, fresh_f, prior * (1 - q.wrong_context_penalty_share))
         context = retrieved.copy()
     elif src == "weights":
-        k = fresh_f * q.fine_tuned_fact_recall_share
+        k = fresh_f * weights_knowledge_share(scenario)
+        from_weights[:] = True
     elif src == "index_then_weights":
-        k = np.where(retrieved, fresh_f, fresh_f * q.fine_tuned_fact_recall_share)
+        k = np.where(retrieved, fresh_f, fresh_f * weights_knowledge_share(scenario))
         context = retrieved.copy()
+        from_weights = ~retrieved
     else:  # prefix
-        tokens = strategy.knowledge_tokens(scenario)
-        k = fresh_f * max(0.0, 1.0 - q.long_context_degradation_per_100k_tokens * tokens / 100_000)
+        k = fresh_f
         context = np.ones(n, bool)
+        long_context = np.full(n, long_context_use_share(strategy.knowledge_tokens(scenario), scenario))
+    if strategy.uses_retrieval:
+        distraction = np.where(context, distraction_share(chunks, scenario), 1.0)
     if strategy.fine_tuned:
         k = k * (1.0 - q.forgetting_penalty_share)
-    u = np.where(context, q.context_use_share, 1.0)
+    u = np.where(context, q.context_use_share * distraction * long_context, 1.0)
     b = np.full(n, behaviour_share(strategy, scenario))
-    return {"knowledge": k, "use": u, "behaviour": b, "citable": context}
+    hallucination = np.where(from_weights, (1.0 - k) * q.unlearned_hallucination_share, 0.0)
+    return {"knowledge": k, "use": u, "behaviour": b, "citable": context, "distraction": distraction,
+            "long_context": long_context, "hallucination": hallucination, "from_weights": from_weights}

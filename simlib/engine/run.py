@@ -130,7 +130,7 @@ def _records(scenario: Scenario, path: ServingPath, draws: QueryDraws, warmup_n:
         strategy, scenario, prompt_tokens=budget.prompt_tokens, cache_read_tokens=read, cache_write_tokens=write,
         output_tokens=draws.output_tokens, query_tokens=draws.query_tokens, sent=done,
     )
-    q = quality_factors(strategy, scenario, fresh=fresh, retrieved=retrieved)
+    q = quality_factors(strategy, scenario, fresh=fresh, retrieved=retrieved, chunks=budget.chunks_used)
     rec["arrival_at_s"] = draws.arrival_at_s
     rec["queue_wait_s"] = path.queue_wait_s
     rec["ttft_s"] = path.ttft_s
@@ -175,6 +175,17 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
         note = rate_note(scenario)
         if note:
             notes.append(note)
+    from simlib.engine.injection import shared_model_lacks_tenant_facts
+
+    tuned = [n for n in scenario.simulation.strategies if STRATEGIES[n].fine_tuned and not feasible.get(n)]
+    if tuned and shared_model_lacks_tenant_facts(scenario):
+        notes.append(
+            f"{', '.join(tuned)}: tenants' knowledge is private, so one shared fine-tuned model cannot hold their facts "
+            "(it would answer one tenant with another's data); its knowledge on tenant facts is the base model's prior. "
+            "Set fine_tuning.adapters: per_tenant for one adapter per tenant."
+        )
+    if tuned and scenario.fine_tuning.synthetic_data_share > 0:
+        notes.append("fine-tuning data preparation is priced at the base model's full per-token prices (no batch price is modelled)")
     rep = reps[0]
     for name, sr in rep.strategies.items():
         util = sr.busy_s / (sr.capacity * rep.span_s) if rep.span_s > 0 else 0.0

@@ -72,7 +72,8 @@ CONTROL_GROUPS: dict[str, tuple[Control, ...]] = {
     ),
     "Fine-tuning": (
         Control("fine_tuning.retrain_interval_days", "Retrain every (days)", "float", 1, 180, 1),
-        Control("fine_tuning.training_tokens", "Training set (M tokens)", "float", 0.1, 100, 0.1, scale=1e6),
+        Control("fine_tuning.paraphrases_per_fact", "Paraphrases per fact", "int", 1, 20, 1),
+        Control("fine_tuning.adapters", "Fine-tuned models", "choice", options=("shared", "per_tenant")),
         Control("fine_tuning.epochs", "Epochs", "int", 1, 10, 1),
         Control("fine_tuning.training_usd_per_mtok", "Training ($/M tokens)", "float", 0, 100, 0.5),
         Control("fine_tuning.input_usd_per_mtok", "FT input ($/M tokens)", "float", 0, 30, 0.05),
@@ -93,7 +94,7 @@ CONTROL_GROUPS: dict[str, tuple[Control, ...]] = {
         Control("quality.prior_knowledge_share", "Base model knows the fact", "float", 0, 1, 0.01),
         Control("quality.behaviour_prompted_share", "Behaviour when prompted", "float", 0, 1, 0.01),
         Control("quality.behaviour_fine_tuned_share", "Behaviour when fine-tuned", "float", 0, 1, 0.01),
-        Control("quality.fine_tuned_fact_recall_share", "Fine-tuned fact recall", "float", 0, 1, 0.01),
+        Control("quality.injection_recall_ceiling_share", "Fine-tuned recall ceiling", "float", 0, 1, 0.01),
     ),
     "Simulation": (
         Control("simulation.queries", "Queries simulated", "log_int", 2, 5, 0.05, readout_format=",.0f"),
