@@ -270,3 +270,18 @@ def test_session_statistics_by_hand(tmp_path):
     assert s.history_growth_tokens_per_turn_mean == pytest.approx((1024 + 512 + 1024) / 3)
     # gaps of the continuing turns: 60, 30, 70 s
     assert s.think_time_mean_s == pytest.approx((60 + 30 + 70) / 3)
+
+
+def test_simulated_cached_share_follows_measured(tmp_path, capsys):
+    """Calls 2 s apart (well within a 5-minute TTL), 4,000 input tokens, 2,000 read from cache after the first:
+    the fitted cached prefix is read on every later call, so the simulated share is the measured one."""
+    spans = [llm_span(i, T0 + 2 * i * S, 3 * S, 4000, 300, cached=0 if i == 0 else 2000,
+                      model="claude-sonnet-4-5", provider="anthropic") for i in range(300)]
+    src = tmp_path / "anthropic.json"
+    src.write_text(json.dumps(otlp([spans])))
+    assert main(["fit", str(src), "--out", str(tmp_path / "a.yaml"), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    measured = 299 * 2000 / (300 * 4000)
+    assert rep["measured"]["cached_input_token_share"] == pytest.approx(measured)
+    assert rep["scenario"]["prices"]["model"].startswith("anthropic/claude-sonnet-4-5")
+    assert rep["simulated"]["cached_input_token_share"] == pytest.approx(measured, abs=0.01)
