@@ -9,6 +9,7 @@
     simlib validate my.yaml                          check a scenario file, explain every problem
     simlib prices anthropic/claude-sonnet-4-5        the prices the simulator will use
     simlib prices --search sonnet                    catalog models matching a word
+    simlib fit calls.otlp.json --out my.yaml        a scenario fitted to your call log (docs/fit.md)
 
 Exit codes: 0 ok, 2 bad input (with a located message, never a traceback), 1 internal error.
 """
@@ -85,7 +86,7 @@ def _extensions() -> list[Any]:
     import importlib
 
     mods = []
-    for name in ("simlib.export", "simlib.sweep"):
+    for name in ("simlib.export", "simlib.sweep", "simlib.fit"):
         try:
             mod = importlib.import_module(name)
         except ImportError:

@@ -22,6 +22,10 @@ case-insensitive, the first name listed is simlib's own):
 | output tokens | ``output_tokens``, ``GeneratedTokens`` (Azure), ``output_length`` (Mooncake), ``completion_tokens`` | whole number >= 0 |
 | prefix blocks (optional) | ``hash_ids``, ``prefix_hashes`` | list of block ids (JSON list; in CSV ids separated by spaces or ``;``) |
 | tenant (optional) | ``tenant``, ``tenant_id`` | any label |
+| cache-read input tokens (optional) | ``cache_read_input_tokens``, ``cached_tokens`` | whole number, 0 .. input tokens |
+| latency (optional) | ``latency_s``, ``duration_s`` | seconds >= 0 |
+| conversation (optional) | ``conversation_id``, ``session_id`` | any label |
+| model (optional) | ``model`` | a model name (``simlib fit`` maps it to the catalog) |
 
 A numeric ``timestamp`` is in seconds, except in the Mooncake dialect (a file whose input
 tokens are named ``input_length``), where it is in milliseconds as in the published traces.
@@ -153,6 +157,14 @@ class Trace:
     tenant: np.ndarray | None = None  # int64 index into tenant_names
     tenant_names: tuple[str, ...] = ()
     block_tokens: int = BLOCK_TOKENS
+    # optional call-log columns (read by simlib.fit; replay ignores them)
+    cache_read_tokens: np.ndarray | None = None  # int64 >= 0: input tokens read from the provider's cache
+    latency_s: np.ndarray | None = None  # float64 >= 0: the call's measured duration
+    conversation: np.ndarray | None = None  # int64 index into conversation_names
+    conversation_names: tuple[str, ...] = ()
+    model: np.ndarray | None = None  # int64 index into model_names
+    model_names: tuple[str, ...] = ()
+    start_unix_s: float | None = None  # absolute time of the first request when the file says (date-times)
 
     @property
     def n(self) -> int:
@@ -233,6 +245,10 @@ _INPUT_NAMES = ("input_tokens", "contexttokens", "input_length", "prompt_tokens"
 _OUTPUT_NAMES = ("output_tokens", "generatedtokens", "output_length", "completion_tokens")
 _HASH_NAMES = ("hash_ids", "prefix_hashes")
 _TENANT_NAMES = ("tenant", "tenant_id")
+_CACHE_READ_NAMES = ("cache_read_input_tokens", "cached_tokens", "gen_ai.usage.cache_read.input_tokens")
+_LATENCY_NAMES = ("latency_s", "duration_s")
+_CONVERSATION_NAMES = ("conversation_id", "session_id", "gen_ai.conversation.id")
+_MODEL_NAMES = ("model", "gen_ai.request.model")
 _ROLES = (
     ("time", _TIME_NAMES, "arrival time"),
     ("input", _INPUT_NAMES, "input tokens"),
@@ -336,7 +352,7 @@ def _whole_number(value: Any) -> int | None:
     if isinstance(value, float):
         return int(value) if math.isfinite(value) and value == int(value) else None
     if isinstance(value, str) and _INT_RE.match(value.strip()):
-        return int(float(value.strip()))
+        return int(value.strip().split(".")[0])  # exact for 64-bit integers (float would round them)
     return None
 
 
@@ -401,6 +417,12 @@ def _parse(path: Path, name: str) -> Trace:
     block_index: dict[Any, int] = {}
     tenants: list[int] = []
     tenant_index: dict[str, int] = {}
+    cache_reads: list[int] = []
+    latencies: list[float] = []
+    conversations: list[int] = []
+    conversation_index: dict[str, int] = {}
+    models: list[int] = []
+    model_index: dict[str, int] = {}
     header_line = 1
 
     for line, row in rows:
@@ -473,6 +495,19 @@ def _parse(path: Path, name: str) -> Trace:
                 if counts[0] is not None and len(blocks) > -(-counts[0] // BLOCK_TOKENS):
                     problems.add(line, f"{keys['hashes']} has {len(blocks)} blocks but {counts[0]} input tokens fill "
                                        f"only {-(-counts[0] // BLOCK_TOKENS)} blocks of {BLOCK_TOKENS} tokens")
+        cache_read = latency = None
+        if keys["cache_read"] is not None:
+            raw = row.get(keys["cache_read"])
+            cache_read = _whole_number(raw)
+            if cache_read is None or cache_read < 0:
+                problems.add(line, f"{keys['cache_read']} (cache-read input tokens) {raw!r} is not a whole number >= 0")
+            elif counts[0] is not None and cache_read > counts[0]:
+                problems.add(line, f"{keys['cache_read']} ({cache_read}) is more than the input tokens ({counts[0]})")
+        if keys["latency"] is not None:
+            raw = row.get(keys["latency"])
+            latency = _number(raw)
+            if latency is None or not math.isfinite(latency) or latency < 0:
+                problems.add(line, f"{keys['latency']} (seconds) {raw!r} is not a finite number >= 0")
         tenant_label = ""
         if keys["tenant"] is not None:
             raw_tenant = row.get(keys["tenant"])
@@ -492,6 +527,14 @@ def _parse(path: Path, name: str) -> Trace:
         else:
             block_ids.extend(block_index.setdefault(b, len(block_index)) for b in blocks)
         offsets.append(len(block_ids))
+        if keys["cache_read"] is not None:
+            cache_reads.append(cache_read)
+        if keys["latency"] is not None:
+            latencies.append(latency)
+        for role, index, out in (("conversation", conversation_index, conversations), ("model", model_index, models)):
+            if keys[role] is not None:
+                raw = row.get(keys[role])
+                out.append(index.setdefault("" if raw is None else str(raw).strip(), len(index)))
 
     if keys is None and not problems.items:
         problems.add(None, "the file is empty (no header, no requests)")
@@ -514,6 +557,13 @@ def _parse(path: Path, name: str) -> Trace:
         block_ids=frozen(np.asarray(block_ids, np.int64)) if has_blocks else None,
         tenant=frozen(np.asarray(tenants, np.int64)) if keys["tenant"] is not None else None,
         tenant_names=tuple(tenant_index),
+        cache_read_tokens=frozen(np.asarray(cache_reads, np.int64)) if keys["cache_read"] is not None else None,
+        latency_s=frozen(np.asarray(latencies, float)) if keys["latency"] is not None else None,
+        conversation=frozen(np.asarray(conversations, np.int64)) if keys["conversation"] is not None else None,
+        conversation_names=tuple(conversation_index),
+        model=frozen(np.asarray(models, np.int64)) if keys["model"] is not None else None,
+        model_names=tuple(model_index),
+        start_unix_s=first_dt.replace(tzinfo=timezone.utc).timestamp() if first_dt is not None else None,
     )
 
 
@@ -530,6 +580,10 @@ def _resolve_keys(names: list[str], problems: _Problems, line: int) -> dict[str,
                                f"found {', '.join(map(str, names)) or 'nothing'}")
     keys["hashes"] = _pick(lower, _HASH_NAMES)
     keys["tenant"] = _pick(lower, _TENANT_NAMES)
+    keys["cache_read"] = _pick(lower, _CACHE_READ_NAMES)
+    keys["latency"] = _pick(lower, _LATENCY_NAMES)
+    keys["conversation"] = _pick(lower, _CONVERSATION_NAMES)
+    keys["model"] = _pick(lower, _MODEL_NAMES)
     return None if any(keys[r] is None for r, _, _ in _ROLES) else keys
 
 

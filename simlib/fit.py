@@ -1,0 +1,512 @@
+"""A scenario fitted to your own call log, and the session statistics of a conversation trace.
+
+    simlib fit calls.otlp.json --out my.yaml [--json] [--force]
+
+    log = load_log("calls.otlp.json")          # OTLP JSON GenAI spans, or a CSV / JSONL trace
+    m = measure(log.trace)                       # calls/day, token means and CVs, cache share, latency
+    fitted = fit_scenario("calls.otlp.json")     # the scenario (a mapping with base: and sources:)
+    report = calibrate(fitted)                   # {"measured", "simulated", "scenario"}
+    stats = fit_sessions(load_trace("mooncake-conversation"))
+    reuse_share_at_ttl(stats, 300.0)             # the session model's TTL curve of reuse
+
+How the fit maps a logged call onto a scenario (also written into the scenario's
+``sources``): the logged system is modelled as the ``rag_prompt_cache`` strategy with no
+retrieved chunks (``retrieval.top_k: 0``), since a logged call's input already holds
+whatever context the system adds. Its input is split into a fixed cached prefix
+P = ``prompt.system_tokens`` = round(s x mean input), s the measured cached-input share
+(0 without cache fields), and the query, ``workload.query_tokens_mean`` = mean input - P,
+so the per-call totals agree (P + query = mean input); instructions and few-shot are 0.
+Arrivals are Poisson at (n - 1) / span x 86,400 calls/day, or the daily profile
+(``hourly_weights`` = calls per hour of day / hours of that hour observed) when the log
+covers at least 24 h of absolute time. Lengths are lognormal with the CV of the output
+tokens (one CV for query and output in the scenario; decode dominates latency).
+Latency: least squares latency = a + b x output tokens gives decode = 1 / b tokens/s and
+network_rtt_s = a (when b > 0 and at least 10 calls).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simlib.errors import Problem, ScenarioError
+from simlib.traces import BLOCK_TOKENS, SECONDS_PER_DAY, Trace, load_trace, resolve_trace
+
+CALIBRATION_STRATEGY = "rag_prompt_cache"
+CALIBRATION_QUERIES_MAX = 5_000  # queries simulated for the calibration report
+SCENARIO_QUERIES_MAX = 20_000  # simulation.queries written into the scenario
+DAY_HOURS = 24
+
+
+# --- reading the log ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CallLog:
+    """The calls of a log file (a Trace in arrival order) and what the reader noticed."""
+
+    path: Path
+    kind: str  # "otlp" or "trace"
+    trace: Trace
+    spans_skipped: int = 0
+    providers: tuple[str, ...] = ()  # per trace.model_names entry
+
+
+def load_log(path: str | Path) -> CallLog:
+    """An OTLP JSON file (by its ``resourceSpans`` key) or a CSV / JSONL trace (docs/traces.md)."""
+    from simlib import otlp
+
+    file = resolve_trace(path)
+    if otlp.is_otlp(file):
+        log = otlp.read_otlp(file)
+        return CallLog(file, "otlp", log.trace, log.spans_skipped, log.providers)
+    trace = load_trace(path)
+    return CallLog(file, "trace", trace, 0, ("",) * len(trace.model_names))
+
+
+# --- what the log measures -------------------------------------------------------------
+
+def _cv(x: np.ndarray) -> float:
+    m = float(x.mean()) if x.size else 0.0
+    return float(x.std() / m) if m > 0 else 0.0
+
+
+def calls_per_day(trace: Trace) -> float:
+    """(n - 1) / span x 86,400: the Poisson rate of the same mean load (NaN for one instant)."""
+    return trace.mean_rate_per_s * SECONDS_PER_DAY
+
+
+def hourly_weights(trace: Trace) -> tuple[float, ...] | None:
+    """Calls per hour of day (UTC) / hours of that hour observed; None under 24 h or without absolute times."""
+    if trace.start_unix_s is None or trace.span_s < SECONDS_PER_DAY:
+        return None
+    hour = ((trace.start_unix_s + trace.timestamp_s) // 3600 % DAY_HOURS).astype(int)
+    counts = np.bincount(hour, minlength=DAY_HOURS).astype(float)
+    start_h = trace.start_unix_s / 3600
+    end_h = start_h + trace.span_s / 3600
+    exposure = np.zeros(DAY_HOURS)
+    h = math.floor(start_h)
+    while h < end_h:
+        exposure[h % DAY_HOURS] += min(end_h, h + 1) - max(start_h, h)
+        h += 1
+    rate = np.divide(counts, exposure, out=np.zeros(DAY_HOURS), where=exposure > 0)
+    top = rate.max()
+    return tuple(round(float(r / top), 4) for r in rate) if top > 0 else None
+
+
+def measure(trace: Trace) -> dict[str, Any]:
+    """The log's own figures: the ``measured`` half of the calibration report."""
+    inp, out = trace.input_tokens.astype(float), trace.output_tokens.astype(float)
+    cached = None
+    if trace.cache_read_tokens is not None and inp.sum() > 0:
+        cached = float(trace.cache_read_tokens.sum() / inp.sum())
+    turns = None
+    if trace.conversation is not None:
+        turns = float(trace.n / len(np.unique(trace.conversation)))
+    lat = trace.latency_s
+    rate = calls_per_day(trace)
+    return {
+        "calls": trace.n,
+        "span_s": trace.span_s,
+        "calls_per_day": rate if math.isfinite(rate) else None,
+        "input_tokens_per_call_mean": float(inp.mean()),
+        "input_tokens_cv": _cv(inp),
+        "output_tokens_per_call_mean": float(out.mean()),
+        "output_tokens_cv": _cv(out),
+        "output_tokens_max": int(out.max()),
+        "cached_input_token_share": cached,
+        "cache_hit_rate": float(np.mean(trace.cache_read_tokens > 0)) if trace.cache_read_tokens is not None else None,
+        "turns_per_session_mean": turns,
+        "latency_p50_s": float(np.median(lat)) if lat is not None else None,
+        "latency_p95_s": float(np.quantile(lat, 0.95)) if lat is not None else None,
+    }
+
+
+def latency_fit(trace: Trace) -> tuple[float, float] | None:
+    """(network_rtt_s, decode_tokens_per_s) from least squares latency = a + b x output; None if unusable."""
+    if trace.latency_s is None or trace.n < 10:
+        return None
+    x, y = trace.output_tokens.astype(float), trace.latency_s
+    if x.std() == 0:
+        return None
+    b, a = np.polyfit(x, y, 1)
+    if not b > 0:
+        return None
+    return max(0.0, float(a)), float(1.0 / b)
+
+
+# --- model and base preset -------------------------------------------------------------
+
+def catalog_model(model: str, provider: str = "") -> tuple[str | None, str]:
+    """(catalog name or None, a note saying how it was found) for a logged model name."""
+    from simlib import prices
+
+    if not model:
+        return None, "the log names no model (gen_ai.request.model); the base preset's model is kept"
+    tries = [model] + ([f"{provider}/{model}"] if provider and "/" not in model else [])
+    for name in tries:
+        try:
+            display = prices._resolve(name)[0]
+            return display, f"catalog lookup of {name!r}"
+        except prices.UnknownModelError:
+            continue
+    hits = [h for h in prices.search_models(model.split("/")[-1]) if h.split("/", 1)[-1].lower() == model.split("/")[-1].lower()]
+    if hits:
+        return hits[0], f"catalog search for {model!r} (provider {provider or 'not logged'})"
+    return None, (f"model {model!r} (provider {provider or 'not logged'}) is not in the price catalog; the base "
+                  "preset's model and prices are kept: set prices.model (simlib prices --search ...)")
+
+
+def closest_preset(measured: dict[str, Any]) -> str | None:
+    """The shipped preset nearest in log(calls/day), log(input mean), log(output mean); None if none loads."""
+    from simlib.presets import list_presets, load_preset
+
+    best, best_d = None, math.inf
+    for name, _ in list_presets():
+        s = load_preset(name)
+        w = s.workload
+        strategy_input = s.prompt.system_tokens + s.prompt.instructions_tokens + w.query_tokens_mean
+        d = sum(math.log(max(a, 1e-9) / max(b, 1e-9)) ** 2 for a, b in (
+            (measured["calls_per_day"] or w.queries_per_day, w.queries_per_day),
+            (measured["input_tokens_per_call_mean"], strategy_input),
+            (measured["output_tokens_per_call_mean"], w.output_tokens_mean)))
+        if d < best_d:
+            best, best_d = name, d
+    return best
+
+
+# --- the fitted scenario ---------------------------------------------------------------
+
+def fit_scenario(path: str | Path, *, base: str | None = "auto") -> dict[str, Any]:
+    """The scenario mapping fitted to the log at ``path`` (``base:`` the closest preset unless given)."""
+    log = load_log(path)
+    tr, name = log.trace, log.path.name
+    m = measure(tr)
+    if m["calls_per_day"] is None:
+        raise ScenarioError([Problem(str(log.path), "all calls are at one instant: no arrival rate can be fitted")])
+    base_name = closest_preset(m) if base == "auto" else base
+    src: dict[str, str] = {}
+    mean_in = m["input_tokens_per_call_mean"]
+    share = m["cached_input_token_share"] or 0.0
+    prefix = int(round(share * mean_in))
+    query_mean = max(1.0, mean_in - prefix)
+    weights = hourly_weights(tr)
+    workload: dict[str, Any] = {
+        "queries_per_day": round(m["calls_per_day"], 3),
+        "arrival_process": "daily_profile" if weights else "poisson",
+        "query_tokens_mean": round(query_mean, 3),
+        "output_tokens_mean": round(max(1.0, m["output_tokens_per_call_mean"]), 3),
+        "token_length_cv": round(min(5.0, m["output_tokens_cv"]), 4),
+        "tenants_count": 1,
+    }
+    src["workload.queries_per_day"] = f"{name}: (calls - 1) / span x 86,400 = ({tr.n} - 1) / {tr.span_s:,.1f} s x 86,400"
+    src["workload.arrival_process"] = (f"{name}: calls per UTC hour of day / hours observed (span {tr.span_s / 3600:,.1f} h)"
+                                       if weights else f"{name}: span {tr.span_s / 3600:,.2f} h (< 24 h or no absolute clock): Poisson")
+    if weights:
+        workload["hourly_weights"] = list(weights)
+    src["workload.query_tokens_mean"] = (f"{name}: mean input tokens per call ({mean_in:,.1f}) - prompt.system_tokens; "
+                                         "split: fixed cached prefix = cached-input share x mean input, the rest is the query")
+    src["workload.output_tokens_mean"] = f"{name}: mean output tokens per call"
+    src["workload.token_length_cv"] = (f"{name}: CV of output tokens ({m['output_tokens_cv']:.3f}; input CV "
+                                       f"{m['input_tokens_cv']:.3f}); one CV for query and output")
+    prompt = {"system_tokens": prefix, "instructions_tokens": 0, "few_shot_tokens": 0}
+    src["prompt.system_tokens"] = (f"{name}: cached-input share {share:.4f} x mean input {mean_in:,.1f}" if m["cached_input_token_share"] is not None
+                                   else f"{name}: no cache-read fields, so no fixed prefix is assumed (0)")
+    src["prompt.instructions_tokens"] = "fit: the logged input is split into the cached prefix (system_tokens) and the query only"
+    src["retrieval.top_k"] = "fit: 0, a logged call's input already holds the context the system adds (raise it to study more retrieval)"
+    src["simulation.strategies"] = f"fit: the logged system is compared as {CALIBRATION_STRATEGY} (cached prefix + query)"
+    scenario: dict[str, Any] = {}
+    if base_name:
+        scenario["base"] = base_name
+    scenario.update(name=f"fit-{log.path.stem}"[:60],
+                    story=f"Fitted to {name}: {tr.n:,} calls over {tr.span_s / 3600:,.2f} h (simlib fit)")
+    scenario["workload"] = workload
+    scenario["prompt"] = prompt
+    scenario["retrieval"] = {"top_k": 0}
+    model_cfg: dict[str, Any] = {"max_output_tokens": max(1, m["output_tokens_max"])}
+    src["model.max_output_tokens"] = f"{name}: largest output tokens of a call"
+    if tr.model is not None and tr.model_names:
+        top = Counter(tr.model.tolist()).most_common(1)[0][0]
+        cat, note = catalog_model(tr.model_names[top], log.providers[top] if log.providers else "")
+        if cat:
+            scenario["prices"] = {"model": cat}
+            scenario["fine_tuning"] = {}
+            model_cfg["name"] = cat
+            src["prices.model"] = f"{name}: most frequent model {tr.model_names[top]!r}; {note}"
+        else:
+            src["prices.model"] = f"{name}: {note}"
+    lf = latency_fit(tr)
+    if lf is not None:
+        model_cfg["network_rtt_s"] = round(lf[0], 4)
+        model_cfg["decode_tokens_per_s"] = round(lf[1], 3)
+        src["model.decode_tokens_per_s"] = f"{name}: 1 / slope of least squares latency = a + b x output tokens"
+        src["model.network_rtt_s"] = f"{name}: intercept a of that fit (includes prefill and queueing at the provider)"
+    if m["latency_p50_s"] is not None:
+        src["measured latency"] = f"{name}: p50 {m['latency_p50_s']:.3f} s, p95 {m['latency_p95_s']:.3f} s (end - start of each call)"
+    if m["cached_input_token_share"] is not None:
+        src["prompt_cache"] = f"{name}: measured cached-input share {share:.4f} (gen_ai.usage.cache_read.input_tokens / input)"
+    if m["turns_per_session_mean"] is not None:
+        src["sessions"] = (f"{name}: {m['turns_per_session_mean']:.2f} calls per conversation (gen_ai.conversation.id); "
+                           "the engine has no session workload yet: calls are simulated as independent")
+    if log.spans_skipped:
+        src["skipped spans"] = f"{name}: {log.spans_skipped} spans without gen_ai token usage skipped"
+    scenario["model"] = model_cfg
+    scenario["simulation"] = {"queries": min(tr.n, SCENARIO_QUERIES_MAX)}
+    scenario["sources"] = src
+    scenario["_measured"] = m
+    return scenario
+
+
+def scenario_mapping(fitted: dict[str, Any]) -> dict[str, Any]:
+    """The fitted mapping without its private ``_measured`` entry (what is written to YAML)."""
+    out = {k: v for k, v in fitted.items() if not k.startswith("_")}
+    if out.get("fine_tuning") == {}:
+        out.pop("fine_tuning")
+    return out
+
+
+def calibrate(fitted: dict[str, Any]) -> dict[str, Any]:
+    """Simulate the fitted scenario ({CALIBRATION_STRATEGY}) and set it beside the measured figures."""
+    import simlib
+    from simlib.results import COMPLETED
+    from simlib.scenario import scenario_from_mapping
+
+    mapping = scenario_mapping(fitted)
+    s = scenario_from_mapping(mapping)
+    n = min(s.simulation.queries, CALIBRATION_QUERIES_MAX)
+    s = s.with_changes({"simulation.queries": n, "simulation.replications": 1,
+                        "simulation.strategies": [CALIBRATION_STRATEGY]})
+    result = simlib.run(s)
+    rec = result.records(CALIBRATION_STRATEGY)
+    done = (rec["flags"] & COMPLETED) > 0
+    rec = rec[done]
+    prompt = rec["prompt_tokens"].astype(float)
+    span = float(rec["arrival_at_s"][-1] - rec["arrival_at_s"][0]) if len(rec) > 1 else 0.0
+    summary = result.summary()[CALIBRATION_STRATEGY]
+    simulated = {
+        "strategy": CALIBRATION_STRATEGY,
+        "calls": int(len(rec)),
+        "calls_per_day": (len(rec) - 1) / span * SECONDS_PER_DAY if span > 0 else None,
+        "input_tokens_per_call_mean": float(prompt.mean()) if len(rec) else None,
+        "output_tokens_per_call_mean": float(rec["output_tokens"].mean()) if len(rec) else None,
+        "cached_input_token_share": float(rec["cache_read_tokens"].sum() / prompt.sum()) if prompt.sum() > 0 else None,
+        "cache_hit_rate": summary["cache_hit_rate"]["mean"],
+        "turns_per_session_mean": None,
+        "latency_p50_s": summary["latency_p50_s"]["mean"],
+        "latency_p95_s": summary["latency_p95_s"]["mean"],
+    }
+    return {"measured": fitted["_measured"], "simulated": simulated, "scenario": mapping}
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
+def format_report(report: dict[str, Any], out: str) -> str:
+    """The calibration report as lines: simulated vs measured, one figure a line."""
+    m, s = report["measured"], report["simulated"]
+
+    def num(v: float | None, pattern: str = "{:,.1f}") -> str:
+        return "-" if v is None else pattern.format(v)
+
+    lines = [f"wrote {out}: scenario '{report['scenario']['name']}'"
+             + (f" (base: {report['scenario']['base']})" if "base" in report["scenario"] else " (no base preset)"),
+             f"simulated ({s['strategy']}, {s['calls']:,} calls) vs measured ({m['calls']:,} calls):"]
+    for label, key, fmt in (("calls/day", "calls_per_day", num), ("input tokens/call", "input_tokens_per_call_mean", num),
+                            ("output tokens/call", "output_tokens_per_call_mean", num),
+                            ("cached input", "cached_input_token_share", lambda v: _pct(v)),
+                            ("latency p50 s", "latency_p50_s", lambda v: num(v, "{:.2f}")),
+                            ("latency p95 s", "latency_p95_s", lambda v: num(v, "{:.2f}")),
+                            ("turns/session", "turns_per_session_mean", lambda v: num(v, "{:.2f}"))):
+        lines.append(f"  {label:<20} simulated {fmt(s.get(key)):>12}   measured {fmt(m.get(key)):>12}")
+    for key in ("prices.model", "sessions", "skipped spans"):
+        if key in report["scenario"]["sources"]:
+            lines.append(f"note: {report['scenario']['sources'][key]}")
+    return "\n".join(lines)
+
+
+# --- writing ---------------------------------------------------------------------------
+
+def check_destination(out: str | Path, force: bool) -> Path:
+    """The destination, checked before any work: its folder exists, and it is new unless force."""
+    p = Path(out)
+    if p.exists() and not force:
+        raise ScenarioError([Problem(str(p), "already exists; pass --force to overwrite it")])
+    if p.is_dir():
+        raise ScenarioError([Problem(str(p), "is a directory; give a file name such as my.yaml")])
+    if not p.parent.resolve().is_dir():
+        raise ScenarioError([Problem(str(p), f"the folder {p.parent} does not exist")])
+    return p
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temp file in the destination folder + os.replace: never a half-written file.
+
+    (Private on purpose: to be swapped for the project's shared atomic writer.)
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def scenario_yaml(mapping: dict[str, Any]) -> str:
+    import yaml
+
+    head = "# written by simlib fit: every fitted number has a line in sources\n"
+    return head + yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True, width=120)
+
+
+# --- sessions: fitted turn and think-time statistics of a conversation trace -------------
+
+@dataclass(frozen=True)
+class SessionStats:
+    """Turn and gap statistics of a conversation trace, for a session workload.
+
+    Conversations are read from prefix blocks: request i continues the conversation of the
+    last request that used the last block of i's longest previously seen block prefix (its
+    parent); the gap is the time since that use (think time + answer). Requests whose
+    reuse is only the globally shared prefix (at most ``shared_prefix_blocks`` blocks) start
+    a new conversation.
+    """
+
+    conversations: int
+    turns_mean: float  # requests per conversation
+    turns_p50: float
+    turns_max: int
+    turns_geometric_p: float  # 1 / turns_mean: a geometric number of turns with that mean
+    first_turn_tokens_mean: float
+    history_growth_tokens_per_turn_mean: float  # new (not reused) input tokens of a continuing turn
+    shared_prefix_blocks: int
+    reuse_token_share_inf: float  # token-weighted reuse with an infinite cache
+    shared_reuse_token_share: float  # part of it from requests with a zero gap (same instant: always alive)
+    think_time_log_mean: float  # lognormal (natural log of seconds) of the positive gaps,
+    think_time_log_sd: float  # weighted by the tokens each gap decides
+    think_time_p50_s: float  # unweighted, over continuing turns
+    think_time_mean_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _gaps(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per request: longest seen prefix k, reused tokens r, gap to the last use of block k, parent index."""
+    if not trace.has_blocks:
+        raise ScenarioError([Problem(trace.name, "session statistics need prefix block hashes (hash_ids)")])
+    last_t: dict[int, float] = {}
+    last_i: dict[int, int] = {}
+    n = trace.n
+    k_arr, r_arr = np.zeros(n, np.int64), np.zeros(n)
+    gap, parent = np.full(n, np.nan), np.full(n, -1, np.int64)
+    ids, off = trace.block_ids.tolist(), trace.block_offsets.tolist()
+    times, inputs = trace.timestamp_s.tolist(), trace.input_tokens.tolist()
+    for i in range(n):
+        blocks = ids[off[i]:off[i + 1]]
+        t = times[i]
+        k = 0
+        for b in blocks:
+            if b in last_t:
+                k += 1
+            else:
+                break
+        if k:
+            b = blocks[k - 1]
+            k_arr[i], r_arr[i] = k, min(BLOCK_TOKENS * k, inputs[i])
+            gap[i], parent[i] = t - last_t[b], last_i[b]
+        for b in blocks:
+            last_t[b], last_i[b] = t, i
+    return k_arr, r_arr, gap, parent
+
+
+def fit_sessions(trace: Trace, shared_prefix_blocks: int = 1) -> SessionStats:
+    """Fit turns, think time and history growth to a trace with prefix blocks (see SessionStats)."""
+    k, r, gap, parent = _gaps(trace)
+    x = trace.input_tokens.astype(float)
+    n = trace.n
+    conv = np.arange(n)
+    cont = k > shared_prefix_blocks
+    for i in range(n):
+        if cont[i]:
+            conv[i] = conv[parent[i]]
+    turns = np.bincount(np.unique(conv, return_inverse=True)[1])
+    reused = k > 0
+    zero = reused & (gap <= 0)
+    pos = reused & (gap > 0)
+    lg = np.log(gap[pos])
+    w = r[pos] / r[pos].sum()
+    mu = float((w * lg).sum())
+    sd = float(math.sqrt((w * (lg - mu) ** 2).sum()))
+    total = x.sum()
+    return SessionStats(
+        conversations=int(len(turns)),
+        turns_mean=float(turns.mean()),
+        turns_p50=float(np.median(turns)),
+        turns_max=int(turns.max()),
+        turns_geometric_p=float(1 / turns.mean()),
+        first_turn_tokens_mean=float(x[~cont].mean()),
+        history_growth_tokens_per_turn_mean=float((x[cont] - r[cont]).mean()) if cont.any() else 0.0,
+        shared_prefix_blocks=shared_prefix_blocks,
+        reuse_token_share_inf=float(r.sum() / total),
+        shared_reuse_token_share=float(r[zero].sum() / total),
+        think_time_log_mean=mu,
+        think_time_log_sd=sd,
+        think_time_p50_s=float(np.median(gap[cont])) if cont.any() else math.nan,
+        think_time_mean_s=float(np.mean(gap[cont])) if cont.any() else math.nan,
+    )
+
+
+def reuse_share_at_ttl(stats: SessionStats, ttl_s: float) -> float:
+    """The session model's token-weighted reuse with a cache of TTL T.
+
+    reuse(T) = S0 + (R_inf - S0) x P(G < T),  G ~ lognormal(think_time_log_mean, think_time_log_sd)
+
+    where R_inf is the infinite-cache reuse and S0 the part decided by zero gaps (requests
+    at the same instant as the prefix's last use: alive at any T > 0). A turn reads its
+    history from cache exactly when its gap is below the TTL; partial reuse of a shorter,
+    more recently used prefix is ignored, so the model slightly under-counts.
+    """
+    if ttl_s <= 0:
+        return 0.0
+    if math.isinf(ttl_s):
+        return stats.reuse_token_share_inf
+    z = (math.log(ttl_s) - stats.think_time_log_mean) / (stats.think_time_log_sd * math.sqrt(2))
+    cdf = 0.5 * (1 + math.erf(z))
+    return stats.shared_reuse_token_share + (stats.reuse_token_share_inf - stats.shared_reuse_token_share) * cdf
+
+
+# --- the command -----------------------------------------------------------------------
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("fit", help="fit a scenario to your call log (OTLP JSON GenAI spans, or a CSV/JSONL trace)")
+    p.add_argument("file", help="OTLP JSON file (resourceSpans...) or a CSV / JSONL call log (docs/fit.md)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the scenario YAML to write")
+    p.add_argument("--json", action="store_true", help='print {"measured", "simulated", "scenario"} as one JSON object')
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+
+
+def handles(command: str) -> bool:
+    return command == "fit"
+
+
+def run_command(args: Any) -> int:
+    import json
+
+    out = check_destination(args.out, args.force)
+    fitted = fit_scenario(args.file)
+    report = calibrate(fitted)
+    _write_atomic(out, scenario_yaml(report["scenario"]))
+    if args.json:
+        print(json.dumps(report, indent=2, allow_nan=False, default=float))
+    else:
+        print(format_report(report, str(out)))
+    return 0
