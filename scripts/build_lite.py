@@ -50,7 +50,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from check_binder import REQUIREMENTS, ROOT, SetupError, cached_venv, log, run  # noqa: E402
+from check_binder import REQUIREMENTS, ROOT, SetupError, cached_venv, log, run
 
 OUT = ROOT / "build" / "lite"
 STAGE = ROOT / "build" / "lite-src"
