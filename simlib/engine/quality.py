@@ -1,4 +1,4 @@
-"""The quality proxy (MODEL.md, Quality proxy): a documented, parameterised proxy.
+"""The quality proxy (docs/model.md, Quality proxy): a documented, parameterised proxy.
 
 P(answer right) = K x U x B, per query, where
 
