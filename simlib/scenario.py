@@ -538,6 +538,13 @@ def scenario_from_mapping(data: dict[str, Any], *, source: str | None = None) ->
     return build_scenario(data, source=source)
 
 
+def load_preset(name: str) -> Scenario:
+    """The validated scenario of a shipped preset (data/presets/NAME.yaml)."""
+    from simlib.presets import preset_data
+
+    return build_scenario(preset_data(name), source=f"preset {name}")
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Load a scenario from a YAML or JSON file (safe loading; ``base:`` names a preset)."""
     path = Path(path)
