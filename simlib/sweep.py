@@ -494,7 +494,7 @@ class SweepResult:
             try:
                 import pyarrow  # noqa: F401
             except ImportError:
-                raise ScenarioError([Problem(str(path), "writing Parquet needs pyarrow (pip install 'simlib[scale]'); "
+                raise ScenarioError([Problem(str(path), "writing Parquet needs pyarrow (pip install 'llm-knowledge-sim[scale]'); "
                                                         "or write .csv")]) from None
             table = self.table.copy()
             for axis in self.spec.axes:  # mixed-type axis columns (a list of choices) as text
@@ -641,7 +641,7 @@ def _run_dask(spec: SweepSpec, workers: int | None, scheduler: str | None, finis
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise ScenarioError([Problem("backend", "the dask backend needs dask.distributed "
-                                                "(pip install 'simlib[scale]')")]) from None
+                                                "(pip install 'llm-knowledge-sim[scale]')")]) from None
     cluster = None
     if scheduler:
         client = Client(scheduler)
