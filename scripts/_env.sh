@@ -33,7 +33,7 @@ ensure_venv() {  # $1: the extras to install, e.g. "all" or "all,dev"
     case ",$have_extras," in *",$extra,"*) ;; *) missing=1 ;; esac
   done
   if [ "$have" != "$want" ] || [ "$missing" = 1 ]; then
-    echo "installing simlib[$extras] into .venv (first run takes a few minutes)" >&2
+    echo "installing llm-knowledge-sim[$extras] (package simlib) into .venv (first run takes a few minutes)" >&2
     .venv/bin/python -m pip install --quiet --upgrade pip >&2
     .venv/bin/python -m pip install --quiet -e ".[$extras]" >&2
     echo "$want $extras" > "$stamp"

@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import tomllib
 import zipfile
 from collections import deque
 from email.parser import Parser
@@ -50,7 +51,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from check_binder import REQUIREMENTS, ROOT, SetupError, cached_venv, log, run  # noqa: E402
+from check_binder import REQUIREMENTS, ROOT, SetupError, cached_venv, log, run
 
 OUT = ROOT / "build" / "lite"
 STAGE = ROOT / "build" / "lite-src"
@@ -64,9 +65,11 @@ LITE_TOOLS = ["jupyterlite-core==0.8.6", "jupyterlite-pyodide-kernel==0.8.6"]
 #: (their labextensions are copied into the site and must match the Python side).
 FROM_BINDER_PINS = ["jupyter-server", "ipywidgets", "jupyterlab-widgets", "anywidget", "plotly"]
 
+#: The distribution name (pyproject.toml; the import package is ``simlib``).
+DIST = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
 #: What the added cell installs: simlib plus the dashboard's widget stack (its
 #: ``dashboard`` extra without the server side: jupyterlab and voila have no place here).
-INSTALL = ["simlib", "ipywidgets", "anywidget"]
+INSTALL = [DIST, "ipywidgets", "anywidget"]
 #: What the Pyodide kernel installs itself when it starts (its worker's ``initKernel``).
 KERNEL_START = ["ipykernel", "comm", "pyodide-kernel", "jedi", "ipython"]
 
@@ -97,7 +100,7 @@ def tools_venv() -> Path:
 def build_wheel(tools: Path, dest: Path) -> Path:
     shutil.rmtree(dest, ignore_errors=True)
     run([tools / "bin" / "python", "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", dest, ROOT])
-    (wheel,) = dest.glob("simlib-*.whl")
+    (wheel,) = dest.glob(f"{DIST.replace('-', '_')}-*.whl")
     return wheel
 
 
@@ -183,10 +186,10 @@ def resolve(tools: Path, lock: dict, simlib_wheel: Path, kernel: list[Path]) -> 
     chosen: dict[str, dict] = {}
     # (requirement, who asks, the extras its markers are evaluated with)
     queue = deque((Requirement(r), "the kernel", ()) for r in KERNEL_START)
-    queue += [(Requirement(r), "the install cell", ()) for r in INSTALL if r != "simlib"]
-    chosen["simlib"] = {"version": parse_wheel_filename(simlib_wheel.name)[1].public, "source": "site",
+    queue += [(Requirement(r), "the install cell", ()) for r in INSTALL if r != DIST]
+    chosen[canonicalize_name(DIST)] = {"version": parse_wheel_filename(simlib_wheel.name)[1].public, "source": "site",
                         "wheel": simlib_wheel}
-    queue += [(Requirement(r), "simlib", ()) for r in wheel_metadata(simlib_wheel)["requires"]]
+    queue += [(Requirement(r), DIST, ()) for r in wheel_metadata(simlib_wheel)["requires"]]
     while queue:
         req, parent, extras = queue.popleft()
         if req.marker and not any(req.marker.evaluate(dict(env, extra=e)) for e in extras or [""]):
@@ -269,8 +272,8 @@ def check_site(site: Path = OUT) -> list[str]:
         for release in info["releases"].values():
             for artifact in release:
                 need(site / "pypi" / artifact["filename"], f"wheel of {name}")
-    if "simlib" not in index:
-        problems.append("the simlib wheel is not in pypi/all.json")
+    if canonicalize_name(DIST) not in {canonicalize_name(name) for name in index}:
+        problems.append(f"the {DIST} wheel is not in pypi/all.json")
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
         need(site / "files" / "notebooks" / nb.name, "notebook")
     for data in sorted(p for p in (ROOT / "data").rglob("[!.]*") if p.is_file()):  # lite skips dotfiles

@@ -11,11 +11,11 @@ prompt caching, and caching on top of RAG), over one validated scenario.
     ['fine_tune', 'prompt_cache']
 """
 
-__version__ = "0.1.0"
+from simlib._version import __version__
 
-from simlib.errors import ScenarioError  # noqa: E402
-from simlib.scenario import STRATEGY_NAMES, Scenario, load_scenario  # noqa: E402
-from simlib.presets import list_presets, load_preset  # noqa: E402
+from simlib.errors import ScenarioError
+from simlib.scenario import STRATEGY_NAMES, Scenario, load_preset, load_scenario
+from simlib.presets import list_presets
 
 
 def __getattr__(name: str):

@@ -23,6 +23,8 @@ import sys
 from typing import Any, Sequence
 
 from simlib.errors import ScenarioError
+from simlib.progress import progress_bar as _progress_bar
+from simlib.scenario_source import add_scenario_arguments, scenario_from_args
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -96,62 +98,6 @@ def _extensions() -> list[Any]:
     return mods
 
 
-def add_scenario_arguments(p: argparse.ArgumentParser) -> None:
-    """--preset/--scenario and the run-size overrides, shared by run, export and sweep."""
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--preset", help="a shipped preset (see 'simlib presets')")
-    src.add_argument("--scenario", metavar="FILE", help="a scenario file (YAML or JSON; may say 'base: PRESET')")
-    p.add_argument("--queries", type=_positive_int, help="queries per replication (overrides simulation.queries)")
-    p.add_argument("--replications", type=_positive_int, help="replications (overrides simulation.replications)")
-    p.add_argument("--seed", type=_non_negative_int, help="root random seed (overrides simulation.seed)")
-    p.add_argument("--strategies", help="comma-separated strategies to run (default: all six)")
-    p.add_argument("--trace", metavar="NAME|FILE",
-                   help="replay a trace: azure-code, azure-conv, mooncake-conversation, mooncake-synthetic, or a "
-                        "CSV/JSONL file (docs/traces.md); every request in it unless --queries, at its mean rate")
-
-
-def _int_at_least(minimum: int):
-    """An argparse type: a whole number >= minimum, with a message that says so."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
-
-
-def scenario_from_args(args: argparse.Namespace):
-    """The scenario named by --preset/--scenario with the command-line overrides applied."""
-    from simlib.presets import load_preset
-    from simlib.scenario import load_scenario
-
-    scenario = load_preset(args.preset) if args.preset else load_scenario(args.scenario)
-    changes: dict[str, Any] = {}
-    if getattr(args, "queries", None) is not None:
-        changes["simulation.queries"] = args.queries
-    if getattr(args, "replications", None) is not None:
-        changes["simulation.replications"] = args.replications
-    if getattr(args, "seed", None) is not None:
-        changes["simulation.seed"] = args.seed
-    if getattr(args, "strategies", None):
-        changes["simulation.strategies"] = [s.strip() for s in args.strategies.split(",") if s.strip()]
-    scenario = scenario.with_changes(changes) if changes else scenario
-    if getattr(args, "trace", None):
-        from simlib.traces import with_trace
-
-        scenario = with_trace(scenario, args.trace, queries=getattr(args, "queries", None))
-    return scenario
-
-
 def _fmt(value: Any, pattern: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -186,25 +132,6 @@ def format_table(result) -> str:
         out.append(f"note: {note}")
     out.append("'-' = does not apply (fresh share of prompt_only, cache hits without a cache). Metrics: docs/metrics.md")
     return "\n".join(out)
-
-
-def _progress_bar(enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    bar = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, unit="query", unit_scale=True, desc="simulating", file=sys.stderr, leave=False)
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-    return update
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ is per-user or per-tenant").
     └── no  -> specialised behaviour? yes -> fine-tuning (or very strong prompting first)
                                       no  -> just prompt well (a stable, shared context: cache it)
 
-``scenario_for`` turns the answers into scenario changes the simulator understands (MODEL.md:
+``scenario_for`` turns the answers into scenario changes the simulator understands (docs/model.md:
 "A scenario with no specialised behaviour sets both [behaviour shares] to 1", stable data
 changes rarely, per-user data is split among tenants), so the evidence follows the answers.
 """
@@ -84,7 +84,7 @@ PER_USER_TENANTS = 1_000  # "per-user data" on a preset with one shared base: sp
 def scenario_for(answers: Answers, base: Scenario) -> Scenario:
     """``base`` with the answers applied, so the simulation describes the system asked about.
 
-    - no specialised behaviour: prompted and fine-tuned behaviour shares both 1 (MODEL.md);
+    - no specialised behaviour: prompted and fine-tuned behaviour shares both 1 (docs/model.md);
       specialised behaviour on a base that has none: the article's defaults (0.75 prompted,
       0.95 fine-tuned, from ``simlib.scenario.Quality``);
     - no changing data: knowledge.changes_per_day at most ``STABLE_CHANGES_PER_DAY``;

@@ -786,7 +786,7 @@ def export(
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """``simlib export``: simulate a preset or scenario file and export its charts."""
-    from simlib.cli import add_scenario_arguments
+    from simlib.scenario_source import add_scenario_arguments
 
     p = subparsers.add_parser(
         "export",
@@ -819,7 +819,8 @@ def handles(command: str) -> bool:
 
 def run_command(args: argparse.Namespace) -> int:
     import simlib
-    from simlib.cli import _progress_bar, scenario_from_args
+    from simlib.progress import progress_bar as _progress_bar
+    from simlib.scenario_source import scenario_from_args
 
     out = Path(args.out)
     if args.format == DECK_FORMAT and out.suffix.lower() != ".pptx":

@@ -3,6 +3,10 @@
 Each file holds a full or partial scenario plus ``name``, ``story`` (one line) and
 ``sources`` (where its numbers come from). Presets are validated by the same scenario
 model as user files; a user file can start from one with ``base: NAME``.
+
+This module reads the files only (it sits below ``simlib.scenario``, which resolves
+``base:`` with ``preset_data``); ``simlib.scenario.load_preset`` builds the validated
+scenario, so the two modules do not import each other.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import yaml
 
 from simlib.errors import Problem, ScenarioError
 from simlib.paths import data_dir
-from simlib.scenario import Scenario, build_scenario
 
 
 def _preset_files() -> dict[str, Any]:
@@ -46,8 +49,3 @@ def preset_data(name: str) -> dict[str, Any]:
 def list_presets() -> list[tuple[str, str]]:
     """(name, one-line story) of every shipped preset, sorted by name."""
     return [(name, str(_raw(name).get("story", ""))) for name in _preset_files()]
-
-
-def load_preset(name: str) -> Scenario:
-    """The validated scenario of a shipped preset."""
-    return build_scenario(preset_data(name), source=f"preset {name}")

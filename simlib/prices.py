@@ -470,7 +470,7 @@ class RerankerRow(_Row):
 
 
 class CacheRuleRow(_Row):
-    """How a provider's prompt cache is billed (MODEL.md, Provider prompt cache)."""
+    """How a provider's prompt cache is billed (docs/model.md, Provider prompt cache)."""
 
     key_columns: ClassVar[tuple[str, ...]] = ("provider", "model_prefix", "mode")
     provider: str = Field(..., min_length=1)

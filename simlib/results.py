@@ -223,11 +223,11 @@ class RunResult:
 
     def to_json_dict(self) -> dict[str, Any]:
         """The documented ``--json`` shape (see docs/json.md)."""
-        import simlib
+        from simlib._version import __version__
 
         p = self.scenario.prices
         return {
-            "simlib_version": simlib.__version__,
+            "simlib_version": __version__,
             "scenario": self.scenario.to_dict(),
             "prices": {"source": p.source, "as_of": p.as_of, "model": p.model,
                        "fine_tuning": {"source": self.scenario.fine_tuning.source, "as_of": self.scenario.fine_tuning.as_of}},

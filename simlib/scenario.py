@@ -175,7 +175,7 @@ class Model(_Group):
 
 
 class Prompt(_Group):
-    """The fixed parts of the prompt, in tokens (see MODEL.md, Strategies)."""
+    """The fixed parts of the prompt, in tokens (see docs/model.md, Strategies)."""
 
     system_tokens: int = _f(400, "System prompt tokens.", ge=0)
     instructions_tokens: int = _f(1_200, "Instruction tokens (style guide, format, rules) for prompted strategies.", ge=0)
@@ -259,7 +259,7 @@ class FineTuning(_Group):
 
 
 class PromptCache(_Group):
-    """The provider's prompt cache (see MODEL.md, Provider prompt cache)."""
+    """The provider's prompt cache (see docs/model.md, Provider prompt cache)."""
 
     mode: Literal["explicit", "automatic"] = _f("explicit", "'explicit' (write premium, e.g. Anthropic) or 'automatic' (no write premium, cached part counted in increments, e.g. OpenAI).")
     ttl_s: float = _f(300.0, "Entry lifetime after its last use (a hit refreshes it). Default: Anthropic's 5-minute entry.", ge=0)
@@ -274,7 +274,7 @@ class PromptCache(_Group):
 
 
 class Quality(_Group):
-    """The quality proxy's parameters (MODEL.md, Quality proxy). A proxy, not a claim about a model."""
+    """The quality proxy's parameters (docs/model.md, Quality proxy). A proxy, not a claim about a model."""
 
     prior_knowledge_share: float = _f(0.3, "P(the base model already knows the needed domain fact) with no grounding.", ge=0, le=1)
     context_use_share: float = _f(0.95, "P(the model uses knowledge given in its context).", ge=0, le=1)
@@ -593,6 +593,13 @@ def scenario_from_mapping(data: dict[str, Any], *, source: str | None = None) ->
             raise ScenarioError([Problem("base", f"must be a preset name, got {base!r}")], source=source)
         data = _deep_merge(preset_data(base), data)
     return build_scenario(data, source=source)
+
+
+def load_preset(name: str) -> Scenario:
+    """The validated scenario of a shipped preset (data/presets/NAME.yaml)."""
+    from simlib.presets import preset_data
+
+    return build_scenario(preset_data(name), source=f"preset {name}")
 
 
 def load_scenario(path: str | Path) -> Scenario:

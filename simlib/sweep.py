@@ -402,7 +402,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
         raise ScenarioError(_locate(problems, lines), source=str(path))
     try:
         if "base" in data:
-            from simlib.presets import load_preset
+            from simlib.scenario import load_preset
 
             if not isinstance(data["base"], str):
                 raise ScenarioError([Problem("base", f"must be a preset name, got {data['base']!r}")])
@@ -494,7 +494,7 @@ class SweepResult:
             try:
                 import pyarrow  # noqa: F401
             except ImportError:
-                raise ScenarioError([Problem(str(path), "writing Parquet needs pyarrow (pip install 'simlib[scale]'); "
+                raise ScenarioError([Problem(str(path), "writing Parquet needs pyarrow (pip install 'llm-knowledge-sim[scale]'); "
                                                         "or write .csv")]) from None
             table = self.table.copy()
             for axis in self.spec.axes:  # mixed-type axis columns (a list of choices) as text
@@ -641,7 +641,7 @@ def _run_dask(spec: SweepSpec, workers: int | None, scheduler: str | None, finis
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise ScenarioError([Problem("backend", "the dask backend needs dask.distributed "
-                                                "(pip install 'simlib[scale]')")]) from None
+                                                "(pip install 'llm-knowledge-sim[scale]')")]) from None
     cluster = None
     if scheduler:
         client = Client(scheduler)
@@ -691,7 +691,8 @@ def _bar(progress: bool | Callable[[int, int], None], total: int, name: str):
 
 def add_parser(subparsers) -> None:
     """``simlib sweep``: defined here, loaded by simlib.cli."""
-    from simlib.cli import _non_negative_int, _positive_int
+    from simlib.scenario_source import non_negative_int as _non_negative_int
+    from simlib.scenario_source import positive_int as _positive_int
 
     p = subparsers.add_parser(
         "sweep", help="run a sweep (a grid or a sample of scenarios) and write a tidy table",
@@ -768,7 +769,7 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
         raise ScenarioError([Problem("simlib sweep", "give a sweep file, or --preset NAME / --scenario FILE with --grid")])
     if not args.grid:
         raise ScenarioError([Problem("--grid", "give at least one axis, e.g. --grid workload.queries_per_day=1e3:1e6:7:log")])
-    from simlib.cli import scenario_from_args
+    from simlib.scenario_source import scenario_from_args
 
     ns = argparse.Namespace(preset=args.preset, scenario=args.scenario, queries=None, replications=None,
                             seed=None, strategies=None)

@@ -1,4 +1,4 @@
-"""Per-query and monthly costs against hand arithmetic from the prices (MODEL.md, Costs).
+"""Per-query and monthly costs against hand arithmetic from the prices (docs/model.md, Costs).
 
 Constant token lengths make every query's cost a closed form; the expected numbers below
 are worked out by hand from the scenario's prices, not taken from the code.

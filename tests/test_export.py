@@ -34,7 +34,11 @@ try:
     HAVE_BROWSER = bool(export.find_browser())
 except export.BrowserNotFoundError:
     HAVE_BROWSER = False
-browser = pytest.mark.skipif(not HAVE_BROWSER, reason="needs Chromium: apt-get install chromium")
+
+
+def browser(test):
+    """Draws with Chromium: marked ``browser`` (skipped by ``scripts/test --fast``) and skipped without one."""
+    return pytest.mark.browser(pytest.mark.skipif(not HAVE_BROWSER, reason="needs Chromium: apt-get install chromium")(test))
 
 
 def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -36,14 +36,16 @@ def build_site() -> dict:
 def check_wheel(site: dict) -> None:
     import simlib
 
-    (wheel,) = (SITE / "pypi").glob("simlib-*.whl")
-    assert wheel.name == f"simlib-{simlib.__version__}-py3-none-any.whl"
+    wheel_name = build_lite.DIST.replace("-", "_")  # llm-knowledge-sim, the distribution of package simlib
+    (wheel,) = (SITE / "pypi").glob(f"{wheel_name}-*.whl")
+    assert wheel.name == f"{wheel_name}-{simlib.__version__}-py3-none-any.whl"
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
     for data in (ROOT / "data" / "presets").glob("*.yaml"):
         assert f"simlib/_data/presets/{data.name}" in names
     index = json.loads((SITE / "pypi" / "all.json").read_text())
-    assert simlib.__version__ in index["simlib"]["releases"]
+    (entry,) = [info for name, info in index.items() if name.replace("_", "-").lower() == build_lite.DIST]
+    assert simlib.__version__ in entry["releases"]
 
 
 def check_notebooks(site: dict) -> None:
@@ -52,7 +54,7 @@ def check_notebooks(site: dict) -> None:
     for src in sources:
         original = json.loads(src.read_text(encoding="utf-8"))["cells"]
         shipped = json.loads((SITE / "files" / "notebooks" / src.name).read_text(encoding="utf-8"))["cells"]
-        assert "".join(shipped[0]["source"]).splitlines()[-1] == "%pip install -q simlib ipywidgets anywidget"
+        assert "".join(shipped[0]["source"]).splitlines()[-1] == f"%pip install -q {build_lite.DIST} ipywidgets anywidget"
         assert [c["source"] for c in shipped[1:]] == [c["source"] for c in original], src.name
     listed = json.loads((SITE / "api" / "contents" / "notebooks" / "all.json").read_text())
     assert {item["name"] for item in listed["content"]} >= {src.name for src in sources}
@@ -68,7 +70,7 @@ def check_sources(site: dict) -> None:
     cdn = {entry.split("==")[0] for entry in site["from_pyodide_cdn"]}
     assert {"numpy", "pandas", "scipy", "pyyaml", "pydantic"} <= cdn
     shipped = {entry.split("==")[0] for entry in site["site_wheels"]}
-    assert {"simlib", "simpy", "plotly", "ipywidgets", "anywidget", "genai-prices"} <= shipped
+    assert {build_lite.DIST, "simpy", "plotly", "ipywidgets", "anywidget", "genai-prices"} <= shipped
     settings = json.loads((SITE / "jupyter-lite.json").read_text())["jupyter-config-data"]["litePluginSettings"]
     assert settings["@jupyterlite/pyodide-kernel-extension:kernel"]["disablePyPIFallback"] is True
 

@@ -268,7 +268,7 @@ def test_a_knowledge_change_invalidates_the_blocks_behind_the_prefix(tmp_path):
 
 def test_poisson_reuse_of_a_shared_block_is_one_minus_exp_minus_lambda_t(tmp_path):
     """Theory: each request = a shared block then a unique one; the shared block is alive iff the
-    previous request came within T, so its hit rate is 1 - exp(-L T) (MODEL.md, Provider prompt cache)."""
+    previous request came within T, so its hit rate is 1 - exp(-L T) (docs/model.md, Provider prompt cache)."""
     rng = np.random.default_rng(5)
     rate, ttl, n = 0.01, 100.0, 20_000
     t = np.cumsum(rng.exponential(1 / rate, n))

@@ -94,7 +94,7 @@ def tradeoff_chart(sweep, axis: str, metrics: Sequence[str], *, strategies: Sequ
 
 def closed_form_hit_rate(arrivals_per_ttl: np.ndarray | float) -> np.ndarray | float:
     """Steady-state hit rate of a refreshed-TTL cache under Poisson arrivals: 1 - exp(-L T),
-    with L T the expected arrivals per TTL (MODEL.md, Provider prompt cache)."""
+    with L T the expected arrivals per TTL (docs/model.md, Provider prompt cache)."""
     return 1.0 - np.exp(-np.asarray(arrivals_per_ttl, float))
 
 

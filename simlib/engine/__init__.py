@@ -1,4 +1,4 @@
-"""The simpy engine: one module per actor (see MODEL.md, "A query's life").
+"""The simpy engine: one module per actor (see docs/model.md, "A query's life").
 
 - ``strategies``: what each of the six strategies sends and where its knowledge comes from
 - ``draws``: every random input of a replication, drawn up front (common random numbers)

@@ -1,4 +1,4 @@
-"""The token budget (MODEL.md, Token budget).
+"""The token budget (docs/model.md, Token budget).
 
 Prompt tokens = fixed parts + k x chunk tokens + query tokens. The prompt plus the reserved
 output (model.max_output_tokens) must fit the context window: retrieved chunks are dropped

@@ -1,4 +1,4 @@
-"""The provider prompt cache (MODEL.md, Provider prompt cache).
+"""The provider prompt cache (docs/model.md, Provider prompt cache).
 
 An entry is keyed by its exact prefix: a cache key (global, or one per tenant) and the
 prefix's version (which a knowledge change or a rebuild moves on). A request whose entry

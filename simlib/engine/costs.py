@@ -1,4 +1,4 @@
-"""Costs (MODEL.md, Costs): per query from tokens and prices, per month for the rest.
+"""Costs (docs/model.md, Costs): per query from tokens and prices, per month for the rest.
 
 Per query, in USD (p_in, p_out: the model's input and output prices per token; fine-tuned
 strategies use the fine-tuned model's prices; a prompt above the long-context threshold

@@ -2,7 +2,7 @@
 
 Every store answers with a *snapshot*: the knowledge as it was at some instant s. An
 answer read at time t about fact f is fresh when f did not change in (s, t]; otherwise its
-staleness age is t minus the first change it missed (MODEL.md, Knowledge and freshness).
+staleness age is t minus the first change it missed (docs/model.md, Knowledge and freshness).
 
 | store | snapshot s(t) at read time t |
 |---|---|

@@ -1,4 +1,4 @@
-"""A strategy's serving path: the query process (MODEL.md, A query's life).
+"""A strategy's serving path: the query process (docs/model.md, A query's life).
 
     arrival -> [retrieval: embed, search, rerank; FIFO behind retrieval.concurrency_limit]
             -> wait for a model slot (FIFO, model.concurrency_limit)

@@ -1,4 +1,4 @@
-"""The six strategies of MODEL.md as data: what goes into the prompt, where knowledge comes from.
+"""The six strategies of docs/model.md as data: what goes into the prompt, where knowledge comes from.
 
 | name | prompt | knowledge | model |
 |---|---|---|---|

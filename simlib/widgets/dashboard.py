@@ -25,7 +25,8 @@ import ipywidgets as W
 
 from simlib.charts.strategies import FIGURE_KEYS, dashboard_figures
 from simlib.errors import ScenarioError
-from simlib.presets import list_presets, load_preset
+from simlib.presets import list_presets
+from simlib.scenario import load_preset
 from simlib.results import RunResult
 from simlib.scenario import Scenario
 from simlib.widgets.common import (

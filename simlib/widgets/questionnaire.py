@@ -16,7 +16,8 @@ import ipywidgets as W
 from simlib.charts.strategies import comparison_figure
 from simlib.charts.theme import label
 from simlib.decision import Answers, Verdict, recommend, rule_checks, scenario_for
-from simlib.presets import list_presets, load_preset
+from simlib.presets import list_presets
+from simlib.scenario import load_preset
 from simlib.results import RunResult
 from simlib.widgets.common import BackgroundRunner, ResultCache, RunTiming, figure_widget, update_in_place
 
