@@ -23,7 +23,6 @@ Every problem is located as ``file: span N (resourceSpans[i].scopeSpans[j].spans
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
