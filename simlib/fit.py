@@ -165,7 +165,8 @@ def catalog_model(model: str, provider: str = "") -> tuple[str | None, str]:
 
 def closest_preset(measured: dict[str, Any]) -> str | None:
     """The shipped preset nearest in log(calls/day), log(input mean), log(output mean); None if none loads."""
-    from simlib.presets import list_presets, load_preset
+    from simlib.presets import list_presets
+    from simlib.scenario import load_preset
 
     best, best_d = None, math.inf
     for name, _ in list_presets():

@@ -215,7 +215,7 @@ def expected_distinct_changed(scenario: Scenario) -> float:
     With change rate u_f per fact over a period R: sum_f (1 - exp(-u_f R)); each burst
     counts its facts, so u_f = changes_per_day x P(f) / 86,400.
     """
-    from simlib.engine.draws import popularity_cdf
+    from simlib.engine.popularity import popularity_cdf
 
     k = scenario.knowledge
     total_rate = k.changes_per_day / SECONDS_PER_DAY

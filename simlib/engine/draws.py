@@ -27,6 +27,7 @@ import numpy as np
 
 from simlib.scenario import SECONDS_PER_DAY, Scenario
 from simlib.engine.injection import retrain_interval_days
+from simlib.engine.popularity import popularity_cdf
 
 STREAMS = ("arrivals", "tokens", "facts", "retrieval", "service", "changes", "phases")
 
@@ -43,17 +44,6 @@ def lognormal(rng: np.random.Generator, mean: float, cv: float, size: int) -> np
         return np.full(size, float(mean))
     sigma2 = np.log1p(cv * cv)
     return rng.lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), size)
-
-
-def popularity_cdf(scenario: Scenario) -> np.ndarray | None:
-    """Cumulative popularity of facts by index (None for uniform)."""
-    w = scenario.workload
-    if w.fact_popularity == "uniform":
-        return None
-    ranks = np.arange(1, scenario.knowledge.facts_count + 1, dtype=float)
-    weights = ranks ** -w.zipf_exponent
-    cdf = np.cumsum(weights)
-    return cdf / cdf[-1]
 
 
 def draw_facts(rng: np.random.Generator, facts_count: int, cdf: np.ndarray | None, size: int) -> np.ndarray:

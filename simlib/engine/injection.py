@@ -133,7 +133,7 @@ def fact_recall_share(exposures, paraphrases: float, *, half_exposures: float, c
 
 def query_popularity(scenario: Scenario) -> np.ndarray:
     """P_q(f): the share of queries asking about each fact."""
-    from simlib.engine.draws import popularity_cdf
+    from simlib.engine.popularity import popularity_cdf
 
     cdf = popularity_cdf(scenario)
     n = scenario.knowledge.facts_count
