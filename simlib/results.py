@@ -229,8 +229,19 @@ class RunResult:
             "seed": self.scenario.simulation.seed,
             "engine": self.engine,
             "notes": list(self.notes),
-            "strategies": self.summary(),
+            "strategies": _finite_or_null(self.summary()),
         }
+
+
+def _finite_or_null(value: Any) -> Any:
+    """Every float in a JSON tree finite or None (strict JSON has no NaN or inf; docs/json.md)."""
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def interval(values: list[float | None], centre: float | None = None) -> dict[str, Any]:
