@@ -16,13 +16,10 @@ re-validated scenario with some fields changed.
 from __future__ import annotations
 
 import copy
-import difflib
-import json
 import math
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simlib.errors import Problem, ScenarioError
@@ -510,11 +507,10 @@ def _explain(err: dict[str, Any]) -> Problem:
     path = ".".join(str(p) for p in loc)
     kind = err["type"]
     if kind == "extra_forbidden":
+        from simlib.loading import did_you_mean
+
         names = _valid_names(Scenario, loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), names, n=3, cutoff=0.5)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else (
-            f"; valid names here: {', '.join(names)}" if names else ""
-        )
+        hint = did_you_mean(loc[-1], names, otherwise=f"; valid names here: {', '.join(names)}" if names else "")
         return Problem(path, f"unknown field{hint}")
     got = err.get("input")
     shown = repr(got) if not isinstance(got, dict) else "a mapping"
@@ -608,28 +604,10 @@ def _catalog_field(data: dict[str, Any], exc: Exception) -> str:
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise ScenarioError([Problem(str(path), "no such file")])
-    if path.is_dir():
-        raise ScenarioError([Problem(str(path), "is a directory, not a scenario file")])
-    text = path.read_text(encoding="utf-8", errors="replace")
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            data = yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise ScenarioError([Problem(f"{path}:{exc.lineno}:{exc.colno}", f"not valid JSON: {exc.msg}")]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        what = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError([Problem(where, f"not valid YAML: {what}")]) from None
-    if data is None:
-        raise ScenarioError([Problem(str(path), "the file is empty")])
-    if not isinstance(data, dict):
-        raise ScenarioError([Problem(str(path), f"a scenario file must be a mapping of groups, got {type(data).__name__}")])
-    return data
+    """A scenario file's mapping, read within the bounds of simlib.loading (size, aliases, depth, duplicates)."""
+    from simlib.loading import read_mapping
+
+    return read_mapping(path, what="scenario file")
 
 
 def scenario_from_mapping(data: dict[str, Any], *, source: str | None = None) -> Scenario:

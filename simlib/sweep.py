@@ -79,7 +79,7 @@ def field_paths() -> list[str]:
 
 def check_path(path: Any, where: str) -> Problem | None:
     """A located problem if ``path`` is not a scenario field, with the closest names."""
-    import difflib
+    from simlib.loading import did_you_mean
 
     if not isinstance(path, str):
         return Problem(where, f"a field is named by a dotted path such as 'workload.queries_per_day', got {path!r}")
@@ -90,13 +90,12 @@ def check_path(path: Any, where: str) -> Problem | None:
     groups = [p.split(".")[0] for p in paths]
     if head in groups and "." in path:
         names = [p for p in paths if p.startswith(head + ".")]
-        close = difflib.get_close_matches(path, names, n=3, cutoff=0.6)
+        hint = did_you_mean(path, names, cutoff=0.6)
     elif head in groups:
         names = [p for p in paths if p.startswith(head + ".")]
         return Problem(where, f"'{path}' is a group; name one of its fields ({', '.join(n.split('.')[1] for n in names[:8])}, ...)")
     else:
-        close = difflib.get_close_matches(path, paths, n=3, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(path, paths, cutoff=0.6)
     return Problem(where, f"unknown field{hint}")
 
 
@@ -249,16 +248,15 @@ def build_sweep(base: Scenario, *, grid: Mapping[str, Any] | None = None, random
     if engine not in ENGINES:
         problems.append(Problem("engine", f"must be one of {', '.join(ENGINES)}, got {engine!r}"))
     if metrics is not None:
+        from simlib.loading import did_you_mean
         from simlib.results import METRICS
-        import difflib
 
         if isinstance(metrics, str) or not isinstance(metrics, Sequence):
             problems.append(Problem("metrics", f"must be a list of metric names, got {metrics!r}"))
         else:
             for i, m in enumerate(metrics):
                 if m not in METRICS:
-                    close = difflib.get_close_matches(str(m), list(METRICS), n=2, cutoff=0.5)
-                    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+                    hint = did_you_mean(m, METRICS, n=2)
                     problems.append(Problem(f"metrics[{i}]", f"unknown metric {m!r}{hint}"))
 
     # the points' names and value forms (before any value is tried on the scenario)
@@ -376,19 +374,17 @@ def _yaml_lines(text: str) -> dict[str, int]:
 
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read a sweep file (YAML or JSON; see the module docstring) into a validated SweepSpec."""
-    from simlib.scenario import _read_mapping, load_scenario
+    from simlib.loading import MAX_MAPPING_BYTES, did_you_mean, read_mapping, read_text
+    from simlib.scenario import load_scenario
 
     path = Path(path)
-    data = _read_mapping(path)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    data = read_mapping(path, what="sweep file")
+    text = read_text(path, max_bytes=MAX_MAPPING_BYTES, what="sweep file")
     lines = _yaml_lines(text) if path.suffix.lower() != ".json" else {}
     problems = []
-    import difflib
-
     for key in data:
         if key not in _SPEC_KEYS:
-            close = difflib.get_close_matches(str(key), _SPEC_KEYS, n=2, cutoff=0.5)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else f" (expected: {', '.join(_SPEC_KEYS)})"
+            hint = did_you_mean(key, _SPEC_KEYS, n=2, otherwise=f" (expected: {', '.join(_SPEC_KEYS)})")
             problems.append(Problem(str(key), f"unknown key{hint}"))
     if ("base" in data) == ("scenario" in data):
         problems.append(Problem("base", "give the scenario to sweep: 'base: PRESET' or 'scenario: FILE' (one of them)"))

@@ -47,7 +47,6 @@ Replay options (``workload`` fields, validated when the scenario is built):
 from __future__ import annotations
 
 import csv
-import difflib
 import json
 import math
 import re
@@ -128,8 +127,13 @@ def resolve_trace(trace: str | Path) -> Path:
         return path
     if path.is_dir():
         raise ScenarioError([Problem("workload.trace", f"{text!r} is a directory, not a trace file")])
-    close = difflib.get_close_matches(text, list(SHIPPED), n=2, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    if path.exists():  # a FIFO, a device or an unreadable path: refused with its reason
+        from simlib.loading import MAX_TRACE_BYTES, check_readable
+
+        check_readable(path, max_bytes=MAX_TRACE_BYTES, what="trace file")
+    from simlib.loading import did_you_mean
+
+    hint = did_you_mean(text, SHIPPED, n=2)
     raise ScenarioError([Problem(
         "workload.trace",
         f"no shipped trace or file named {text!r}{hint} (shipped: {', '.join(SHIPPED)}; "
@@ -215,8 +219,10 @@ class Trace:
 
 def load_trace(trace: str | Path) -> Trace:
     """Load and validate a shipped trace (by name) or a CSV / JSONL file (cached by file state)."""
+    from simlib.loading import MAX_TRACE_BYTES, check_readable
+
     path = resolve_trace(trace)
-    st = path.stat()
+    st = check_readable(path, max_bytes=MAX_TRACE_BYTES, what="trace file")
     name = str(trace) if str(trace) in SHIPPED else str(path)
     return _load_cached(str(path.resolve()), name, st.st_mtime_ns, st.st_size)
 
