@@ -480,12 +480,20 @@ class SweepResult:
         wide.columns.name = None
         return wide
 
-    def write(self, path: str | Path) -> Path:
-        """Write the table as Parquet (.parquet, needs pyarrow) or CSV (.csv)."""
+    def write(self, path: str | Path, *, force: bool = False) -> Path:
+        """Write the table as Parquet (.parquet, needs pyarrow) or CSV (.csv), atomically.
+
+        An existing file is replaced only with ``force`` (simlib.writing: a reader or a
+        kill never sees a truncated table).
+        """
+        from simlib.writing import check_destination, write_atomic
+
         path = Path(path)
         suffix = path.suffix.lower()
+        if suffix in (".csv", ".parquet", ".pq"):
+            check_destination(path, force=force)
         if suffix == ".csv":
-            self.table.to_csv(path, index=False)
+            write_atomic(path, lambda f: self.table.to_csv(f, index=False), force=force)
         elif suffix in (".parquet", ".pq"):
             try:
                 import pyarrow  # noqa: F401
@@ -496,7 +504,7 @@ class SweepResult:
             for axis in self.spec.axes:  # mixed-type axis columns (a list of choices) as text
                 if table[axis].map(type).nunique() > 1:
                     table[axis] = table[axis].astype(str)
-            table.to_parquet(path, index=False)
+            write_atomic(path, lambda f: table.to_parquet(f, index=False), force=force)
         else:
             raise ScenarioError([Problem(str(path), f"unknown output format {suffix or '(none)'}: use .parquet or .csv")])
         return path
@@ -708,7 +716,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--backend", choices=BACKENDS, default="inprocess", help="where the points run (default: inprocess)")
     p.add_argument("--workers", type=_positive_int, help="processes or Dask workers (default: one per core)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (with --backend dask)")
-    p.add_argument("--out", metavar="FILE", help="write the tidy table to FILE (.parquet or .csv)")
+    p.add_argument("--out", metavar="FILE", help="write the tidy table to FILE (.parquet or .csv), atomically; checked before the sweep runs")
+    p.add_argument("--force", action="store_true", help="replace --out if it already exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -781,6 +790,9 @@ def run_command(args: argparse.Namespace) -> int:
         out = Path(args.out)
         if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
             raise ScenarioError([Problem(str(out), f"unknown output format {out.suffix or '(none)'}: use .parquet or .csv")])
+        from simlib.writing import check_destination
+
+        check_destination(out, force=args.force)  # before the sweep, not after it
     show = not args.no_progress and sys.stderr.isatty()
     result = run_sweep(spec, backend=args.backend, workers=args.workers, scheduler=args.scheduler, progress=show)
     print(f"{spec.name}: {result.points_done:,} of {len(spec):,} points, {result.elapsed_s:.1f} s "
@@ -788,7 +800,7 @@ def run_command(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.out:
-        path = result.write(args.out)
+        path = result.write(args.out, force=args.force)
         print(f"wrote {len(result.table):,} rows to {path}", file=sys.stderr)
     else:
         wide = result.wide("monthly_cost_usd" if spec.metrics is None or "monthly_cost_usd" in spec.metrics

@@ -731,26 +731,33 @@ def poisson_twin(scenario: "Scenario") -> "Scenario":
     })
 
 
-def write_trace(replayed: Replay, path: str | Path, arrival_at_s: np.ndarray | None = None) -> Path:
+def write_trace(replayed: Replay, path: str | Path, arrival_at_s: np.ndarray | None = None, *,
+                force: bool = False) -> Path:
     """Write replayed requests as a JSONL trace in simlib's own schema (an explicit export).
 
     One object per request: timestamp_s, input_tokens, output_tokens and, when the trace has
     them, hash_ids (as replayed, renamed per pass). ``arrival_at_s`` replaces the times.
+    Written atomically (simlib.writing); an existing file is replaced only with ``force``.
     """
+    from simlib.writing import check_destination, write_atomic
+
     path = Path(path)
     times = replayed.arrival_at_s if arrival_at_s is None else np.asarray(arrival_at_s, float)
     if len(times) != replayed.n:
         raise ValueError(f"arrival_at_s has {len(times)} times for {replayed.n} requests")
-    with path.open("w", encoding="utf-8") as f:
+    check_destination(path, force=force)
+
+    def write(f) -> None:
         for i, (t, x, y) in enumerate(zip(times.tolist(), replayed.input_tokens.tolist(), replayed.output_tokens.tolist())):
             row: dict[str, Any] = {"timestamp_s": t, "input_tokens": x, "output_tokens": y}
             if replayed.prefix_hashes is not None:
                 row["hash_ids"] = list(replayed.prefix_hashes[i])
-            f.write(json.dumps(row) + "\n")
-    return path
+            f.write((json.dumps(row) + "\n").encode("utf-8"))
+
+    return write_atomic(path, write, force=force)
 
 
-def retimed_twin(scenario: "Scenario", path: str | Path) -> "Scenario":
+def retimed_twin(scenario: "Scenario", path: str | Path, *, force: bool = False) -> "Scenario":
     """The same replayed requests at Poisson arrival times: burstiness removed, nothing else.
 
     Writes the scenario's replayed requests (tokens and prefix blocks, in order) to ``path``
@@ -767,7 +774,7 @@ def retimed_twin(scenario: "Scenario", path: str | Path) -> "Scenario":
     rng = np.random.default_rng([scenario.simulation.seed, 0x7ACE])
     inner = np.sort(rng.uniform(0.0, span, max(r.n - 2, 0)))
     times = np.concatenate([[0.0], inner, [span]])[: r.n]
-    out = write_trace(r, path, times)
+    out = write_trace(r, path, times, force=force)
     return scenario.with_changes({
         "workload.trace": str(out), "workload.trace_time_scale": 1.0, "workload.trace_start_s": 0.0,
         "workload.trace_duration_s": None, "workload.trace_loop": False, "simulation.queries": r.n,
