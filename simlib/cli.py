@@ -38,6 +38,7 @@ TABLE_COLUMNS = [
     ("quality_proxy", "quality", "{:.2f}"),
     ("citable_share", "citable", "{:.0%}"),
     ("truncated_share", "truncated", "{:.0%}"),
+    ("queries_rejected", "rejected", "{:,.0f}"),
 ]
 
 
@@ -183,6 +184,11 @@ def format_table(result) -> str:
     out += [line(r) for r in rows]
     for note in result.notes:
         out.append(f"note: {note}")
+    for name, entry in summary.items():
+        rejected = (entry.get("queries_rejected") or {}).get("mean") if entry["feasible"] else None
+        if rejected:
+            out.append(f"note: {name}: {rejected:,.0f} request(s) per replication rejected (too long for the context "
+                       "window); they cost $0 and have no latency, so per-query figures cover the accepted ones only")
     out.append("'-' = does not apply (fresh share of prompt_only, cache hits without a cache). Metrics: docs/metrics.md")
     return "\n".join(out)
 

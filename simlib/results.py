@@ -134,6 +134,11 @@ class RunResult:
 
     def records(self, strategy: str, replication: int = 0) -> np.ndarray:
         """Per-query records of one strategy in one replication (empty if infeasible)."""
+        if strategy not in self.strategies:
+            from simlib.loading import did_you_mean
+
+            raise ValueError(f"no strategy {strategy!r} in this run{did_you_mean(strategy, self.strategies)} "
+                             f"(ran: {', '.join(self.strategies)})")
         rep = self.replications[replication].strategies.get(strategy)
         return rep.records if rep is not None else np.empty(0, RECORD_DTYPE)
 
@@ -189,6 +194,11 @@ class RunResult:
     def summary_wide(self, metrics: list[str] | None = None) -> "pd.DataFrame":
         """One row per strategy, one column per metric mean (for printing)."""
         table = self.summary_table()
+        unknown = [m for m in (metrics or []) if m not in METRICS]
+        if unknown:
+            from simlib.loading import did_you_mean
+
+            raise ValueError(f"unknown metric {unknown[0]!r}{did_you_mean(unknown[0], METRICS)} (see docs/metrics.md)")
         if metrics is not None:
             table = table[table["metric"].isin(metrics)]
         wide = table.pivot(index="strategy", columns="metric", values="mean")

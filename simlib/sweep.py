@@ -422,6 +422,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
 def evaluate_point(scenario: Scenario, metrics: Sequence[str] | None = None, engine: str = "auto") -> dict[str, list]:
     """Run one point; its tidy rows as columns (strategy, metric, mean, ci_low, ci_high, unit, feasible).
 
+    The run's notes travel under the key "notes" (a list of strings, not a column).
+
     Uses the fast kernel's streaming summaries (records="summary") where it follows simpy.
     """
     import simlib
@@ -442,6 +444,7 @@ def evaluate_point(scenario: Scenario, metrics: Sequence[str] | None = None, eng
             cols["ci_high"].append(ci[1])
             cols["unit"].append(METRICS[m].unit)
             cols["feasible"].append(entry["feasible"])
+    cols["notes"] = list(result.notes)
     return cols
 
 
@@ -558,7 +561,12 @@ def run_sweep(spec: SweepSpec, *, backend: Backend = "inprocess", workers: int |
     stopped = False
     notes: list[str] = []
 
+    note_points: dict[str, list[int]] = {}
+
     def finished(point: int, cols: dict[str, list]) -> bool:
+        cols = dict(cols)
+        for note in cols.pop("notes", []):
+            note_points.setdefault(note, []).append(point)
         parts[point] = cols
         if bar is not None:
             bar(len(parts), total)
@@ -583,6 +591,9 @@ def run_sweep(spec: SweepSpec, *, backend: Backend = "inprocess", workers: int |
         if bar is not None:
             bar(len(parts), total, close=True)
     elapsed = time.perf_counter() - t0
+    for note, where in note_points.items():  # each run note once, with the points it holds at
+        shown = ", ".join(str(p) for p in sorted(where)[:10]) + (" ..." if len(where) > 10 else "")
+        notes.append(f"{note} (point{'s' if len(where) > 1 else ''} {shown})")
     if stopped and not any(n.startswith("interrupted") for n in notes):
         notes.append("stopped: the finished points are kept")
     return SweepResult(spec=spec, table=_frame(spec, parts), complete=len(parts) == total, points_done=len(parts),

@@ -787,7 +787,10 @@ def rate_note(scenario: "Scenario") -> str | None:
         return None
     rate = replay(scenario).mean_rate_per_s * SECONDS_PER_DAY
     qpd = scenario.workload.queries_per_day
-    if not math.isfinite(rate) or abs(qpd - rate) <= 0.02 * rate:
+    if not math.isfinite(rate) or rate <= 0:
+        return (f"the replayed trace has no measurable rate (one request, or every request at one instant), so "
+                f"workload.queries_per_day ({qpd:,.0f}) is not the trace's; monthly figures use that value")
+    if abs(qpd - rate) <= 0.02 * rate:
         return None
     return (f"workload.queries_per_day ({qpd:,.0f}) is not the replayed trace's rate ({rate:,.0f}/day); "
             "monthly figures use queries_per_day (simlib.traces.with_trace sets it from the trace)")
