@@ -70,7 +70,7 @@ from simlib.engine.quality import behaviour_share, quality_factors
 from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
     CACHE_HIT, CITABLE, COMPLETED, FRESH, METRICS, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
-    Replication, RunResult, StrategyReplication,
+    Replication, RunResult, StrategyReplication, batch_edges,
 )
 from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
 
@@ -832,10 +832,11 @@ class _Aggregate:
             "read_tokens", "prompt_tokens", "quality", "knowledge", "use", "citable", "truncated",
             "retrieved", "rejected") + tuple(f"c_{c}" for c in PER_QUERY_COMPONENTS)
 
-    def __init__(self, scenario: Scenario, name: str, n: int, exact_limit: int | None = None):
+    def __init__(self, scenario: Scenario, name: str, n: int, exact_limit: int | None = None, warmup_n: int = 0):
         exact_limit = EXACT_QUANTILE_VALUES if exact_limit is None else exact_limit
         self.scenario, self.name, self.strategy = scenario, name, STRATEGIES[name]
-        self.edges = np.linspace(0, n, BATCHES + 1).astype(int) if n >= 2 * BATCHES else None
+        # warm-up queries fall in batch 0 but are masked out of every sum (flags & WARMUP)
+        self.edges = batch_edges(n, warmup_n, BATCHES)
         self.groups = BATCHES if self.edges is not None else 1
         self.sums = {k: np.zeros(self.groups) for k in self.SUMS}
         self.series = {k: _Series(self.groups, exact_limit) for k in ("latency", "ttft", "age")}
@@ -1076,7 +1077,8 @@ def run_replication_fast(scenario: Scenario, replication: int, feasible: dict[st
     warmup_n = int(scenario.simulation.warmup_share * n)
     span = float(draws.arrival_at_s[-1] - draws.arrival_at_s[0]) if n > 1 else 0.0
     full = {name: np.zeros(n, RECORD_DTYPE) for name in names} if records == "full" else None
-    aggs = {name: _Aggregate(scenario, name, n) for name in names} if records == "summary" else None
+    aggs = ({name: _Aggregate(scenario, name, n, warmup_n=warmup_n) for name in names}
+            if records == "summary" else None)
     stride = max(1, -(-n // SAMPLE_RECORDS))
     samples: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in names}
     chunk = max(1, int(chunk_queries))

@@ -168,6 +168,9 @@ class RunResult:
                 values = [m[name][metric] for m in per_rep]
                 if batches is None:
                     entry[metric] = interval(values)
+                elif metric in COUNT_METRICS:  # each batch's count scaled to a run total, as the centre is
+                    entry[metric] = interval([None if b[metric] is None else b[metric] * len(batches) for b in batches],
+                                             centre=values[0])
                 else:
                     entry[metric] = interval([b[metric] for b in batches], centre=values[0])
             out[name] = entry
@@ -370,13 +373,29 @@ def _quality_parts(scenario: Scenario, st, rec: np.ndarray) -> tuple[float | Non
     return float(f["knowledge"].mean()), float(f["use"].mean())
 
 
+def batch_edges(n: int, warmup_n: int, batches: int = 10) -> np.ndarray | None:
+    """Boundaries of ``batches`` equal batches of the measured queries warmup_n..n (None if too few).
+
+    The warm-up queries are in no batch: a batch of warm-up alone would count as a $0,
+    zero-latency batch and widen (and bias) the interval.
+    """
+    if n - warmup_n < 2 * batches:
+        return None
+    return np.linspace(warmup_n, n, batches + 1).astype(int)
+
+
+# counts over the whole run: a batch's count times the number of batches estimates the run's
+COUNT_METRICS = ("queries_completed", "queries_rejected")
+
+
 def batch_metrics(scenario: Scenario, strategy: str, rep: Replication, batches: int = 10) -> list[dict[str, float | None]]:
-    """Every metric over ``batches`` consecutive batches of one replication (batch means)."""
+    """Every metric over ``batches`` consecutive batches of the measured queries of one replication (batch means)."""
     sr = rep.strategies[strategy]
     n = len(sr.records)
-    if n < 2 * batches:
+    warmup_n = int(np.count_nonzero((sr.records["flags"] & WARMUP) != 0)) if n else 0  # the first queries
+    edges = batch_edges(n, warmup_n, batches)
+    if edges is None:
         return []
-    edges = np.linspace(0, n, batches + 1).astype(int)
     out = []
     for a, b in zip(edges[:-1], edges[1:]):
         span = float(sr.records["arrival_at_s"][b - 1] - sr.records["arrival_at_s"][a])

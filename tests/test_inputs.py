@@ -154,3 +154,25 @@ def test_random_valid_scenarios_give_strict_json(tmp_path, qpd, top_k, ttl, cv, 
         for metric, v in entry.items():
             if isinstance(v, dict):
                 assert v["mean"] is None or (isinstance(v["mean"], (int, float)) and math.isfinite(v["mean"])), metric
+
+
+# --- the batch-means interval (one replication) ------------------------------------------
+
+@pytest.mark.parametrize("warmup", [0.0, 0.1, 0.55])
+@pytest.mark.parametrize("engine,records", [("simpy", "full"), ("fast", "full"), ("fast", "summary")])
+def test_an_exactly_constant_metric_has_a_zero_width_interval(warmup, engine, records):
+    """Constant lengths and prompt_only: every query costs the same, so every batch does too.
+
+    Before the fix, with warm-up the first batch was all warm-up and counted as $0: a cost of
+    exactly $0.01623 per query was reported with the interval 0.01256-0.01990.
+    """
+    s = build_scenario({"workload": {"token_length_cv": 0.0},
+                        "simulation": {"queries": 2000, "warmup_share": warmup, "strategies": ["prompt_only"]}})
+    entry = simlib.run(s, engine=engine, records=records).summary()["prompt_only"]
+    mean = entry["cost_per_query_usd"]["mean"]
+    low, high = entry["cost_per_query_usd"]["ci95"]
+    assert high - low <= 1e-12 * mean
+    measured = 2000 - int(warmup * 2000)
+    qc = entry["queries_completed"]
+    assert qc["mean"] == measured and qc["ci95"][0] <= measured <= qc["ci95"][1]
+    assert qc["ci95"][1] - qc["ci95"][0] < 0.01 * measured  # batch counts scaled to the run total
