@@ -176,3 +176,27 @@ def test_an_exactly_constant_metric_has_a_zero_width_interval(warmup, engine, re
     qc = entry["queries_completed"]
     assert qc["mean"] == measured and qc["ci95"][0] <= measured <= qc["ci95"][1]
     assert qc["ci95"][1] - qc["ci95"][0] < 0.01 * measured  # batch counts scaled to the run total
+
+
+# --- the resource estimate refuses what would not fit ------------------------------------
+
+@pytest.mark.parametrize("args", [["--queries", "50000000", "--records", "full"],
+                                  ["--engine", "simpy", "--queries", "5000000"]])
+def test_runs_that_would_not_fit_are_refused_at_once(args):
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "simlib.cli", "run", "--preset", "docs-assistant", *args],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "GiB" in proc.stderr and "SIMLIB_MEMORY_LIMIT_GIB" in proc.stderr, proc.stderr
+    assert time.monotonic() - start < 30
+
+
+def test_memory_limit_is_a_setting(monkeypatch):
+    from simlib.resources import check_fits
+
+    s = build_scenario({"simulation": {"queries": 100_000}})
+    monkeypatch.setenv("SIMLIB_MEMORY_LIMIT_GIB", "0.01")
+    with pytest.raises(ScenarioError, match="0.01 GiB limit"):
+        check_fits(s, records="full")
+    monkeypatch.setenv("SIMLIB_MEMORY_LIMIT_GIB", "many")
+    with pytest.raises(ScenarioError, match="SIMLIB_MEMORY_LIMIT_GIB"):
+        check_fits(s)

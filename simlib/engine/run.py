@@ -55,6 +55,9 @@ def run(scenario: Scenario, *, replications: int | None = None, progress: Callab
         raise ValueError(f"engine must be 'auto', 'simpy' or 'fast', got {engine!r}")
     if records not in ("auto", "full", "summary"):
         raise ValueError(f"records must be 'auto', 'full' or 'summary', got {records!r}")
+    from simlib.resources import check_fits
+
+    check_fits(scenario, engine=engine, records=records, replications=replications)  # refuse before allocating
     if engine != "simpy":
         from simlib.kernel import run_fast
 
