@@ -7,11 +7,12 @@ preset (2 cores, 2026-12-01; peak RSS above the ~120 MB of imported libraries, w
   1,000 B is used (an assumption: headroom for larger runs, not measured at millions);
 - fast kernel, records 'full': ~92 B and ~4 us per query x strategy (records are kept for
   every replication); 120 B is used;
-- fast kernel, records 'summary': ~390 B per query (the draws of a replication are
-  drawn up front) and ~2.3 us per query x strategy; 400 B is used.
+- fast kernel, records 'summary': ~300 MB of samples and sketches, plus ~77 B per query
+  (the draws of a replication are drawn up front; 1.7 GB at 20M, 4.0 GB at 50M queries,
+  issue 13) and ~2.3 us per query x strategy; 100 B per query is used.
 
 memory_bytes = per_query_strategy_B x queries x strategies (x replications when full
-records are kept) + per_query_B x queries + 150 MB of libraries. The limit is
+records are kept) + per_query_B x queries + fixed (summary: 300 MB) + 150 MB of libraries. The limit is
 ``SIMLIB_MEMORY_LIMIT_GIB`` (an environment setting; default 20 GiB, for a 24 GiB
 machine with room for the system), and never more than 85% of this machine's RAM.
 """
@@ -25,7 +26,8 @@ from simlib.errors import Problem, ScenarioError
 
 BASE_BYTES = 150 * 1024**2
 PER_QUERY_STRATEGY_BYTES = {"simpy": 1000, "full": 120, "summary": 0}
-PER_QUERY_BYTES = {"simpy": 200, "full": 200, "summary": 400}
+PER_QUERY_BYTES = {"simpy": 200, "full": 200, "summary": 100}
+FIXED_BYTES = {"simpy": 0, "full": 0, "summary": 300 * 1024**2}
 PER_QUERY_STRATEGY_S = {"simpy": 80e-6, "full": 4e-6, "summary": 2.3e-6}
 DEFAULT_LIMIT_GIB = 20.0
 
@@ -66,7 +68,7 @@ def estimate(scenario, *, engine: str = "auto", records: str = "auto", replicati
     else:  # auto: full records up to 256 MiB, else streaming summaries (simlib.kernel)
         mode = "full" if n * s * PER_QUERY_STRATEGY_BYTES["full"] <= 256 * 1024**2 else "summary"
     kept = reps if mode in ("full", "simpy") else 1
-    memory = BASE_BYTES + PER_QUERY_STRATEGY_BYTES[mode] * n * s * kept + PER_QUERY_BYTES[mode] * n
+    memory = BASE_BYTES + FIXED_BYTES[mode] + PER_QUERY_STRATEGY_BYTES[mode] * n * s * kept + PER_QUERY_BYTES[mode] * n
     return Estimate(memory_bytes=int(memory), time_s=PER_QUERY_STRATEGY_S[mode] * n * s * reps, mode=mode)
 
 
