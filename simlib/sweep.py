@@ -789,7 +789,12 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
     ns = argparse.Namespace(preset=args.preset, scenario=args.scenario, queries=None, replications=None,
                             seed=None, strategies=None)
     base = scenario_from_args(ns)
-    grid = dict(_parse_axis(a) for a in args.grid)
+    axes = [_parse_axis(a) for a in args.grid]
+    seen = [path for path, _ in axes]
+    twice = sorted({p for p in seen if seen.count(p) > 1})
+    if twice:  # a dict would silently keep the last one
+        raise ScenarioError([Problem(f"--grid {twice[0]}", "given more than once; give each axis once")])
+    grid = dict(axes)
     return build_sweep(base, grid=grid, changes=changes, replications=args.replications, seed=args.seed,
                        metrics=metrics, engine=args.engine or "auto", name=args.preset or Path(args.scenario).stem)
 

@@ -240,3 +240,20 @@ def test_fresh_share_is_monotone_in_the_change_rate_on_one_seed(changes):
             fresh = summary[name]["fresh_share"]["mean"]
             assert fresh <= previous[name] + 1e-12, (name, rate, fresh, previous[name])
             previous[name] = fresh
+
+
+def test_one_row_trace_rate_is_noted(tmp_path):
+    from simlib.presets import load_preset
+    from simlib.traces import with_trace
+
+    f = tmp_path / "one.csv"
+    f.write_text("timestamp_s,input_tokens,output_tokens\n0,100,50\n")
+    s = with_trace(load_preset("docs-assistant"), str(f)).with_changes({"simulation.strategies": ["rag"]})
+    assert any("no measurable rate" in n for n in simlib.run(s).notes)
+
+
+def test_a_grid_axis_given_twice_is_an_error(capsys):
+    from simlib.cli import main
+
+    code = main(["sweep", "--preset", "docs-assistant", "--grid", "simulation.seed=0", "--grid", "simulation.seed=1"])
+    assert code == 2 and "more than once" in capsys.readouterr().err
