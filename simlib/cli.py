@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "simpy: the discrete-event engine of record")
     run.add_argument("--records", choices=("auto", "full", "summary"), default="auto",
                      help="fast kernel: keep every per-query record (full), or stream summary statistics in "
-                          "bounded memory (summary); auto: full up to 256 MiB of records")
+                          "less memory (summary: no per-query records kept, but the draws of a replication, ~80 B/query, still are; benchmarks/bench_summary_memory.py); auto: full up to 256 MiB of records")
 
     val = sub.add_parser("validate", help="check a scenario file and explain every problem")
     val.add_argument("file", help="scenario file (YAML or JSON)")

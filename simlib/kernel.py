@@ -1,7 +1,7 @@
 """The fast kernel: the simpy engine's model computed with arrays and a heap recursion.
 
     result = simlib.run(scenario, engine="fast")      # or engine="auto" (the default)
-    result = run_fast(scenario, records="summary")    # streaming aggregates, bounded memory
+    result = run_fast(scenario, records="summary")    # streaming aggregates (memory ~80 B per query: the draws)
 
 Same scenario, same random draws (``simlib.engine.draws``: the very same functions, called
 in the same order on the same streams), same per-query results as the simpy engine of
@@ -1013,7 +1013,7 @@ def run_fast(scenario: Scenario, *, replications: int | None = None,
     """Simulate every strategy with the fast kernel: the same RunResult as simlib.engine.run.run.
 
     ``records``: 'full' keeps every per-query record (54 bytes a query a strategy);
-    'summary' folds them into streaming aggregates (bounded memory, a sample of records
+    'summary' folds them into streaming aggregates (no per-query records: ~80 B per query for the draws, a sample of records
     kept); 'auto' keeps full records up to FULL_RECORDS_MAX_BYTES. Falls back to the simpy
     engine, with a note, where the kernel cannot follow it.
     """

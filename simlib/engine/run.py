@@ -48,7 +48,7 @@ def run(scenario: Scenario, *, replications: int | None = None, progress: Callab
     and on random scenarios; it falls back to simpy, with a note, where it cannot follow),
     or 'auto' (the default: the fast kernel wherever it follows simpy, else simpy).
     ``records`` applies to the fast
-    kernel: 'full' per-query records, 'summary' streaming aggregates in bounded memory
+    kernel: 'full' per-query records, 'summary' streaming aggregates (no per-query records kept; the replication's draws, ~80 B per query, still are)
     (with a sample of records), 'auto' full up to 256 MiB of records.
     """
     if engine not in ("auto", "simpy", "fast"):
