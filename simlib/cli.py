@@ -41,6 +41,7 @@ TABLE_COLUMNS = [
     ("quality_proxy", "quality", "{:.2f}"),
     ("citable_share", "citable", "{:.0%}"),
     ("truncated_share", "truncated", "{:.0%}"),
+    ("queries_rejected", "rejected", "{:,.0f}"),
 ]
 
 
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "simpy: the discrete-event engine of record")
     run.add_argument("--records", choices=("auto", "full", "summary"), default="auto",
                      help="fast kernel: keep every per-query record (full), or stream summary statistics in "
-                          "bounded memory (summary); auto: full up to 256 MiB of records")
+                          "less memory (summary: no per-query records kept, but the draws of a replication, ~80 B/query, still are; benchmarks/bench_summary_memory.py); auto: full up to 256 MiB of records")
 
     val = sub.add_parser("validate", help="check a scenario file and explain every problem")
     val.add_argument("file", help="scenario file (YAML or JSON)")
@@ -130,6 +131,11 @@ def format_table(result) -> str:
     out += [line(r) for r in rows]
     for note in result.notes:
         out.append(f"note: {note}")
+    for name, entry in summary.items():
+        rejected = (entry.get("queries_rejected") or {}).get("mean") if entry["feasible"] else None
+        if rejected:
+            out.append(f"note: {name}: {rejected:,.0f} request(s) per replication rejected (too long for the context "
+                       "window); they cost $0 and have no latency, so per-query figures cover the accepted ones only")
     out.append("'-' = does not apply (fresh share of prompt_only, cache hits without a cache). Metrics: docs/metrics.md")
     return "\n".join(out)
 

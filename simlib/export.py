@@ -35,7 +35,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -272,45 +271,17 @@ def figure_html(fig: go.Figure, *, width: int = SLIDE_WIDTH_PX, height: int = SL
 
 # --- atomic writes --------------------------------------------------------------------
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _write_atomic(path: Path, write: Callable[[IO[bytes]], None], *, force: bool) -> Path:
-    """Write ``path`` through ``write(file)`` into a temporary file beside it, then rename.
+    """Write ``path`` atomically through simlib.writing.write_atomic (creating its folder).
 
-    Without ``force`` the final step is a hard link, which fails if ``path`` exists, so a
-    file appearing meanwhile is not clobbered either. On any failure the temporary file
-    is removed and ``path`` is left as it was.
+    Without ``force`` an existing target (or one appearing meanwhile) is not clobbered; on
+    any failure the temporary file is removed and ``path`` is left as it was.
     """
+    from simlib.writing import write_atomic
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not force and path.exists():
-        raise OutputExistsError(f"{path} already exists; not overwriting it (use --force, or force=True, to replace it)")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        if force:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise OutputExistsError(f"{path} already exists; not overwriting it (use --force, or force=True, to replace it)") from None
-            except OSError:  # no hard links on this file system
-                if path.exists():
-                    raise OutputExistsError(f"{path} already exists; not overwriting it (use --force, or force=True, to replace it)") from None
-                os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_atomic(path, write, force=force, exists_error=OutputExistsError)
 
 
 def _write_all(files: Mapping[Path, bytes], *, force: bool) -> list[Path]:
@@ -817,6 +788,16 @@ def handles(command: str) -> bool:
     return command == "export"
 
 
+def _unwritable_ancestor(folder: Path) -> Path | None:
+    """The nearest existing folder on the way to ``folder`` if it cannot be written (missing ones are created)."""
+    folder = folder.absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
+        return None
+    return folder
+
+
 def run_command(args: argparse.Namespace) -> int:
     import simlib
     from simlib.progress import progress_bar as _progress_bar
@@ -835,6 +816,10 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     if args.format == DECK_FORMAT and out.exists() and not args.force:
         print(f"error: {out} already exists; not overwriting it (use --force to replace it)", file=sys.stderr)
+        return 2
+    blocked = _unwritable_ancestor(out if args.format != DECK_FORMAT else out.parent)
+    if blocked is not None:  # checked before simulating, not after
+        print(f"error: {out}: the folder {str(blocked)!r} is not writable", file=sys.stderr)
         return 2
     if args.format in IMAGE_FORMATS or args.format == DECK_FORMAT:
         try:  # fail before simulating, not after

@@ -1,7 +1,7 @@
 """The fast kernel: the simpy engine's model computed with arrays and a heap recursion.
 
     result = simlib.run(scenario, engine="fast")      # or engine="auto" (the default)
-    result = run_fast(scenario, records="summary")    # streaming aggregates, bounded memory
+    result = run_fast(scenario, records="summary")    # streaming aggregates (memory ~80 B per query: the draws)
 
 Same scenario, same random draws (``simlib.engine.draws``: the very same functions, called
 in the same order on the same streams), same per-query results as the simpy engine of
@@ -72,7 +72,7 @@ from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
     MONTHLY_COMPONENTS,
     CACHE_HIT, CITABLE, COMPLETED, FRESH, METRICS, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
-    Replication, RunResult, StrategyReplication,
+    Replication, RunResult, StrategyReplication, batch_edges,
 )
 from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
 
@@ -834,10 +834,11 @@ class _Aggregate:
             "read_tokens", "prompt_tokens", "quality", "knowledge", "use", "citable", "truncated",
             "retrieved", "rejected", "distraction", "context", "long_context", "hallucination") + tuple(f"c_{c}" for c in PER_QUERY_COMPONENTS)
 
-    def __init__(self, scenario: Scenario, name: str, n: int, exact_limit: int | None = None):
+    def __init__(self, scenario: Scenario, name: str, n: int, exact_limit: int | None = None, warmup_n: int = 0):
         exact_limit = EXACT_QUANTILE_VALUES if exact_limit is None else exact_limit
         self.scenario, self.name, self.strategy = scenario, name, STRATEGIES[name]
-        self.edges = np.linspace(0, n, BATCHES + 1).astype(int) if n >= 2 * BATCHES else None
+        # warm-up queries fall in batch 0 but are masked out of every sum (flags & WARMUP)
+        self.edges = batch_edges(n, warmup_n, BATCHES)
         self.groups = BATCHES if self.edges is not None else 1
         self.sums = {k: np.zeros(self.groups) for k in self.SUMS}
         self.series = {k: _Series(self.groups, exact_limit) for k in ("latency", "ttft", "age")}
@@ -1025,7 +1026,7 @@ def run_fast(scenario: Scenario, *, replications: int | None = None,
     """Simulate every strategy with the fast kernel: the same RunResult as simlib.engine.run.run.
 
     ``records``: 'full' keeps every per-query record (54 bytes a query a strategy);
-    'summary' folds them into streaming aggregates (bounded memory, a sample of records
+    'summary' folds them into streaming aggregates (no per-query records: ~80 B per query for the draws, a sample of records
     kept); 'auto' keeps full records up to FULL_RECORDS_MAX_BYTES. Falls back to the simpy
     engine, with a note, where the kernel cannot follow it.
     """
@@ -1089,7 +1090,8 @@ def run_replication_fast(scenario: Scenario, replication: int, feasible: dict[st
     warmup_n = int(scenario.simulation.warmup_share * n)
     span = float(draws.arrival_at_s[-1] - draws.arrival_at_s[0]) if n > 1 else 0.0
     full = {name: np.zeros(n, RECORD_DTYPE) for name in names} if records == "full" else None
-    aggs = {name: _Aggregate(scenario, name, n) for name in names} if records == "summary" else None
+    aggs = ({name: _Aggregate(scenario, name, n, warmup_n=warmup_n) for name in names}
+            if records == "summary" else None)
     stride = max(1, -(-n // SAMPLE_RECORDS))
     samples: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in names}
     chunk = max(1, int(chunk_queries))

@@ -11,7 +11,6 @@ scenario, so the two modules do not import each other.
 
 from __future__ import annotations
 
-import difflib
 from functools import lru_cache
 from typing import Any
 
@@ -30,8 +29,9 @@ def _preset_files() -> dict[str, Any]:
 def _raw(name: str) -> dict[str, Any]:
     files = _preset_files()
     if name not in files:
-        close = difflib.get_close_matches(name, list(files), n=3, cutoff=0.4)
-        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        from simlib.loading import did_you_mean
+
+        hint = did_you_mean(name, files, cutoff=0.4)
         raise ScenarioError([Problem("preset", f"unknown preset {name!r}{hint} (known: {', '.join(files)})")])
     data = yaml.safe_load(files[name].read_text(encoding="utf-8"))
     if not isinstance(data, dict):

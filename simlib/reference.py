@@ -34,6 +34,8 @@ def _constraint(meta) -> str:
 
 
 def scenario_reference_markdown() -> str:
+    from simlib import scenario as sc
+
     lines = [
         "# Scenario reference",
         "",
@@ -41,6 +43,13 @@ def scenario_reference_markdown() -> str:
         "A scenario file (YAML or JSON) sets any of these fields; `base: PRESET` starts from a preset.",
         "Units are in the names: `_s` seconds, `_usd` US dollars, `_tokens`, `_per_s`, `_per_day`,",
         "`_share` a fraction in [0, 1], `_per_mtok` per million tokens.",
+        "",
+        "Every number is finite and bounded (the constraint column); a boolean is not a number.",
+        "Only `prompt_cache.ttl_s` may be infinite. Limits relative to the horizon",
+        "(`horizon_s = simulation.queries / queries_per_day x 86,400`), checked when the scenario is built:",
+        f"the horizon is at most {sc.MAX_HORIZON_S:.3g} s; knowledge changes drawn over the horizon plus the",
+        f"look-back (the longest lag or period) at most {sc.MAX_CHANGES_PER_RUN:,}; each periodic process",
+        f"(batch re-index, periodic cache rebuild, retraining) fires at most {sc.MAX_PERIODIC_EVENTS_PER_RUN:,} times.",
         "",
     ]
     top = [(n, f) for n, f in Scenario.model_fields.items() if not (isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel))]

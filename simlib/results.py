@@ -141,6 +141,11 @@ class RunResult:
 
     def records(self, strategy: str, replication: int = 0) -> np.ndarray:
         """Per-query records of one strategy in one replication (empty if infeasible)."""
+        if strategy not in self.strategies:
+            from simlib.loading import did_you_mean
+
+            raise ValueError(f"no strategy {strategy!r} in this run{did_you_mean(strategy, self.strategies)} "
+                             f"(ran: {', '.join(self.strategies)})")
         rep = self.replications[replication].strategies.get(strategy)
         return rep.records if rep is not None else np.empty(0, RECORD_DTYPE)
 
@@ -170,6 +175,9 @@ class RunResult:
                 values = [m[name][metric] for m in per_rep]
                 if batches is None:
                     entry[metric] = interval(values)
+                elif metric in COUNT_METRICS:  # each batch's count scaled to a run total, as the centre is
+                    entry[metric] = interval([None if b[metric] is None else b[metric] * len(batches) for b in batches],
+                                             centre=values[0])
                 else:
                     entry[metric] = interval([b[metric] for b in batches], centre=values[0])
             out[name] = entry
@@ -196,6 +204,11 @@ class RunResult:
     def summary_wide(self, metrics: list[str] | None = None) -> "pd.DataFrame":
         """One row per strategy, one column per metric mean (for printing)."""
         table = self.summary_table()
+        unknown = [m for m in (metrics or []) if m not in METRICS]
+        if unknown:
+            from simlib.loading import did_you_mean
+
+            raise ValueError(f"unknown metric {unknown[0]!r}{did_you_mean(unknown[0], METRICS)} (see docs/metrics.md)")
         if metrics is not None:
             table = table[table["metric"].isin(metrics)]
         wide = table.pivot(index="strategy", columns="metric", values="mean")
@@ -236,8 +249,19 @@ class RunResult:
             "seed": self.scenario.simulation.seed,
             "engine": self.engine,
             "notes": list(self.notes),
-            "strategies": self.summary(),
+            "strategies": _finite_or_null(self.summary()),
         }
+
+
+def _finite_or_null(value: Any) -> Any:
+    """Every float in a JSON tree finite or None (strict JSON has no NaN or inf; docs/json.md)."""
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def interval(values: list[float | None], centre: float | None = None) -> dict[str, Any]:
@@ -369,13 +393,29 @@ def _quality_parts(scenario: Scenario, st, rec: np.ndarray) -> dict[str, float |
     return out
 
 
+def batch_edges(n: int, warmup_n: int, batches: int = 10) -> np.ndarray | None:
+    """Boundaries of ``batches`` equal batches of the measured queries warmup_n..n (None if too few).
+
+    The warm-up queries are in no batch: a batch of warm-up alone would count as a $0,
+    zero-latency batch and widen (and bias) the interval.
+    """
+    if n - warmup_n < 2 * batches:
+        return None
+    return np.linspace(warmup_n, n, batches + 1).astype(int)
+
+
+# counts over the whole run: a batch's count times the number of batches estimates the run's
+COUNT_METRICS = ("queries_completed", "queries_rejected")
+
+
 def batch_metrics(scenario: Scenario, strategy: str, rep: Replication, batches: int = 10) -> list[dict[str, float | None]]:
-    """Every metric over ``batches`` consecutive batches of one replication (batch means)."""
+    """Every metric over ``batches`` consecutive batches of the measured queries of one replication (batch means)."""
     sr = rep.strategies[strategy]
     n = len(sr.records)
-    if n < 2 * batches:
+    warmup_n = int(np.count_nonzero((sr.records["flags"] & WARMUP) != 0)) if n else 0  # the first queries
+    edges = batch_edges(n, warmup_n, batches)
+    if edges is None:
         return []
-    edges = np.linspace(0, n, batches + 1).astype(int)
     out = []
     for a, b in zip(edges[:-1], edges[1:]):
         span = float(sr.records["arrival_at_s"][b - 1] - sr.records["arrival_at_s"][a])

@@ -16,13 +16,11 @@ re-validated scenario with some fields changed.
 from __future__ import annotations
 
 import copy
-import difflib
-import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simlib.errors import Problem, ScenarioError
 
@@ -42,8 +40,44 @@ SECONDS_PER_DAY = 86_400.0
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12: the month used for every monthly figure
 
 
+# Finite ranges (issue 13): every number has an upper bound, so no input can ask for an
+# unbounded allocation or an overflow; the horizon-relative limits (events per run) are
+# checked in build_scenario (check_run_size), where the horizon is known.
+MAX_DURATION_S = 3.2e9  # ~100 years: no duration, lag or period is longer
+MAX_USD_PER_MTOK = 10_000.0  # 100x the dearest list price in the catalog
+MAX_CONCURRENCY = 1_000_000  # requests served at once by one stage
+MAX_HORIZON_S = 3.2e9  # simulated span (queries / rate), ~100 years
+MAX_CHANGES_PER_RUN = 20_000_000  # knowledge changes drawn over horizon + look-back (~320 MB)
+MAX_PERIODIC_EVENTS_PER_RUN = 1_000_000  # re-indexes, cache rebuilds or retrainings per run
+INFINITE_OK = frozenset({"ttl_s"})  # the only field where inf means something (an entry never expires)
+
+
+def _is_number_annotation(annotation: Any) -> bool:
+    """True for float/int fields, optional or tuple-of (bool is not a number)."""
+    import typing
+
+    if annotation in (int, float):
+        return True
+    return any(_is_number_annotation(a) for a in typing.get_args(annotation) if a is not Ellipsis)
+
+
 class _Group(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_number(cls, value: Any, info: Any) -> Any:
+        """A boolean is not a number (YAML 'true' would become 1); inf only where it means something."""
+        field = cls.model_fields.get(info.field_name)
+        if field is None or not _is_number_annotation(field.annotation):
+            return value
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if isinstance(item, bool):
+                raise ValueError("expected a number, got a boolean")
+            if isinstance(item, float) and math.isinf(item) and info.field_name not in INFINITE_OK:
+                raise ValueError("must be finite")
+        return value
 
 
 def _f(default: Any, description: str, **constraints: Any) -> Any:
@@ -54,7 +88,7 @@ def _f(default: Any, description: str, **constraints: Any) -> Any:
 class Workload(_Group):
     """Who asks what, and how often."""
 
-    queries_per_day: float = _f(20_000.0, "Mean queries per day over the whole system. Default: a mid-sized internal assistant.", gt=0)
+    queries_per_day: float = _f(20_000.0, "Mean queries per day over the whole system. Default: a mid-sized internal assistant.", gt=0, le=1e9)
     arrival_process: Literal["poisson", "daily_profile", "trace"] = _f(
         "poisson",
         "'poisson' (constant rate), 'daily_profile' (non-homogeneous Poisson, one rate per hour of "
@@ -62,27 +96,28 @@ class Workload(_Group):
     )
     hourly_weights: tuple[float, ...] = _f(
         (1, 1, 1, 1, 1, 2, 4, 7, 10, 12, 12, 11, 10, 11, 12, 12, 11, 9, 7, 5, 4, 3, 2, 1),
-        "Relative arrival rate for each hour of the day (24 non-negative numbers, not all zero), "
+        "Relative arrival rate for each hour of the day (24 finite numbers in [0, 1e6], not all zero), "
         "used when arrival_process is 'daily_profile'. Default: a business-hours shape.",
         min_length=24,
         max_length=24,
     )
-    query_tokens_mean: float = _f(60.0, "Mean tokens in the user's query. Default: a one-paragraph question.", ge=1)
-    output_tokens_mean: float = _f(350.0, "Mean output tokens per answer (capped at model.max_output_tokens). Default: a few paragraphs.", ge=1)
+    query_tokens_mean: float = _f(60.0, "Mean tokens in the user's query. Default: a one-paragraph question.", ge=1, le=1e7)
+    output_tokens_mean: float = _f(350.0, "Mean output tokens per answer (capped at model.max_output_tokens). Default: a few paragraphs.", ge=1, le=1e7)
     token_length_cv: float = _f(0.6, "Coefficient of variation of query and output lengths (lognormal); 0 makes them constant. Default: typical chat spread.", ge=0, le=5)
     fact_popularity: Literal["uniform", "zipf"] = _f("zipf", "How often each fact is asked about: uniform, or Zipf by rank. Default: Zipf, as in most FAQ traffic.")
     zipf_exponent: float = _f(0.9, "Exponent s of the Zipf popularity (P(rank r) ~ r^-s). Default 0.9.", gt=0, le=5)
-    tenants_count: int = _f(1, "Tenants or users whose data (and cache prefixes) are separate; facts are split evenly among them. 1 = one shared knowledge base.", ge=1)
+    tenants_count: int = _f(1, "Tenants or users whose data (and cache prefixes) are separate; facts are split evenly among them. 1 = one shared knowledge base.", ge=1, le=1_000_000)
     trace: str | None = _f(None, "Trace to replay when arrival_process is 'trace': a shipped trace name or a file path.")
-    trace_time_scale: float = _f(1.0, "Trace replay: multiply inter-arrival times by this (0.5 = twice the load).", gt=0)
-    trace_start_s: float = _f(0.0, "Trace replay: skip the trace before this many seconds.", ge=0)
-    trace_duration_s: float | None = _f(None, "Trace replay: use this many seconds of trace from trace_start_s (None: to the end).", gt=0)
+    trace_time_scale: float = _f(1.0, "Trace replay: multiply inter-arrival times by this (0.5 = twice the load).", gt=0, le=1e6)
+    trace_start_s: float = _f(0.0, "Trace replay: skip the trace before this many seconds.", ge=0, le=MAX_DURATION_S)
+    trace_duration_s: float | None = _f(None, "Trace replay: use this many seconds of trace from trace_start_s (None: to the end).", gt=0, le=MAX_DURATION_S)
     trace_loop: bool = _f(False, "Trace replay: loop the window until simulation.queries have arrived.")
 
     @model_validator(mode="after")
     def _weights_usable(self) -> "Workload":
-        if any(w < 0 for w in self.hourly_weights) or sum(self.hourly_weights) <= 0:
-            raise ValueError("hourly_weights must be 24 non-negative numbers, not all zero")
+        w = self.hourly_weights
+        if any(not math.isfinite(x) or x < 0 or x > 1e6 for x in w) or sum(w) <= 0:
+            raise ValueError("hourly_weights must be 24 finite numbers in [0, 1e6], not all zero")
         return self
 
     @model_validator(mode="after")
@@ -99,15 +134,15 @@ class Workload(_Group):
 class Knowledge(_Group):
     """The knowledge base, its stream of changes, and how the search index follows it."""
 
-    facts_count: int = _f(2_000, "Facts (documents) in the knowledge base. Default: a product's docs site.", ge=1)
-    chunks_per_fact: int = _f(4, "Retrievable chunks per fact (document). Default: a 1,600-token page in 400-token chunks.", ge=1)
-    changes_per_day: float = _f(30.0, "Knowledge changes per day (a fact's new version), over the whole base. Default: a docs team's weekly churn.", ge=0)
+    facts_count: int = _f(2_000, "Facts (documents) in the knowledge base. Default: a product's docs site.", ge=1, le=10_000_000)
+    chunks_per_fact: int = _f(4, "Retrievable chunks per fact (document). Default: a 1,600-token page in 400-token chunks.", ge=1, le=10_000)
+    changes_per_day: float = _f(30.0, "Knowledge changes per day (a fact's new version), over the whole base. Default: a docs team's weekly churn.", ge=0, le=1e7)
     changes_follow_popularity: bool = _f(False, "If true, popular facts change more often (changes drawn with query popularity); else uniformly.")
-    change_burst_size_mean: float = _f(1.0, "Mean changes per burst (geometric); 1 = plain Poisson changes, larger = bursty releases.", ge=1)
+    change_burst_size_mean: float = _f(1.0, "Mean changes per burst (geometric); 1 = plain Poisson changes, larger = bursty releases.", ge=1, le=1e4)
     index_refresh: Literal["streaming", "batch"] = _f("streaming", "How the search index follows changes: streaming (each change indexed after index_lag_s) or batch (re-index every reindex_interval_s).")
-    index_lag_s: float = _f(300.0, "Streaming indexing lag: a change is searchable this long after it happens. Default: 5 minutes, a queue-driven embedding job.", ge=0)
-    reindex_interval_s: float = _f(86_400.0, "Batch re-index period. Default: nightly.", gt=0)
-    reindex_duration_s: float = _f(1_800.0, "Batch re-index duration: a re-index reflects the knowledge at its start and serves from its end.", ge=0)
+    index_lag_s: float = _f(300.0, "Streaming indexing lag: a change is searchable this long after it happens. Default: 5 minutes, a queue-driven embedding job.", ge=0, le=MAX_DURATION_S)
+    reindex_interval_s: float = _f(86_400.0, "Batch re-index period. Default: nightly.", gt=0, le=MAX_DURATION_S)
+    reindex_duration_s: float = _f(1_800.0, "Batch re-index duration: a re-index reflects the knowledge at its start and serves from its end.", ge=0, le=MAX_DURATION_S)
     tenant_knowledge: Literal["shared", "private"] = _f(
         "shared",
         "'private': each tenant's facts may only answer that tenant (per-user data), so one shared fine-tuned "
@@ -125,13 +160,13 @@ class Retrieval(_Group):
     """The retrieval round trip (embed the query, vector search, optional rerank) and its recall."""
 
     top_k: int = _f(5, "Chunks retrieved into the prompt. Default: a common RAG setting.", ge=0, le=1000)
-    chunk_tokens: int = _f(400, "Tokens per retrieved chunk. Default: a common chunk size.", ge=1)
-    embed_latency_s: float = _f(0.05, "Mean latency of embedding the query (API call). Default: hosted embedding API, small input.", ge=0)
-    search_latency_s: float = _f(0.03, "Mean vector search latency. Default: managed vector store, ANN index.", ge=0)
+    chunk_tokens: int = _f(400, "Tokens per retrieved chunk. Default: a common chunk size.", ge=1, le=1_000_000)
+    embed_latency_s: float = _f(0.05, "Mean latency of embedding the query (API call). Default: hosted embedding API, small input.", ge=0, le=3600)
+    search_latency_s: float = _f(0.03, "Mean vector search latency. Default: managed vector store, ANN index.", ge=0, le=3600)
     rerank: bool = _f(False, "Rerank the candidates before keeping top_k (adds rerank_latency_s and rerank price, lowers misses).")
-    rerank_latency_s: float = _f(0.2, "Mean rerank latency. Default: hosted cross-encoder reranker.", ge=0)
+    rerank_latency_s: float = _f(0.2, "Mean rerank latency. Default: hosted cross-encoder reranker.", ge=0, le=3600)
     latency_cv: float = _f(0.5, "Coefficient of variation of each retrieval step's latency (lognormal); 0 = constant.", ge=0, le=5)
-    concurrency_limit: int = _f(64, "Retrieval requests served at once; more wait in FIFO order.", ge=1)
+    concurrency_limit: int = _f(64, "Retrieval requests served at once; more wait in FIFO order.", ge=1, le=MAX_CONCURRENCY)
     recall_at_1_share: float = _f(0.55, "P(the needed chunk is the top-1 result). Recall at k is recall_ceiling_share * (1 - (1 - recall_at_1_share)^k).", ge=0, le=1)
     recall_ceiling_share: float = _f(0.95, "Best recall reachable at any k (the needed fact may not be findable at all).", ge=0, le=1)
     rerank_miss_reduction_share: float = _f(0.3, "Share of retrieval misses that reranking recovers.", ge=0, le=1)
@@ -160,13 +195,13 @@ class Model(_Group):
     """The base model behind the provider's API: context window, speeds and concurrency."""
 
     name: str = _f("anthropic/claude-sonnet-4-5", "Model label shown in results (a catalog name when prices.model is set).")
-    context_window_tokens: int = _f(200_000, "Context window in tokens (prompt + reserved output). Default: Claude Sonnet 4.5 standard window.", ge=256)
-    max_output_tokens: int = _f(1_024, "Output tokens reserved in the context window; outputs are capped at this.", ge=1)
-    prefill_tokens_per_s: float = _f(8_000.0, "Uncached prompt tokens processed per second (prefill) per request.", gt=0)
-    cached_prefill_tokens_per_s: float = _f(80_000.0, "Cached prompt tokens processed per second (cache reads are ~10x faster than prefill).", gt=0)
-    decode_tokens_per_s: float = _f(60.0, "Output tokens generated per second per request. Default: typical frontier API model.", gt=0)
-    network_rtt_s: float = _f(0.3, "Network round trip and API overhead added to time to first token.", ge=0)
-    concurrency_limit: int = _f(32, "Requests the provider serves at once for us (rate limit or slots); more wait in FIFO order.", ge=1)
+    context_window_tokens: int = _f(200_000, "Context window in tokens (prompt + reserved output). Default: Claude Sonnet 4.5 standard window.", ge=256, le=100_000_000)
+    max_output_tokens: int = _f(1_024, "Output tokens reserved in the context window; outputs are capped at this.", ge=1, le=10_000_000)
+    prefill_tokens_per_s: float = _f(8_000.0, "Uncached prompt tokens processed per second (prefill) per request.", gt=0, le=1e15)
+    cached_prefill_tokens_per_s: float = _f(80_000.0, "Cached prompt tokens processed per second (cache reads are ~10x faster than prefill).", gt=0, le=1e15)
+    decode_tokens_per_s: float = _f(60.0, "Output tokens generated per second per request. Default: typical frontier API model.", gt=0, le=1e15)
+    network_rtt_s: float = _f(0.3, "Network round trip and API overhead added to time to first token.", ge=0, le=3600)
+    concurrency_limit: int = _f(32, "Requests the provider serves at once for us (rate limit or slots); more wait in FIFO order.", ge=1, le=MAX_CONCURRENCY)
     latency_source: str = _f("hand-set defaults (typical frontier API model)", "Where the speeds above come from (filled from data/prices/latency.csv for catalog models).")
     service_time_distribution: Literal["deterministic", "exponential"] = _f(
         "deterministic",
@@ -177,28 +212,28 @@ class Model(_Group):
 class Prompt(_Group):
     """The fixed parts of the prompt, in tokens (see docs/model.md, Strategies)."""
 
-    system_tokens: int = _f(400, "System prompt tokens.", ge=0)
-    instructions_tokens: int = _f(1_200, "Instruction tokens (style guide, format, rules) for prompted strategies.", ge=0)
-    few_shot_tokens: int = _f(2_000, "Few-shot example tokens (prompt_only and rag_prompt_cache carry them).", ge=0)
-    short_system_tokens: int = _f(150, "The short system prompt of fine-tuned strategies (instructions internalised).", ge=0)
+    system_tokens: int = _f(400, "System prompt tokens.", ge=0, le=10_000_000)
+    instructions_tokens: int = _f(1_200, "Instruction tokens (style guide, format, rules) for prompted strategies.", ge=0, le=10_000_000)
+    few_shot_tokens: int = _f(2_000, "Few-shot example tokens (prompt_only and rag_prompt_cache carry them).", ge=0, le=10_000_000)
+    short_system_tokens: int = _f(150, "The short system prompt of fine-tuned strategies (instructions internalised).", ge=0, le=10_000_000)
 
 
 class Prices(_Group):
     """Token and retrieval prices. Set ``model`` to take token prices from the catalog."""
 
     model: str | None = _f(None, "Catalog model ('provider/model') whose token prices to use; hand-set fields below override it.")
-    input_usd_per_mtok: float = _f(3.0, "Input price, USD per million tokens. Default: Claude Sonnet 4.5 list price (2025-09).", ge=0)
-    output_usd_per_mtok: float = _f(15.0, "Output price, USD per million tokens. Default: Claude Sonnet 4.5 list price (2025-09).", ge=0)
-    long_context_threshold_tokens: int | None = _f(None, "Prompts above this many tokens are billed entirely at the long-context prices (a cliff). None: no tier.", ge=1)
-    long_context_input_usd_per_mtok: float | None = _f(None, "Input price above the long-context threshold.", ge=0)
-    long_context_output_usd_per_mtok: float | None = _f(None, "Output price above the long-context threshold.", ge=0)
-    embedding_usd_per_mtok: float = _f(0.02, "Embedding price, USD per million tokens (query and re-embedded chunks). Default: OpenAI text-embedding-3-small.", ge=0)
-    vector_read_usd_per_query: float = _f(0.0001, "Vector store price per search. Default: managed serverless store, a few read units per query.", ge=0)
-    vector_storage_usd_per_gb_month: float = _f(0.33, "Vector storage price per GB-month. Default: managed serverless store.", ge=0)
-    embedding_dimensions: int = _f(1_536, "Embedding dimensions (storage size = chunks x dimensions x 4 bytes). Default: text-embedding-3-small.", ge=1)
+    input_usd_per_mtok: float = _f(3.0, "Input price, USD per million tokens. Default: Claude Sonnet 4.5 list price (2025-09).", ge=0, le=MAX_USD_PER_MTOK)
+    output_usd_per_mtok: float = _f(15.0, "Output price, USD per million tokens. Default: Claude Sonnet 4.5 list price (2025-09).", ge=0, le=MAX_USD_PER_MTOK)
+    long_context_threshold_tokens: int | None = _f(None, "Prompts above this many tokens are billed entirely at the long-context prices (a cliff). None: no tier.", ge=1, le=100_000_000)
+    long_context_input_usd_per_mtok: float | None = _f(None, "Input price above the long-context threshold.", ge=0, le=MAX_USD_PER_MTOK)
+    long_context_output_usd_per_mtok: float | None = _f(None, "Output price above the long-context threshold.", ge=0, le=MAX_USD_PER_MTOK)
+    embedding_usd_per_mtok: float = _f(0.02, "Embedding price, USD per million tokens (query and re-embedded chunks). Default: OpenAI text-embedding-3-small.", ge=0, le=MAX_USD_PER_MTOK)
+    vector_read_usd_per_query: float = _f(0.0001, "Vector store price per search. Default: managed serverless store, a few read units per query.", ge=0, le=100)
+    vector_storage_usd_per_gb_month: float = _f(0.33, "Vector storage price per GB-month. Default: managed serverless store.", ge=0, le=1e4)
+    embedding_dimensions: int = _f(1_536, "Embedding dimensions (storage size = chunks x dimensions x 4 bytes). Default: text-embedding-3-small.", ge=1, le=65_536)
     vector_store_minimum_usd_per_month: float = _f(50.0, "Vector store plan minimum per month: usage below it (storage, reads, re-index writes) is topped up to it. Default: Pinecone Standard (data/prices/vector_stores.csv, 2025-10-01); 0 for an in-process index.", ge=0, le=1_000_000)
     engineer_usd_per_hour: float = _f(100.0, "Loaded engineering cost per hour (retraining, evaluation and pipeline upkeep). Assumption: about 1.5x the US median software developer wage (~64 USD/h, BLS May 2023).", ge=0, le=10_000)
-    rerank_usd_per_query: float = _f(0.002, "Rerank price per query. Default: hosted reranker at $2 per 1,000 searches.", ge=0)
+    rerank_usd_per_query: float = _f(0.002, "Rerank price per query. Default: hosted reranker at $2 per 1,000 searches.", ge=0, le=100)
     catalog_date: str | None = _f(None, "Date (ISO) to read catalog prices on; None: today. Pin it to make a saved scenario's prices reproducible.")
     source: str = _f("hand-set scenario prices", "Where these prices come from (filled from the catalog when model is set).")
     as_of: str = _f("2025-11-01", "Date the prices were valid (ISO).")
@@ -219,9 +254,9 @@ class FineTuning(_Group):
     """The fine-tuned model: its retraining schedule, training price, and serving."""
 
     model: str | None = _f(None, "Fine-tuning catalog entry ('provider/model') whose training and inference prices to use.")
-    retrain_interval_days: float = _f(30.0, "Days between retrainings (each starts from the knowledge at its start).", gt=0)
-    training_duration_s: float = _f(6 * 3600.0, "Time a retraining takes.", ge=0)
-    deploy_delay_s: float = _f(2 * 3600.0, "Time from trained to serving (evaluation, rollout).", ge=0)
+    retrain_interval_days: float = _f(30.0, "Days between retrainings (each starts from the knowledge at its start).", gt=0, le=36_525)
+    training_duration_s: float = _f(6 * 3600.0, "Time a retraining takes.", ge=0, le=MAX_DURATION_S)
+    deploy_delay_s: float = _f(2 * 3600.0, "Time from trained to serving (evaluation, rollout).", ge=0, le=MAX_DURATION_S)
     training_tokens: float | None = _f(
         None,
         "Tokens in one model's training set per retraining (before epochs). None: behaviour_training_tokens + the "
@@ -244,15 +279,15 @@ class FineTuning(_Group):
     eval_call_output_tokens: int = _f(300, "Output tokens of one evaluation answer or judge call. Assumption.", ge=0, le=1_000_000)
     engineering_hours_per_retraining: float = _f(4.0, "Engineering hours per retraining round (data checks, evaluation review, rollout). Assumption: half a day.", ge=0, le=10_000)
     pipeline_upkeep_hours_per_month: float = _f(8.0, "Engineering hours per month to keep the fine-tuning pipeline running (fine-tuned strategies). Assumption: a day a month.", ge=0, le=10_000)
-    epochs: int = _f(3, "Training epochs per retraining.", ge=1)
-    training_usd_per_mtok: float = _f(25.0, "Training price, USD per million training tokens (x epochs). Default: OpenAI gpt-4o fine-tuning (2025).", ge=0)
-    input_usd_per_mtok: float = _f(3.75, "Fine-tuned model input price. Default: OpenAI fine-tuned gpt-4o (2025).", ge=0)
-    output_usd_per_mtok: float = _f(15.0, "Fine-tuned model output price. Default: OpenAI fine-tuned gpt-4o (2025).", ge=0)
-    hosting_usd_per_hour: float = _f(0.0, "Dedicated hosting of the fine-tuned model (0 for serverless per-token pricing).", ge=0)
-    prefill_tokens_per_s: float = _f(8_000.0, "Fine-tuned model prefill rate.", gt=0)
-    decode_tokens_per_s: float = _f(60.0, "Fine-tuned model decode rate.", gt=0)
-    network_rtt_s: float = _f(0.3, "Network round trip to the fine-tuned model's endpoint.", ge=0)
-    concurrency_limit: int = _f(32, "Requests the fine-tuned endpoint serves at once.", ge=1)
+    epochs: int = _f(3, "Training epochs per retraining.", ge=1, le=1000)
+    training_usd_per_mtok: float = _f(25.0, "Training price, USD per million training tokens (x epochs). Default: OpenAI gpt-4o fine-tuning (2025).", ge=0, le=MAX_USD_PER_MTOK)
+    input_usd_per_mtok: float = _f(3.75, "Fine-tuned model input price. Default: OpenAI fine-tuned gpt-4o (2025).", ge=0, le=MAX_USD_PER_MTOK)
+    output_usd_per_mtok: float = _f(15.0, "Fine-tuned model output price. Default: OpenAI fine-tuned gpt-4o (2025).", ge=0, le=MAX_USD_PER_MTOK)
+    hosting_usd_per_hour: float = _f(0.0, "Dedicated hosting of the fine-tuned model (0 for serverless per-token pricing).", ge=0, le=1e6)
+    prefill_tokens_per_s: float = _f(8_000.0, "Fine-tuned model prefill rate.", gt=0, le=1e15)
+    decode_tokens_per_s: float = _f(60.0, "Fine-tuned model decode rate.", gt=0, le=1e15)
+    network_rtt_s: float = _f(0.3, "Network round trip to the fine-tuned model's endpoint.", ge=0, le=3600)
+    concurrency_limit: int = _f(32, "Requests the fine-tuned endpoint serves at once.", ge=1, le=MAX_CONCURRENCY)
     latency_source: str = _f("hand-set defaults (typical frontier API model)", "Where the fine-tuned model's speeds come from.")
     source: str = _f("hand-set scenario prices", "Where the fine-tuning prices come from.")
     as_of: str = _f("2025-11-01", "Date the fine-tuning prices were valid (ISO).")
@@ -262,15 +297,15 @@ class PromptCache(_Group):
     """The provider's prompt cache (see docs/model.md, Provider prompt cache)."""
 
     mode: Literal["explicit", "automatic"] = _f("explicit", "'explicit' (write premium, e.g. Anthropic) or 'automatic' (no write premium, cached part counted in increments, e.g. OpenAI).")
-    ttl_s: float = _f(300.0, "Entry lifetime after its last use (a hit refreshes it). Default: Anthropic's 5-minute entry.", ge=0)
-    write_multiplier: float = _f(1.25, "Cache-write price as a multiple of the input price. Default: Anthropic 5-minute entry (1h entries: 2.0).", ge=0)
-    read_multiplier: float = _f(0.1, "Cache-read price as a multiple of the input price. Default: Anthropic (0.1x).", ge=0)
-    min_cacheable_tokens: int = _f(1_024, "Prefixes shorter than this never cache. Default: Anthropic Sonnet-class minimum.", ge=0)
-    increment_tokens: int = _f(128, "Automatic mode: cached tokens are counted in multiples of this. Default: OpenAI.", ge=1)
+    ttl_s: float = _f(300.0, "Entry lifetime after its last use (a hit refreshes it); .inf (YAML) or \"inf\" = never expires, written \"inf\" in --json. Default: Anthropic's 5-minute entry.", ge=0)
+    write_multiplier: float = _f(1.25, "Cache-write price as a multiple of the input price. Default: Anthropic 5-minute entry (1h entries: 2.0).", ge=0, le=100)
+    read_multiplier: float = _f(0.1, "Cache-read price as a multiple of the input price. Default: Anthropic (0.1x).", ge=0, le=100)
+    min_cacheable_tokens: int = _f(1_024, "Prefixes shorter than this never cache. Default: Anthropic Sonnet-class minimum.", ge=0, le=100_000_000)
+    increment_tokens: int = _f(128, "Automatic mode: cached tokens are counted in multiples of this. Default: OpenAI.", ge=1, le=1_000_000)
     rebuild_policy: Literal["on_change", "periodic"] = _f("on_change", "When the cached knowledge prefix (prompt_cache) is rebuilt: on every change (fresh, more writes) or every rebuild_interval_s (stale in between).")
-    rebuild_interval_s: float = _f(86_400.0, "Period of the periodic rebuild policy.", gt=0)
+    rebuild_interval_s: float = _f(86_400.0, "Period of the periodic rebuild policy.", gt=0, le=MAX_DURATION_S)
     prefix_scope: Literal["global", "per_tenant"] = _f("global", "Cache key of the rag_prompt_cache prefix: one shared prefix, or one per tenant.")
-    storage_usd_per_mtok_hour: float = _f(0.0, "Cache storage price per million tokens per hour (some providers' explicit caches).", ge=0)
+    storage_usd_per_mtok_hour: float = _f(0.0, "Cache storage price per million tokens per hour (some providers' explicit caches).", ge=0, le=1e4)
 
 
 class Quality(_Group):
@@ -296,7 +331,7 @@ class Simulation(_Group):
 
     queries: int = _f(5_000, "Queries to simulate per replication (the horizon is queries / rate).", ge=1, le=50_000_000)
     replications: int = _f(1, "Independent replications (for 95% intervals across them).", ge=1, le=1000)
-    seed: int = _f(0, "Root random seed; every stream is derived from it.", ge=0)
+    seed: int = _f(0, "Root random seed; every stream is derived from it.", ge=0, le=2**63 - 1)
     warmup_share: float = _f(0.0, "Share of each replication's first queries simulated but left out of the summary (queue warm-up).", ge=0, lt=1)
     strategies: tuple[StrategyName, ...] = _f(STRATEGY_NAMES, "Strategies to simulate (default all six).", min_length=1)
 
@@ -354,8 +389,15 @@ class Scenario(_Group):
         return build_scenario(data)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict of every field (what ``--json`` embeds)."""
-        return self.model_dump(mode="json")
+        """Plain JSON-ready dict of every field (what ``--json`` embeds).
+
+        The one infinite value a scenario may hold (``prompt_cache.ttl_s``: an entry that
+        never expires) is written as the string "inf", which loads back as infinity.
+        """
+        data = self.model_dump(mode="json")
+        if math.isinf(self.prompt_cache.ttl_s):
+            data["prompt_cache"]["ttl_s"] = "inf"
+        return data
 
 
 # --- building and loading -------------------------------------------------------------
@@ -376,7 +418,13 @@ def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
         from simlib import prices as catalog
 
         on = prices.get("catalog_date")
-        on = date.fromisoformat(str(on)) if on else None
+        if on:
+            try:
+                on = date.fromisoformat(str(on))
+            except ValueError:
+                raise ScenarioError([Problem("prices.catalog_date", f"not an ISO date (YYYY-MM-DD), got {on!r}")]) from None
+        else:
+            on = None
         looked_up = catalog.effective_token_prices(prices["model"], on=on)
         filled = dict(prices)
         for key in _CATALOG_KEYS["prices"]:
@@ -384,7 +432,7 @@ def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
                 filled[key] = looked_up[key]
                 marks.append(f"prices.{key}")
         data = {**data, "prices": filled}
-        cache = dict(data.get("prompt_cache") or {})
+        cache = dict(data["prompt_cache"]) if isinstance(data.get("prompt_cache"), dict) else {}
         rules = looked_up.get("cache_rules") or {}
         inp = looked_up.get("input_usd_per_mtok") or 0.0
         before = set(cache)
@@ -393,7 +441,7 @@ def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
             if key not in cache and rules.get(key) is not None:
                 cache[key] = rules[key]
         if inp > 0:
-            ttl = float(cache.get("ttl_s", PromptCache.model_fields["ttl_s"].default))
+            ttl = _number_or(cache.get("ttl_s"), PromptCache.model_fields["ttl_s"].default)  # raw input: validated later
             if "read_multiplier" not in cache and looked_up.get("cache_read_usd_per_mtok") is not None:
                 cache["read_multiplier"] = round(looked_up["cache_read_usd_per_mtok"] / inp, 6)
             if "write_multiplier" not in cache:
@@ -406,7 +454,7 @@ def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
                         cache["write_multiplier"] = round(write / inp, 6)
         marks += [f"prompt_cache.{k}" for k in set(cache) - before]
         data = {**data, "prompt_cache": cache}
-        model = dict(data.get("model") or {})
+        model = dict(data["model"]) if isinstance(data.get("model"), dict) else {}
         if "name" not in model:
             model["name"] = prices["model"]
             marks.append("model.name")
@@ -426,6 +474,16 @@ def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
     if marks:
         data = {**data, "catalog_filled": tuple(sorted(set(data.get("catalog_filled", ())) | set(marks)))}
     return data
+
+
+def _number_or(value: Any, default: float) -> float:
+    """A raw (unvalidated) input as a float, or the default if it is not one (validation reports it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return default
+    try:
+        return float(value)
+    except (ValueError, OverflowError):
+        return default
 
 
 _CATALOG_KEYS = {
@@ -506,11 +564,10 @@ def _explain(err: dict[str, Any]) -> Problem:
     path = ".".join(str(p) for p in loc)
     kind = err["type"]
     if kind == "extra_forbidden":
+        from simlib.loading import did_you_mean
+
         names = _valid_names(Scenario, loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), names, n=3, cutoff=0.5)
-        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else (
-            f"; valid names here: {', '.join(names)}" if names else ""
-        )
+        hint = did_you_mean(loc[-1], names, otherwise=f"; valid names here: {', '.join(names)}" if names else "")
         return Problem(path, f"unknown field{hint}")
     got = err.get("input")
     shown = repr(got) if not isinstance(got, dict) else "a mapping"
@@ -531,10 +588,15 @@ def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenar
             data = _resolve_catalog(data)
         except UnknownModelError as exc:
             raise ScenarioError([Problem(_catalog_field(data, exc), str(exc))], source=source) from None
+        except ScenarioError as exc:
+            raise ScenarioError(exc.problems, source=source) from None
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError([_explain(e) for e in exc.errors()], source=source) from None
+    problems = check_run_size(scenario)
+    if problems:
+        raise ScenarioError(problems, source=source)
     if scenario.workload.arrival_process == "trace":
         from simlib.traces import check_replay  # the trace file, its window and the query count
 
@@ -545,8 +607,49 @@ def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenar
     return scenario
 
 
+def check_run_size(scenario: Scenario) -> list[Problem]:
+    """Limits relative to the horizon: the events a run must draw stay bounded.
+
+    horizon_s = simulation.queries / (workload.queries_per_day / 86,400). Over the horizon
+    plus the look-back the change history needs (the longest lag or period), the expected
+    changes are changes_per_day / 86,400 x (horizon_s + look-back_s); each periodic process
+    (batch re-index, periodic cache rebuild, retraining) fires horizon_s / period times.
+    """
+    w, k, ft, pc, sim = scenario.workload, scenario.knowledge, scenario.fine_tuning, scenario.prompt_cache, scenario.simulation
+    problems: list[Problem] = []
+    horizon_s = sim.queries / scenario.arrival_rate_per_s
+    if horizon_s > MAX_HORIZON_S:
+        problems.append(Problem("workload.queries_per_day", (
+            f"{sim.queries:,} queries at {w.queries_per_day:g}/day span {horizon_s / 86_400 / 365.25:,.0f} years "
+            f"(limit {MAX_HORIZON_S / 86_400 / 365.25:,.0f}); raise queries_per_day or lower simulation.queries")))
+        return problems
+    retrain_s = ft.retrain_interval_days * SECONDS_PER_DAY
+    lookback_s = max(k.index_lag_s, k.reindex_interval_s + k.reindex_duration_s,
+                     retrain_s + ft.training_duration_s + ft.deploy_delay_s, pc.rebuild_interval_s)
+    changes = k.changes_per_day / SECONDS_PER_DAY * (horizon_s + lookback_s)
+    if changes > MAX_CHANGES_PER_RUN:
+        problems.append(Problem("knowledge.changes_per_day", (
+            f"{k.changes_per_day:g} changes/day over the {horizon_s / 86_400:,.1f}-day horizon and "
+            f"{lookback_s / 86_400:,.1f}-day look-back (the longest lag or period) draws ~{changes:,.0f} changes "
+            f"(limit {MAX_CHANGES_PER_RUN:,}); lower changes_per_day, the periods, or simulation.queries")))
+    periodic = [("fine_tuning.retrain_interval_days", retrain_s)]
+    if k.index_refresh == "batch":
+        periodic.append(("knowledge.reindex_interval_s", k.reindex_interval_s))
+    if pc.rebuild_policy == "periodic":
+        periodic.append(("prompt_cache.rebuild_interval_s", pc.rebuild_interval_s))
+    for path, period_s in periodic:
+        events = horizon_s / period_s
+        if events > MAX_PERIODIC_EVENTS_PER_RUN:
+            problems.append(Problem(path, (
+                f"a period of {period_s:g} s fires {events:,.0f} times over the {horizon_s:,.0f}-s horizon "
+                f"(limit {MAX_PERIODIC_EVENTS_PER_RUN:,}); lengthen it or simulate fewer queries")))
+    return problems
+
+
 def _names_catalog_model(data: dict[str, Any]) -> bool:
-    return any(isinstance(data.get(g), dict) and data[g].get("model") for g in ("prices", "fine_tuning"))
+    # only a string names a catalog model; anything else is left to validation to report
+    return any(isinstance(data.get(g), dict) and isinstance(data[g].get("model"), str) and data[g]["model"]
+               for g in ("prices", "fine_tuning"))
 
 
 def _catalog_field(data: dict[str, Any], exc: Exception) -> str:
@@ -558,35 +661,18 @@ def _catalog_field(data: dict[str, Any], exc: Exception) -> str:
 
 
 def _read_mapping(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise ScenarioError([Problem(str(path), "no such file")])
-    if path.is_dir():
-        raise ScenarioError([Problem(str(path), "is a directory, not a scenario file")])
-    text = path.read_text(encoding="utf-8", errors="replace")
-    try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            data = yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise ScenarioError([Problem(f"{path}:{exc.lineno}:{exc.colno}", f"not valid JSON: {exc.msg}")]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        what = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError([Problem(where, f"not valid YAML: {what}")]) from None
-    if data is None:
-        raise ScenarioError([Problem(str(path), "the file is empty")])
-    if not isinstance(data, dict):
-        raise ScenarioError([Problem(str(path), f"a scenario file must be a mapping of groups, got {type(data).__name__}")])
-    return data
+    """A scenario file's mapping, read within the bounds of simlib.loading (size, aliases, depth, duplicates)."""
+    from simlib.loading import read_mapping
+
+    return read_mapping(path, what="scenario file")
 
 
 def scenario_from_mapping(data: dict[str, Any], *, source: str | None = None) -> Scenario:
     """Build a scenario from a mapping that may name a preset as its ``base``."""
     data = dict(data)
+    has_base = "base" in data
     base = data.pop("base", None)
-    if base is not None:
+    if has_base:
         from simlib.presets import preset_data
 
         if not isinstance(base, str):

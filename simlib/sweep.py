@@ -79,7 +79,7 @@ def field_paths() -> list[str]:
 
 def check_path(path: Any, where: str) -> Problem | None:
     """A located problem if ``path`` is not a scenario field, with the closest names."""
-    import difflib
+    from simlib.loading import did_you_mean
 
     if not isinstance(path, str):
         return Problem(where, f"a field is named by a dotted path such as 'workload.queries_per_day', got {path!r}")
@@ -90,13 +90,12 @@ def check_path(path: Any, where: str) -> Problem | None:
     groups = [p.split(".")[0] for p in paths]
     if head in groups and "." in path:
         names = [p for p in paths if p.startswith(head + ".")]
-        close = difflib.get_close_matches(path, names, n=3, cutoff=0.6)
+        hint = did_you_mean(path, names, cutoff=0.6)
     elif head in groups:
         names = [p for p in paths if p.startswith(head + ".")]
         return Problem(where, f"'{path}' is a group; name one of its fields ({', '.join(n.split('.')[1] for n in names[:8])}, ...)")
     else:
-        close = difflib.get_close_matches(path, paths, n=3, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(path, paths, cutoff=0.6)
     return Problem(where, f"unknown field{hint}")
 
 
@@ -249,16 +248,15 @@ def build_sweep(base: Scenario, *, grid: Mapping[str, Any] | None = None, random
     if engine not in ENGINES:
         problems.append(Problem("engine", f"must be one of {', '.join(ENGINES)}, got {engine!r}"))
     if metrics is not None:
+        from simlib.loading import did_you_mean
         from simlib.results import METRICS
-        import difflib
 
         if isinstance(metrics, str) or not isinstance(metrics, Sequence):
             problems.append(Problem("metrics", f"must be a list of metric names, got {metrics!r}"))
         else:
             for i, m in enumerate(metrics):
                 if m not in METRICS:
-                    close = difflib.get_close_matches(str(m), list(METRICS), n=2, cutoff=0.5)
-                    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+                    hint = did_you_mean(m, METRICS, n=2)
                     problems.append(Problem(f"metrics[{i}]", f"unknown metric {m!r}{hint}"))
 
     # the points' names and value forms (before any value is tried on the scenario)
@@ -376,19 +374,17 @@ def _yaml_lines(text: str) -> dict[str, int]:
 
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read a sweep file (YAML or JSON; see the module docstring) into a validated SweepSpec."""
-    from simlib.scenario import _read_mapping, load_scenario
+    from simlib.loading import MAX_MAPPING_BYTES, did_you_mean, read_mapping, read_text
+    from simlib.scenario import load_scenario
 
     path = Path(path)
-    data = _read_mapping(path)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    data = read_mapping(path, what="sweep file")
+    text = read_text(path, max_bytes=MAX_MAPPING_BYTES, what="sweep file")
     lines = _yaml_lines(text) if path.suffix.lower() != ".json" else {}
     problems = []
-    import difflib
-
     for key in data:
         if key not in _SPEC_KEYS:
-            close = difflib.get_close_matches(str(key), _SPEC_KEYS, n=2, cutoff=0.5)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else f" (expected: {', '.join(_SPEC_KEYS)})"
+            hint = did_you_mean(key, _SPEC_KEYS, n=2, otherwise=f" (expected: {', '.join(_SPEC_KEYS)})")
             problems.append(Problem(str(key), f"unknown key{hint}"))
     if ("base" in data) == ("scenario" in data):
         problems.append(Problem("base", "give the scenario to sweep: 'base: PRESET' or 'scenario: FILE' (one of them)"))
@@ -426,6 +422,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
 def evaluate_point(scenario: Scenario, metrics: Sequence[str] | None = None, engine: str = "auto") -> dict[str, list]:
     """Run one point; its tidy rows as columns (strategy, metric, mean, ci_low, ci_high, unit, feasible).
 
+    The run's notes travel under the key "notes" (a list of strings, not a column).
+
     Uses the fast kernel's streaming summaries (records="summary") where it follows simpy.
     """
     import simlib
@@ -446,6 +444,7 @@ def evaluate_point(scenario: Scenario, metrics: Sequence[str] | None = None, eng
             cols["ci_high"].append(ci[1])
             cols["unit"].append(METRICS[m].unit)
             cols["feasible"].append(entry["feasible"])
+    cols["notes"] = list(result.notes)
     return cols
 
 
@@ -484,12 +483,20 @@ class SweepResult:
         wide.columns.name = None
         return wide
 
-    def write(self, path: str | Path) -> Path:
-        """Write the table as Parquet (.parquet, needs pyarrow) or CSV (.csv)."""
+    def write(self, path: str | Path, *, force: bool = False) -> Path:
+        """Write the table as Parquet (.parquet, needs pyarrow) or CSV (.csv), atomically.
+
+        An existing file is replaced only with ``force`` (simlib.writing: a reader or a
+        kill never sees a truncated table).
+        """
+        from simlib.writing import check_destination, write_atomic
+
         path = Path(path)
         suffix = path.suffix.lower()
+        if suffix in (".csv", ".parquet", ".pq"):
+            check_destination(path, force=force)
         if suffix == ".csv":
-            self.table.to_csv(path, index=False)
+            write_atomic(path, lambda f: self.table.to_csv(f, index=False), force=force)
         elif suffix in (".parquet", ".pq"):
             try:
                 import pyarrow  # noqa: F401
@@ -500,7 +507,7 @@ class SweepResult:
             for axis in self.spec.axes:  # mixed-type axis columns (a list of choices) as text
                 if table[axis].map(type).nunique() > 1:
                     table[axis] = table[axis].astype(str)
-            table.to_parquet(path, index=False)
+            write_atomic(path, lambda f: table.to_parquet(f, index=False), force=force)
         else:
             raise ScenarioError([Problem(str(path), f"unknown output format {suffix or '(none)'}: use .parquet or .csv")])
         return path
@@ -554,7 +561,12 @@ def run_sweep(spec: SweepSpec, *, backend: Backend = "inprocess", workers: int |
     stopped = False
     notes: list[str] = []
 
+    note_points: dict[str, list[int]] = {}
+
     def finished(point: int, cols: dict[str, list]) -> bool:
+        cols = dict(cols)
+        for note in cols.pop("notes", []):
+            note_points.setdefault(note, []).append(point)
         parts[point] = cols
         if bar is not None:
             bar(len(parts), total)
@@ -579,6 +591,9 @@ def run_sweep(spec: SweepSpec, *, backend: Backend = "inprocess", workers: int |
         if bar is not None:
             bar(len(parts), total, close=True)
     elapsed = time.perf_counter() - t0
+    for note, where in note_points.items():  # each run note once, with the points it holds at
+        shown = ", ".join(str(p) for p in sorted(where)[:10]) + (" ..." if len(where) > 10 else "")
+        notes.append(f"{note} (point{'s' if len(where) > 1 else ''} {shown})")
     if stopped and not any(n.startswith("interrupted") for n in notes):
         notes.append("stopped: the finished points are kept")
     return SweepResult(spec=spec, table=_frame(spec, parts), complete=len(parts) == total, points_done=len(parts),
@@ -713,7 +728,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--backend", choices=BACKENDS, default="inprocess", help="where the points run (default: inprocess)")
     p.add_argument("--workers", type=_positive_int, help="processes or Dask workers (default: one per core)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (with --backend dask)")
-    p.add_argument("--out", metavar="FILE", help="write the tidy table to FILE (.parquet or .csv)")
+    p.add_argument("--out", metavar="FILE", help="write the tidy table to FILE (.parquet or .csv), atomically; checked before the sweep runs")
+    p.add_argument("--force", action="store_true", help="replace --out if it already exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -774,7 +790,12 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
     ns = argparse.Namespace(preset=args.preset, scenario=args.scenario, queries=None, replications=None,
                             seed=None, strategies=None)
     base = scenario_from_args(ns)
-    grid = dict(_parse_axis(a) for a in args.grid)
+    axes = [_parse_axis(a) for a in args.grid]
+    seen = [path for path, _ in axes]
+    twice = sorted({p for p in seen if seen.count(p) > 1})
+    if twice:  # a dict would silently keep the last one
+        raise ScenarioError([Problem(f"--grid {twice[0]}", "given more than once; give each axis once")])
+    grid = dict(axes)
     return build_sweep(base, grid=grid, changes=changes, replications=args.replications, seed=args.seed,
                        metrics=metrics, engine=args.engine or "auto", name=args.preset or Path(args.scenario).stem)
 
@@ -786,6 +807,9 @@ def run_command(args: argparse.Namespace) -> int:
         out = Path(args.out)
         if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
             raise ScenarioError([Problem(str(out), f"unknown output format {out.suffix or '(none)'}: use .parquet or .csv")])
+        from simlib.writing import check_destination
+
+        check_destination(out, force=args.force)  # before the sweep, not after it
     show = not args.no_progress and sys.stderr.isatty()
     result = run_sweep(spec, backend=args.backend, workers=args.workers, scheduler=args.scheduler, progress=show)
     print(f"{spec.name}: {result.points_done:,} of {len(spec):,} points, {result.elapsed_s:.1f} s "
@@ -793,7 +817,7 @@ def run_command(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.out:
-        path = result.write(args.out)
+        path = result.write(args.out, force=args.force)
         print(f"wrote {len(result.table):,} rows to {path}", file=sys.stderr)
     else:
         wide = result.wide("monthly_cost_usd" if spec.metrics is None or "monthly_cost_usd" in spec.metrics

@@ -51,7 +51,6 @@ Replay options (``workload`` fields, validated when the scenario is built):
 from __future__ import annotations
 
 import csv
-import difflib
 import json
 import math
 import re
@@ -132,8 +131,13 @@ def resolve_trace(trace: str | Path) -> Path:
         return path
     if path.is_dir():
         raise ScenarioError([Problem("workload.trace", f"{text!r} is a directory, not a trace file")])
-    close = difflib.get_close_matches(text, list(SHIPPED), n=2, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    if path.exists():  # a FIFO, a device or an unreadable path: refused with its reason
+        from simlib.loading import MAX_TRACE_BYTES, check_readable
+
+        check_readable(path, max_bytes=MAX_TRACE_BYTES, what="trace file")
+    from simlib.loading import did_you_mean
+
+    hint = did_you_mean(text, SHIPPED, n=2)
     raise ScenarioError([Problem(
         "workload.trace",
         f"no shipped trace or file named {text!r}{hint} (shipped: {', '.join(SHIPPED)}; "
@@ -227,8 +231,10 @@ class Trace:
 
 def load_trace(trace: str | Path) -> Trace:
     """Load and validate a shipped trace (by name) or a CSV / JSONL file (cached by file state)."""
+    from simlib.loading import MAX_TRACE_BYTES, check_readable
+
     path = resolve_trace(trace)
-    st = path.stat()
+    st = check_readable(path, max_bytes=MAX_TRACE_BYTES, what="trace file")
     name = str(trace) if str(trace) in SHIPPED else str(path)
     return _load_cached(str(path.resolve()), name, st.st_mtime_ns, st.st_size)
 
@@ -779,26 +785,33 @@ def poisson_twin(scenario: "Scenario") -> "Scenario":
     })
 
 
-def write_trace(replayed: Replay, path: str | Path, arrival_at_s: np.ndarray | None = None) -> Path:
+def write_trace(replayed: Replay, path: str | Path, arrival_at_s: np.ndarray | None = None, *,
+                force: bool = False) -> Path:
     """Write replayed requests as a JSONL trace in simlib's own schema (an explicit export).
 
     One object per request: timestamp_s, input_tokens, output_tokens and, when the trace has
     them, hash_ids (as replayed, renamed per pass). ``arrival_at_s`` replaces the times.
+    Written atomically (simlib.writing); an existing file is replaced only with ``force``.
     """
+    from simlib.writing import check_destination, write_atomic
+
     path = Path(path)
     times = replayed.arrival_at_s if arrival_at_s is None else np.asarray(arrival_at_s, float)
     if len(times) != replayed.n:
         raise ValueError(f"arrival_at_s has {len(times)} times for {replayed.n} requests")
-    with path.open("w", encoding="utf-8") as f:
+    check_destination(path, force=force)
+
+    def write(f) -> None:
         for i, (t, x, y) in enumerate(zip(times.tolist(), replayed.input_tokens.tolist(), replayed.output_tokens.tolist())):
             row: dict[str, Any] = {"timestamp_s": t, "input_tokens": x, "output_tokens": y}
             if replayed.prefix_hashes is not None:
                 row["hash_ids"] = list(replayed.prefix_hashes[i])
-            f.write(json.dumps(row) + "\n")
-    return path
+            f.write((json.dumps(row) + "\n").encode("utf-8"))
+
+    return write_atomic(path, write, force=force)
 
 
-def retimed_twin(scenario: "Scenario", path: str | Path) -> "Scenario":
+def retimed_twin(scenario: "Scenario", path: str | Path, *, force: bool = False) -> "Scenario":
     """The same replayed requests at Poisson arrival times: burstiness removed, nothing else.
 
     Writes the scenario's replayed requests (tokens and prefix blocks, in order) to ``path``
@@ -815,7 +828,7 @@ def retimed_twin(scenario: "Scenario", path: str | Path) -> "Scenario":
     rng = np.random.default_rng([scenario.simulation.seed, 0x7ACE])
     inner = np.sort(rng.uniform(0.0, span, max(r.n - 2, 0)))
     times = np.concatenate([[0.0], inner, [span]])[: r.n]
-    out = write_trace(r, path, times)
+    out = write_trace(r, path, times, force=force)
     return scenario.with_changes({
         "workload.trace": str(out), "workload.trace_time_scale": 1.0, "workload.trace_start_s": 0.0,
         "workload.trace_duration_s": None, "workload.trace_loop": False, "simulation.queries": r.n,
@@ -828,7 +841,10 @@ def rate_note(scenario: "Scenario") -> str | None:
         return None
     rate = replay(scenario).mean_rate_per_s * SECONDS_PER_DAY
     qpd = scenario.workload.queries_per_day
-    if not math.isfinite(rate) or abs(qpd - rate) <= 0.02 * rate:
+    if not math.isfinite(rate) or rate <= 0:
+        return (f"the replayed trace has no measurable rate (one request, or every request at one instant), so "
+                f"workload.queries_per_day ({qpd:,.0f}) is not the trace's; monthly figures use that value")
+    if abs(qpd - rate) <= 0.02 * rate:
         return None
     return (f"workload.queries_per_day ({qpd:,.0f}) is not the replayed trace's rate ({rate:,.0f}/day); "
             "monthly figures use queries_per_day (simlib.traces.with_trace sets it from the trace)")

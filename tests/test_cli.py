@@ -116,7 +116,7 @@ def test_bad_scenario_files_get_located_errors(tmp_path, text, needles):
 def test_missing_file_unknown_preset_and_bad_options():
     assert_bad_input(cli("run", "--scenario", "/nonexistent/my.yaml"), "no such file")
     assert_bad_input(cli("validate", "/nonexistent/my.yaml"), "no such file")
-    assert_bad_input(cli("run", "--preset", "docs-asistant"), "unknown preset", "did you mean docs-assistant")
+    assert_bad_input(cli("run", "--preset", "docs-asistant"), "unknown preset", "did you mean 'docs-assistant'")
     assert_bad_input(cli("run", "--preset", "docs-assistant", "--queries", "-5"), "must be at least 1")
     assert_bad_input(cli("run", "--preset", "docs-assistant", "--seed", "-1"), "must be at least 0")
     assert_bad_input(cli("run", "--preset", "docs-assistant", "--strategies", "rag,rga"), "simulation.strategies")

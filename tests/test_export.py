@@ -78,7 +78,8 @@ def assert_not_blank(data: bytes) -> None:
 
 
 def no_leftovers(folder: Path) -> None:
-    assert not [p.name for p in folder.rglob("*.part")], "a temporary file was left behind"
+    left = [p.name for p in folder.rglob("*") if p.name.endswith((".part", ".tmp"))]
+    assert not left, f"a temporary file was left behind: {left}"
 
 
 # --- the deck, made by the command line ---------------------------------------------------

@@ -16,7 +16,9 @@ Distributions (each a tiny helper, as in simpy's examples):
   sigma^2 = ln(1 + c^2), mu = ln(m) - sigma^2 / 2 (c = 0 gives the constant m).
 - Fact asked: uniform, or Zipf by rank, P(rank r) = r^-s / sum_j j^-s.
 - Knowledge changes: bursts at rate changes_per_day / burst_mean, each burst of
-  Geometric(1 / burst_mean) changes at one instant (burst_mean = 1: plain Poisson).
+  Geometric(1 / burst_mean) changes at one instant (burst_mean = 1: plain Poisson), by
+  thinning one common Poisson process, so a higher rate gives a superset of a lower
+  rate's changes (see ChangeStream).
 """
 
 from __future__ import annotations
@@ -125,55 +127,97 @@ def draw_queries(scenario: Scenario, rng: dict[str, np.random.Generator], n: int
 
 
 class ChangeStream:
-    """The knowledge-change stream (times and facts), drawn on demand from its own generator.
+    """The knowledge-change stream (times and facts), drawn on demand, nested in the change rate.
+
+    Common random numbers along ``changes_per_day``: a higher rate gives a superset of a
+    lower rate's changes (at the same times, on the same facts), by thinning one common
+    Poisson process. The bursts are the points (t, u) of a unit-intensity Poisson process
+    on time x rate; the bursts at rate lambda (per day) are those with u < lambda. The u
+    axis is cut into bands [0, 1), [1, 2), [2, 4), ... per day, each an independent
+    Poisson process of its band's width with u uniform in the band, drawn from its own
+    generator: the rate takes every band below lambda whole and thins the band holding
+    lambda by u. Each band runs forward from 0 and backward from 0 (so how far back the
+    history reaches, ``start_s``, shifts nothing). Every burst draws its size and facts
+    with it, so the same burst is the same change at any rate.
 
     Starts at ``start_s`` (before 0, so every snapshot used after time 0 sees its history)
-    and extends in blocks as far as asked; the same generator always yields the same
-    stream, so the simpy engine and the fast kernel see identical changes.
+    and extends in blocks as far as asked; blocks are fixed in size, so the stream never
+    depends on how far it was asked, and the simpy engine and the fast kernel (which both
+    build it from the 'changes' stream) see identical changes.
     """
 
-    BLOCK = 4096
+    BLOCK = 1024
 
     def __init__(self, scenario: Scenario, rng: np.random.Generator, start_s: float):
         k = scenario.knowledge
         self.facts_count = k.facts_count
         self.burst_mean = k.change_burst_size_mean
-        self.burst_rate_per_s = k.changes_per_day / SECONDS_PER_DAY / k.change_burst_size_mean
+        self.burst_rate_per_day = k.changes_per_day / k.change_burst_size_mean
+        self.burst_rate_per_s = self.burst_rate_per_day / SECONDS_PER_DAY
         self.cdf = popularity_cdf(scenario) if k.changes_follow_popularity else None
-        self.rng = rng
         self.start_s = start_s
-        self._times: list[np.ndarray] = []
-        self._facts: list[np.ndarray] = []
+        key = int(rng.integers(0, 2**63 - 1))
+        self._bands: list[tuple[float, float, int]] = []  # (u_lo, u_hi, band index), per day
+        lo, b = 0.0, 0
+        while lo < self.burst_rate_per_day:
+            hi = 1.0 if b == 0 else 2.0 * lo
+            self._bands.append((lo, hi, b))
+            lo, b = hi, b + 1
+        # per band and direction: generator, drawn (times, facts) blocks, reach |t| drawn so far
+        self._runs = [
+            {"rng": np.random.default_rng([key, band, direction]), "lo": lo, "hi": hi, "sign": sign,
+             "times": [], "facts": [], "reach": 0.0}
+            for lo, hi, band in self._bands for direction, sign in ((0, 1.0), (1, -1.0))
+        ]
         self.until_s = start_s  # the stream is complete on [start_s, until_s)
-        self._last = start_s
         self._joined: tuple[np.ndarray, np.ndarray] | None = None
+        for run in self._runs:
+            if run["sign"] < 0:
+                self._extend(run, -start_s)
+
+    def _extend(self, run: dict, reach_s: float) -> None:
+        """Draw a band's bursts in one direction until they reach |t| > reach_s."""
+        width_per_s = (run["hi"] - run["lo"]) / SECONDS_PER_DAY
+        keep_below = self.burst_rate_per_day
+        while run["reach"] <= reach_s:
+            g = run["rng"]
+            block = self.BLOCK
+            dist = run["reach"] + np.cumsum(g.exponential(1.0 / width_per_s, block))
+            u = run["lo"] + (run["hi"] - run["lo"]) * g.random(block)
+            sizes = g.geometric(1.0 / self.burst_mean, block) if self.burst_mean > 1 else np.ones(block, np.int64)
+            facts = draw_facts(g, self.facts_count, self.cdf, int(sizes.sum()))
+            kept = np.repeat(u < keep_below, sizes)
+            run["times"].append((run["sign"] * np.repeat(dist, sizes))[kept])
+            run["facts"].append(facts[kept])
+            run["reach"] = float(dist[-1])
+            self._joined = None
 
     def extend_to(self, t_s: float) -> None:
         """Draw changes until the stream covers [start_s, t_s]."""
         if self.burst_rate_per_s <= 0:
             self.until_s = max(self.until_s, t_s)
             return
-        while self.until_s <= t_s:
-            block = self.BLOCK  # fixed, so the stream never depends on how far it was asked
-            gaps = self.rng.exponential(1.0 / self.burst_rate_per_s, block)
-            times = self._last + np.cumsum(gaps)
-            sizes = self.rng.geometric(1.0 / self.burst_mean, block) if self.burst_mean > 1 else np.ones(block, np.int64)
-            times = np.repeat(times, sizes)
-            facts = draw_facts(self.rng, self.facts_count, self.cdf, len(times))
-            self._times.append(times)
-            self._facts.append(facts)
-            self._joined = None
-            self._last = float(times[-1])
-            self.until_s = self._last
+        if self.until_s > t_s:
+            return
+        for run in self._runs:
+            if run["sign"] > 0:
+                self._extend(run, t_s)
+        self.until_s = min(run["reach"] for run in self._runs if run["sign"] > 0)
 
     def arrays(self, until_s: float, after_s: float = -np.inf) -> tuple[np.ndarray, np.ndarray]:
-        """Changes with after_s < time <= until_s, sorted by time (times, facts)."""
+        """Changes with after_s < time <= until_s (and time >= start_s), sorted by time (times, facts)."""
         self.extend_to(until_s)
         if self._joined is None:
-            self._joined = (
-                np.concatenate(self._times) if self._times else np.empty(0),
-                np.concatenate(self._facts) if self._facts else np.empty(0, np.int64),
-            )
+            times = [t for run in self._runs for t in run["times"]]
+            facts = [f for run in self._runs for f in run["facts"]]
+            if times:
+                t, f = np.concatenate(times), np.concatenate(facts)
+                keep = t >= self.start_s
+                t, f = t[keep], f[keep]
+                order = np.argsort(t, kind="stable")
+                self._joined = (t[order], f[order].astype(np.int64, copy=False))
+            else:
+                self._joined = (np.empty(0), np.empty(0, np.int64))
         times, facts = self._joined
         lo, hi = np.searchsorted(times, [after_s, until_s], side="right")
         return times[lo:hi], facts[lo:hi]

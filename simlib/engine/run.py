@@ -48,11 +48,16 @@ def run(scenario: Scenario, *, replications: int | None = None, progress: Callab
     and on random scenarios; it falls back to simpy, with a note, where it cannot follow),
     or 'auto' (the default: the fast kernel wherever it follows simpy, else simpy).
     ``records`` applies to the fast
-    kernel: 'full' per-query records, 'summary' streaming aggregates in bounded memory
+    kernel: 'full' per-query records, 'summary' streaming aggregates (no per-query records kept; the replication's draws, ~80 B per query, still are)
     (with a sample of records), 'auto' full up to 256 MiB of records.
     """
     if engine not in ("auto", "simpy", "fast"):
         raise ValueError(f"engine must be 'auto', 'simpy' or 'fast', got {engine!r}")
+    if records not in ("auto", "full", "summary"):
+        raise ValueError(f"records must be 'auto', 'full' or 'summary', got {records!r}")
+    from simlib.resources import check_fits
+
+    check_fits(scenario, engine=engine, records=records, replications=replications)  # refuse before allocating
     if engine != "simpy":
         from simlib.kernel import run_fast
 
@@ -186,6 +191,7 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
         )
     if tuned and scenario.fine_tuning.synthetic_data_share > 0:
         notes.append("fine-tuning data preparation is priced at the base model's full per-token prices (no batch price is modelled)")
+    notes += input_notes(scenario, reps)
     rep = reps[0]
     for name, sr in rep.strategies.items():
         util = sr.busy_s / (sr.capacity * rep.span_s) if rep.span_s > 0 else 0.0
@@ -194,4 +200,28 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
                 f"{name}: the model stage is saturated (utilisation {util:.2f}); its queue grows "
                 "with the horizon, so latency figures depend on how many queries are simulated"
             )
+    return notes
+
+
+MIN_MEASURED_QUERIES = 100  # fewer measured queries per replication: percentiles and shares are noise
+
+
+def input_notes(scenario: Scenario, reps: list[Replication]) -> list[str]:
+    """Notes on inputs that would otherwise give a silently misleading number (issue 13)."""
+    notes = []
+    sim, k, r = scenario.simulation, scenario.knowledge, scenario.retrieval
+    measured = sim.queries - int(sim.warmup_share * sim.queries)
+    if measured < MIN_MEASURED_QUERIES:
+        notes.append(
+            f"too few queries: {measured} measured per replication (simulation.queries {sim.queries:,} x "
+            f"(1 - warmup_share {sim.warmup_share:g})); percentiles and shares from fewer than "
+            f"{MIN_MEASURED_QUERIES} queries are not meaningful"
+        )
+    chunks = k.facts_count * k.chunks_per_fact // max(1, scenario.workload.tenants_count)
+    uses_retrieval = any(n in sim.strategies for n in ("rag", "rag_fine_tune", "rag_prompt_cache"))
+    if uses_retrieval and r.top_k > chunks:
+        notes.append(
+            f"retrieval.top_k ({r.top_k}) is more than the {chunks:,} chunk(s) a tenant's knowledge base holds "
+            "(facts_count x chunks_per_fact / tenants_count); the prompt is billed for top_k chunks"
+        )
     return notes
