@@ -33,7 +33,7 @@ class OutputExistsError(ScenarioError, FileExistsError):
 
 
 def _exists_message(path: Path) -> str:
-    return f"already exists; not overwriting it (use --force, or force=True, to replace it)"
+    return "already exists; not overwriting it (use --force, or force=True, to replace it)"
 
 
 def destination_problem(path: str | Path, *, force: bool) -> Problem | None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math as _math
 import re
 
 import pydantic
 import pytest
 
 import simlib
+from simlib.errors import ScenarioError as _ScenarioError
 from simlib.scenario import Scenario, build_scenario
+from simlib.scenario import build_scenario as _build
 
 UNIT_SUFFIXES = ("_s", "_at_s", "_usd", "_tokens", "_per_s", "_per_day", "_share", "_days", "_count",
                  "_per_mtok", "_per_query", "_per_hour", "_per_gb_month", "_per_100k_tokens", "_per_mtok_hour",
@@ -101,15 +104,8 @@ def test_scenario_reference_doc_matches_the_code():
 
 # --- issue 13: bounded, strict fields -------------------------------------------------
 
-import math as _math
 
-import pytest as _pytest
-
-from simlib.errors import ScenarioError as _ScenarioError
-from simlib.scenario import build_scenario as _build
-
-
-@_pytest.mark.parametrize("path,value", [
+@pytest.mark.parametrize("path,value", [
     ("workload.queries_per_day", True),           # a boolean is not a number (was 1/day)
     ("workload.query_tokens_mean", _math.inf),    # was 'valid', then OverflowError
     ("knowledge.facts_count", 10**12),            # was a 7 TiB allocation
@@ -119,7 +115,7 @@ from simlib.scenario import build_scenario as _build
 ])
 def test_out_of_range_values_are_located_errors(path, value):
     group, name = path.split(".")
-    with _pytest.raises(_ScenarioError) as err:
+    with pytest.raises(_ScenarioError) as err:
         _build({group: {name: value}})
     assert err.value.problems[0].location == path
 
@@ -127,25 +123,25 @@ def test_out_of_range_values_are_located_errors(path, value):
 def test_nan_hourly_weights_are_rejected():
     weights = [1.0] * 24
     weights[3] = float("nan")
-    with _pytest.raises(_ScenarioError, match="hourly_weights"):
+    with pytest.raises(_ScenarioError, match="hourly_weights"):
         _build({"workload": {"arrival_process": "daily_profile", "hourly_weights": weights}})
 
 
 def test_horizon_and_event_counts_are_bounded():
     # 5,000 queries at 0.001/day span ~13,700 years; a 1 ms re-index fires 2e7 times in 6 h
-    with _pytest.raises(_ScenarioError) as err:
+    with pytest.raises(_ScenarioError) as err:
         _build({"workload": {"queries_per_day": 0.001}})
     assert err.value.problems[0].location == "workload.queries_per_day"
-    with _pytest.raises(_ScenarioError) as err:
+    with pytest.raises(_ScenarioError) as err:
         _build({"knowledge": {"index_refresh": "batch", "reindex_interval_s": 0.001}})
     assert err.value.problems[0].location == "knowledge.reindex_interval_s"
 
 
 def test_catalog_fill_never_reads_raw_input():
-    with _pytest.raises(_ScenarioError) as err:
+    with pytest.raises(_ScenarioError) as err:
         _build({"prices": {"model": "anthropic/claude-sonnet-4-5"}, "prompt_cache": {"ttl_s": "5m"}})
     assert err.value.problems[0].location == "prompt_cache.ttl_s"
-    with _pytest.raises(_ScenarioError) as err:
+    with pytest.raises(_ScenarioError) as err:
         _build({"prices": {"model": "anthropic/claude-sonnet-4-5", "catalog_date": "2026-13-01x"}})
     assert err.value.problems[0].location == "prices.catalog_date"
 
@@ -163,5 +159,5 @@ def test_infinite_ttl_survives_json_and_loads_back():
 def test_base_null_is_an_error():
     from simlib.scenario import scenario_from_mapping
 
-    with _pytest.raises(_ScenarioError, match="base"):
+    with pytest.raises(_ScenarioError, match="base"):
         scenario_from_mapping({"base": None})
