@@ -87,7 +87,7 @@ def test_doubling_the_training_tokens_raises_recall_and_training_cost():
 def test_new_facts_are_learned_less_than_half_known_ones():
     # no prior, no change: every fact half-known; every fact changed since the cut-off: every fact new
     half = scenario(**{"quality.prior_knowledge_share": 0.0, "knowledge.changes_per_day": 0.0})
-    new = scenario(**{"quality.prior_knowledge_share": 0.0, "knowledge.changes_per_day": 1e6})
+    new = scenario(**{"quality.prior_knowledge_share": 0.0, "knowledge.changes_per_day": 1e5})
     assert weights_knowledge_share(new) < weights_knowledge_share(half)
     # e = 5 paraphrases x 3 epochs = 15 exposures; ceiling 0.9; extractability 1 - 0.903^25
     x = 1 - (1 - 0.097) ** 25

@@ -228,7 +228,7 @@ def test_a_higher_change_rate_gives_a_superset_of_changes_at_the_poisson_rate():
 def test_fresh_share_is_monotone_in_the_change_rate_on_one_seed(changes):
     """Issue 13: on docs-assistant with weekly retraining, seed 1, fine-tuning's fresh share rose
     from 0.9370 at 10 changes/day to 0.9572 at 15 (changes squeezed toward the start)."""
-    from simlib.presets import load_preset
+    from simlib.scenario import load_preset
 
     base = load_preset("docs-assistant").with_changes({
         **changes, "simulation.seed": 1, "simulation.queries": 3000,
@@ -243,7 +243,7 @@ def test_fresh_share_is_monotone_in_the_change_rate_on_one_seed(changes):
 
 
 def test_one_row_trace_rate_is_noted(tmp_path):
-    from simlib.presets import load_preset
+    from simlib.scenario import load_preset
     from simlib.traces import with_trace
 
     f = tmp_path / "one.csv"
