@@ -212,3 +212,75 @@ def test_the_cli_prints_the_verdict_first_and_json_carries_it(tmp_path):
     assert data["requirements"]["fresh_share_min"] == 0.99
     assert set(data["verdict"]) >= {"winner", "tied_with", "sentence", "meets", "unmet", "flips"}
     assert data["verdict"]["winner"] not in data["verdict"]["tied_with"]
+
+
+def test_dashboard_banner_cli_deck_and_questionnaire_show_the_same_sentence():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from simlib.decision import Answers
+    from simlib.export import build_deck
+    from simlib.widgets.dashboard import Dashboard
+    from simlib.widgets.questionnaire import Questionnaire
+
+    queries = {"simulation.queries": 2_000}
+    d = Dashboard("coaching-app", changes=queries, background=False)
+    sentence = verdict(d.result).sentence
+    assert sentence in d.banner.sentence.value.replace("&#x27;", "'")
+    assert d.children[0] is d.banner  # the banner is the dashboard's first line
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    out = subprocess.run([sys.executable, "-m", "simlib.cli", "run", "--preset", "coaching-app", "--queries", "2000",
+                          "--json", "--no-flips", "--no-progress"], capture_output=True, text=True, env=env, check=True)
+    assert json.loads(out.stdout)["verdict"]["sentence"] == sentence
+    deck = build_deck(d.result, [], None)
+    title_text = " ".join(shape.text_frame.text for shape in deck.slides[0].shapes if shape.has_text_frame)
+    assert f"Verdict: {sentence}" in title_text
+    # notebook 05: the questionnaire with the answers the preset's story gives keeps its requirements
+    q = Questionnaire("coaching-app", changes=queries, background=False,
+                      answers=Answers(changing_data=True, citations=True, per_user_data=True))
+    assert q.scenario().requirements == d.result.scenario.requirements
+    assert q.sentence == sentence and sentence in q.verdict_text.value.replace("&#x27;", "'")
+
+
+def test_a_requirement_control_on_the_banner_changes_the_verdict():
+    from simlib.widgets.dashboard import Dashboard
+
+    d = Dashboard("coaching-app", changes={"simulation.queries": 2_000}, background=False)
+    before = verdict(d.result)
+    assert before.winner != "fine_tune"
+    d.banner.controls["fresh_share_min"].value = 0.0
+    d.banner.controls["citations_required"].value = False
+    after = verdict(d.result)
+    assert d.result.scenario.requirements.fresh_share_min is None
+    assert after.winner == "fine_tune"  # the cheapest once nothing is required
+    assert "no requirements set" in d.banner.sentence.value
+
+
+def test_questionnaire_says_in_plain_words_why_the_tree_and_the_verdict_differ():
+    from simlib.decision import recommend, tree_vs_verdict, Answers
+
+    result = preset_run("code-apply")
+    text = tree_vs_verdict(result, recommend(Answers(changing_data=True)))  # the tree says RAG
+    assert text.startswith("The tree says RAG, the simulation picks ")
+    assert "p95 latency" in text and "rag" not in text.split(":")[0].split()  # display names, not identifiers
+
+
+def test_pareto_frontier_keeps_exactly_the_undominated_points():
+    from simlib.charts.verdict import cost_quality_figure, pareto_frontier
+
+    pts = {"a": (1.0, 0.5), "b": (2.0, 0.9), "c": (2.5, 0.8), "d": (0.5, 0.1), "e": (2.0, 0.7)}
+    assert pareto_frontier(pts) == ["d", "a", "b"]  # c and e are dearer and worse than b
+    fig = cost_quality_figure(preset_run("docs-assistant"))
+    front = [t for t in fig.data if t.name == "Pareto frontier"][0]
+    assert list(front.x) == sorted(front.x)
+    assert any(t.name.endswith("(verdict)") for t in fig.data)
+
+
+def test_comparison_table_ties_rows_whose_intervals_overlap():
+    from simlib.charts.strategies import winners
+
+    assert winners({"a": 1.0, "b": 1.3}, "lower", {"a": (0.8, 1.2), "b": (1.1, 1.5)}) == ["a", "b"]
+    assert winners({"a": 1.0, "b": 1.3}, "lower", {"a": (0.9, 1.1), "b": (1.2, 1.4)}) == ["a"]
+    assert winners({"a": 1.0, "b": 1.3}, "lower", None) == ["a"]
