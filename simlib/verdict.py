@@ -294,3 +294,20 @@ def _flips(result: RunResult, base_winner: str | None) -> tuple[dict[str, tuple[
                     b, wb = mid, wm
             found.append({"parameter": axis, "value": float(f"{b:.3g}"), "winner": wb, "from": wa})
     return axes, found
+
+
+def verdict_map(scenario, x_axis: str, x_values, y_axis: str, y_values):
+    """The verdict at every (x, y) of a grid, requirements applied: a tidy DataFrame with
+    columns x_axis, y_axis, ``winner`` (None when no strategy meets every requirement),
+    ``tied_with`` (comma-separated) and ``sentence``. One run of the scenario per cell (same seed)."""
+    import pandas as pd
+
+    import simlib
+
+    rows = []
+    for y in y_values:
+        for x in x_values:
+            v = verdict(simlib.run(scenario.with_changes({x_axis: float(x), y_axis: float(y)})))
+            rows.append({x_axis: float(x), y_axis: float(y), "winner": v.winner,
+                         "tied_with": ", ".join(v.tied_with), "sentence": v.sentence})
+    return pd.DataFrame(rows)

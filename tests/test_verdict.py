@@ -284,3 +284,17 @@ def test_comparison_table_ties_rows_whose_intervals_overlap():
     assert winners({"a": 1.0, "b": 1.3}, "lower", {"a": (0.8, 1.2), "b": (1.1, 1.5)}) == ["a", "b"]
     assert winners({"a": 1.0, "b": 1.3}, "lower", {"a": (0.9, 1.1), "b": (1.2, 1.4)}) == ["a"]
     assert winners({"a": 1.0, "b": 1.3}, "lower", None) == ["a"]
+
+
+def test_verdict_map_cells_are_the_verdicts_of_their_scenarios():
+    from simlib.charts.verdict import verdict_map_chart
+    from simlib.verdict import verdict_map
+
+    s = simlib.load_preset("docs-assistant").with_changes({"simulation.queries": 1_000})
+    grid = verdict_map(s, "workload.queries_per_day", [300, 3e6], "knowledge.changes_per_day", [1.0])
+    for _, row in grid.iterrows():
+        direct = verdict(simlib.run(s.with_changes({"workload.queries_per_day": row["workload.queries_per_day"],
+                                                    "knowledge.changes_per_day": 1.0})))
+        assert (row["winner"] if isinstance(row["winner"], str) else None) == direct.winner
+    fig = verdict_map_chart(grid, "workload.queries_per_day", "knowledge.changes_per_day")
+    assert fig.data[0].z.shape == (1, 2)

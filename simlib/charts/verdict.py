@@ -63,3 +63,51 @@ def cost_quality_figure(result: RunResult) -> go.Figure:
     fig.update_yaxes(title_text="Quality proxy (share of correct answers)", range=[-0.05, 1.08])
     return _layout(fig, "Cost against quality (dashed: the Pareto frontier; ringed: the verdict)", result,
                    showlegend=True)
+
+
+NO_WINNER = "none meets the requirements"
+
+
+def verdict_map_chart(table, x_axis: str, y_axis: str) -> go.Figure:
+    """The verdict over a grid (``simlib.verdict.verdict_map``): each cell coloured by the
+    strategy that wins with the requirements applied, grey where none meets them, "~" where
+    the verdict is tied (95% intervals of monthly cost overlap)."""
+    import numpy as np
+
+
+    xs, ys = sorted(table[x_axis].unique()), sorted(table[y_axis].unique())
+    names = [n for n in dict.fromkeys(table["winner"].fillna(NO_WINNER))]
+    code = {n: i for i, n in enumerate(names)}
+    z = np.full((len(ys), len(xs)), np.nan)
+    text = [["" for _ in xs] for _ in ys]
+    hover = [["" for _ in xs] for _ in ys]
+    for _, row in table.iterrows():
+        i, j = ys.index(row[y_axis]), xs.index(row[x_axis])
+        w = row["winner"] if isinstance(row["winner"], str) else NO_WINNER
+        z[i, j] = code[w]
+        text[i][j] = "~" if isinstance(row["tied_with"], str) and row["tied_with"] else ""
+        hover[i][j] = row["sentence"]
+    k = max(1, len(names))
+    scale = []
+    for n, idx in code.items():
+        c = "#BBBBBB" if n == NO_WINNER else colour(n)
+        scale += [[idx / k, c], [(idx + 1) / k, c]]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[_tick(x) for x in xs], y=[_tick(y) for y in ys], zmin=0, zmax=k, colorscale=scale,
+        showscale=False, text=text, texttemplate="%{text}", textfont=dict(size=18), customdata=hover,
+        hovertemplate="%{customdata}<extra></extra>", xgap=2, ygap=2))
+    for n in names:  # a legend entry per colour
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=n if n == NO_WINNER else label(n),
+                                 marker=dict(size=14, symbol="square", color="#BBBBBB" if n == NO_WINNER else colour(n))))
+    fig.update_xaxes(title_text=x_axis.split(".")[-1].replace("_", " "),
+                     type="category")
+    fig.update_yaxes(title_text=y_axis.split(".")[-1].replace("_", " "), type="category")
+    from simlib.charts.theme import TEMPLATE_NAME
+
+    fig.update_layout(template=TEMPLATE_NAME, showlegend=True,
+                      title=dict(text="The verdict with the requirements applied (~: tied on cost)"))
+    return fig
+
+
+def _tick(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
