@@ -15,10 +15,11 @@ only reads a :class:`~simlib.results.RunResult` and calls chart functions on it.
   Without a browser, :class:`BrowserNotFoundError` says how to install one.
 * **HTML** is one self-contained file per chart (plotly.js inlined): it needs no browser
   to write and no network to open.
-* **Deck** (``pptx``): a title slide (scenario name, story, date, tool version), one slide
-  per chart with its title and a caption of the scenario's key parameters and the price
-  sources and dates, and a closing slide holding the practical comparison as a native
-  table with each row's winner marked.
+* **Deck** (``pptx``): a title slide (scenario name, story, the verdict's sentence, date,
+  tool version), one slide per chart with its title and a caption of the scenario's key
+  parameters and the price sources and dates, and a closing slide holding the practical
+  comparison as a native table: the verdict's column header marked (its ties too), and
+  each row's winners (several where not distinguishable beyond noise).
 
 Every file is written to a temporary name in the target folder and renamed into place,
 so a failure never leaves a half-written file; an existing file is never replaced unless
