@@ -162,7 +162,7 @@ class Verdict:
                 parts.append(f"the verdict does not change from {_num(lo)} to {_num(hi)} {what}")
             else:
                 steps = "; ".join(f"at {_num(f['value'])} it becomes "
-                                  f"{display_name(f['winner']) if f['winner'] else 'no strategy'}" for f in here)
+                                  f"{display_name(f['winner']) if f['winner'] else 'no strategy meeting every requirement'}" for f in here)
                 parts.append(f"along {what} ({_num(lo)} to {_num(hi)}): {steps}")
         return ". ".join(p[0].upper() + p[1:] for p in parts) + ("." if parts else "")
 
