@@ -39,6 +39,7 @@ TABLE_COLUMNS = [
     ("cache_hit_rate", "cache hits", "{:.1%}"),
     ("cache_hit_token_share", "cached tokens", "{:.1%}"),
     ("quality_proxy", "quality", "{:.2f}"),
+    ("cost_per_correct_answer_usd", "$/correct", "{:.5f}"),
     ("citable_share", "citable", "{:.0%}"),
     ("truncated_share", "truncated", "{:.0%}"),
     ("queries_rejected", "rejected", "{:,.0f}"),
@@ -71,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--records", choices=("auto", "full", "summary"), default="auto",
                      help="fast kernel: keep every per-query record (full), or stream summary statistics in "
                           "less memory (summary: no per-query records kept, but the draws of a replication, ~80 B/query, still are; benchmarks/bench_summary_memory.py); auto: full up to 256 MiB of records")
+    run.add_argument("--no-flips", action="store_true",
+                     help="skip the search for the points where the verdict changes (a few seconds of extra runs)")
 
     val = sub.add_parser("validate", help="check a scenario file and explain every problem")
     val.add_argument("file", help="scenario file (YAML or JSON)")
@@ -105,9 +108,11 @@ def _fmt(value: Any, pattern: str) -> str:
     return pattern.format(value)
 
 
-def format_table(result) -> str:
-    """The run table: one row per strategy, infeasible ones with their reason."""
+def format_table(result, verdict=None) -> str:
+    """The run table: the verdict first, then one row per strategy, infeasible ones with their reason."""
     summary = result.summary()
+    if verdict is None:
+        verdict = result.verdict()
     headers = ["strategy"] + [h for _, h, _ in TABLE_COLUMNS]
     rows = []
     for name, entry in summary.items():
@@ -118,7 +123,20 @@ def format_table(result) -> str:
     widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
     line = lambda cells: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
     s = result.scenario
+    mark = {verdict.winner: "*"} if verdict.winner else {}
+    mark.update({t: "=" for t in verdict.tied_with})
+    for r in rows:
+        r[0] = f"{r[0]} {mark[r[0]]}" if r[0] in mark else r[0]
+        if summary[r[0].split()[0]]["saturated"]:
+            r[0] += " (saturated)"
+    widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
     out = [
+        f"verdict: {verdict.sentence}",
+    ]
+    if verdict.flip_ranges:
+        out.append(f"what would flip it: {verdict.flips_sentence()}")
+    out += [
+        "",
         f"{s.name}: {s.story}" if s.story else s.name,
         f"{s.simulation.queries:,} queries x {len(result.replications)} replication(s), seed {s.simulation.seed}, "
         f"{s.workload.queries_per_day:,.0f} queries/day, engine {result.engine}"
@@ -136,7 +154,8 @@ def format_table(result) -> str:
         if rejected:
             out.append(f"note: {name}: {rejected:,.0f} request(s) per replication rejected (too long for the context "
                        "window); they cost $0 and have no latency, so per-query figures cover the accepted ones only")
-    out.append("'-' = does not apply (fresh share of prompt_only, cache hits without a cache). Metrics: docs/metrics.md")
+    out.append("* = the verdict, = = tied with it on monthly cost (95% intervals overlap); "
+               "'-' = does not apply (fresh share of prompt_only, cache hits without a cache). Metrics: docs/metrics.md")
     return "\n".join(out)
 
 
@@ -156,10 +175,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
     show = not args.no_progress and sys.stderr.isatty()
     result = simlib.run(scenario, progress=_progress_bar(show), engine=args.engine, records=args.records)
+    from simlib.verdict import verdict as find_verdict
+
+    found = find_verdict(result, flips=not args.no_flips)
     if args.json:
-        print(json.dumps(result.to_json_dict(), indent=2, allow_nan=False))
+        print(json.dumps(result.to_json_dict(verdict=found), indent=2, allow_nan=False))
     else:
-        print(format_table(result))
+        print(format_table(result, verdict=found))
     return EXIT_OK
 
 

@@ -88,7 +88,9 @@ def scenario_for(answers: Answers, base: Scenario) -> Scenario:
       specialised behaviour on a base that has none: the article's defaults (0.75 prompted,
       0.95 fine-tuned, from ``simlib.scenario.Quality``);
     - no changing data: knowledge.changes_per_day at most ``STABLE_CHANGES_PER_DAY``;
-    - per-user data on a shared base: ``PER_USER_TENANTS`` tenants; not per user: 1 tenant.
+    - per-user data on a shared base: ``PER_USER_TENANTS`` tenants; not per user: 1 tenant;
+    - answers must cite their sources: requirements.citations_required, so the verdict
+      (simlib.verdict) judges citations too.
     """
     from simlib.scenario import Quality
 
@@ -102,6 +104,8 @@ def scenario_for(answers: Answers, base: Scenario) -> Scenario:
         changes["quality.behaviour_fine_tuned_share"] = Quality.model_fields["behaviour_fine_tuned_share"].default
     if not answers.changing_data:
         changes["knowledge.changes_per_day"] = min(base.knowledge.changes_per_day, STABLE_CHANGES_PER_DAY)
+    if answers.citations and not base.requirements.citations_required:
+        changes["requirements.citations_required"] = True
     if answers.per_user_data and base.workload.tenants_count == 1:
         changes["workload.tenants_count"] = PER_USER_TENANTS
         changes["prompt_cache.prefix_scope"] = "per_tenant"
@@ -186,3 +190,31 @@ def rule_checks(result: RunResult, recommendation: Recommendation) -> Verdict:
                         costs[pick] <= 1.25 * costs[cheapest],
                         f"{pick} {_usd(costs[pick])}; cheapest {cheapest} {_usd(costs[cheapest])} per query"))
     return Verdict(recommendation, checks)
+
+
+def tree_vs_verdict(result: RunResult, recommendation: Recommendation) -> str:
+    """The rule of thumb beside the simulation's verdict, in plain words (display names).
+
+    Agree: one sentence saying so. Disagree: why the tree's pick is not the verdict (the
+    requirement it misses, its saturation, or how much more it costs than the verdict).
+    """
+    from simlib.charts.theme import label
+    from simlib.verdict import verdict
+
+    v = verdict(result)
+    tree = label(recommendation.strategy)
+    if v.winner is None:
+        return (f"The tree says {tree}; the simulation finds no strategy that meets every requirement "
+                "here, so neither can be taken as is.")
+    pick = label(v.winner)
+    if v.winner == recommendation.strategy or recommendation.strategy in v.tied_with:
+        return f"The tree and the simulation agree: {tree}."
+    met = v.meets.get(recommendation.strategy)
+    if met is None:
+        why = f"{tree} cannot run here ({result.feasibility.get(recommendation.strategy)})"
+    elif met is False:
+        why = f"{tree} misses a requirement: " + "; ".join(v.unmet[recommendation.strategy])
+    else:
+        extra = v.monthly_cost_usd[recommendation.strategy] - v.monthly_cost_usd[v.winner]
+        why = (f"{tree} meets every requirement too, but costs ${extra:,.0f}/month more than {pick}")
+    return f"The tree says {tree}, the simulation picks {pick}: {why}."

@@ -15,10 +15,11 @@ only reads a :class:`~simlib.results.RunResult` and calls chart functions on it.
   Without a browser, :class:`BrowserNotFoundError` says how to install one.
 * **HTML** is one self-contained file per chart (plotly.js inlined): it needs no browser
   to write and no network to open.
-* **Deck** (``pptx``): a title slide (scenario name, story, date, tool version), one slide
-  per chart with its title and a caption of the scenario's key parameters and the price
-  sources and dates, and a closing slide holding the practical comparison as a native
-  table with each row's winner marked.
+* **Deck** (``pptx``): a title slide (scenario name, story, the verdict's sentence, date,
+  tool version), one slide per chart with its title and a caption of the scenario's key
+  parameters and the price sources and dates, and a closing slide holding the practical
+  comparison as a native table: the verdict's column header marked (its ties too), and
+  each row's winners (several where not distinguishable beyond noise).
 
 Every file is written to a temporary name in the target folder and renamed into place,
 so a failure never leaves a half-written file; an existing file is never replaced unless
@@ -525,7 +526,12 @@ def _table_rows(table: pd.DataFrame, result: RunResult) -> tuple[list[str], list
 
     strategies = [s for s in result.strategies if s in table.columns]
     text = format_comparison(table, strategies)
-    header = [str(table.index.name or "Dimension").capitalize()] + [label(s) for s in strategies] + ["Best"]
+    from simlib.verdict import verdict
+
+    v = verdict(result)
+    mark = {v.winner: VERDICT_MARK, **{t: TIED_MARK for t in v.tied_with}} if v.winner else {}
+    header = ([str(table.index.name or "Dimension").capitalize()] + [mark.get(s, "") + label(s) for s in strategies]
+              + ["Best"])
     body: list[list[str]] = []
     marks: list[set[int]] = []
     for i, dimension in enumerate(table.index):
@@ -541,6 +547,8 @@ def _table_rows(table: pd.DataFrame, result: RunResult) -> tuple[list[str], list
 
 
 WINNER_MARK = "\u2605 "  # a star before each winning cell's text (besides its shading)
+VERDICT_MARK = "\u2714 "  # before the verdict's column header (simlib.verdict)
+TIED_MARK = "= "  # before the header of a strategy tied with the verdict
 
 
 def _add_table(slide, table: pd.DataFrame, result: RunResult, top: float, bottom: float) -> None:
@@ -612,8 +620,11 @@ def build_deck(
     _set_text(slide.shapes.title.text_frame, [scenario.name], size_pt=44, bold=True)
     subtitle = slide.placeholders[1]
     _place(subtitle, _MARGIN_IN + 0.3, 3.1, _SLIDE_W_IN - 2 * _MARGIN_IN - 0.6, 2.0)
-    lines = ([scenario.story] if scenario.story else []) + [f"{on} \u00b7 simlib {simlib.__version__}"]
-    _set_text(subtitle.text_frame, lines, size_pt=20, colour=_MUTED)
+    from simlib.verdict import verdict
+
+    lines = ([scenario.story] if scenario.story else []) + [f"Verdict: {verdict(result).sentence}",
+                                                             f"{on} \u00b7 simlib {simlib.__version__}"]
+    _set_text(subtitle.text_frame, lines, size_pt=16, colour=_MUTED)
     _caption(slide, full_caption, top=5.4)
     _notes(slide, full_caption)
 
@@ -646,7 +657,15 @@ def _table_note(result: RunResult) -> str:
     from simlib.charts.strategies import short_reason
     from simlib.charts.theme import label
 
-    note = f"{WINNER_MARK.strip()} and green: the best in each row (ties within 0.5%). n/a: does not apply."
+    from simlib.verdict import verdict
+
+    v = verdict(result)
+    pick = f"Verdict: {label(v.winner)}" if v.winner else "Verdict: no strategy meets every requirement"
+    if v.tied_with:
+        pick += " (tied with " + ", ".join(label(t) for t in v.tied_with) + ")"
+    note = (f"{pick}; its column is headed {VERDICT_MARK.strip()}, tied ones {TIED_MARK.strip()}. "
+            f"{WINNER_MARK.strip()} and green: the best in each row, several where they are not "
+            "distinguishable beyond noise (95% intervals overlap, or within 0.5%). n/a: does not apply.")
     for s in result.strategies:
         if result.feasibility.get(s):
             note += f" {label(s)}: {short_reason(result.feasibility[s])}."

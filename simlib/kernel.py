@@ -72,7 +72,7 @@ from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
     MONTHLY_COMPONENTS,
     CACHE_HIT, CITABLE, COMPLETED, FRESH, METRICS, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
-    Replication, RunResult, StrategyReplication, batch_edges,
+    Replication, RunResult, StrategyReplication, batch_edges, cost_per_correct_answer,
 )
 from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
 
@@ -964,6 +964,7 @@ class _Aggregate:
         m["retrieval_miss_share"] = (n_done - s["retrieved"]) / n_done if st.uses_retrieval and n_done else None
         m["queries_completed"] = n_done
         m["queries_rejected"] = s["rejected"]
+        m["cost_per_correct_answer_usd"] = cost_per_correct_answer(m["cost_per_query_usd"], m["quality_proxy"])
         for c in PER_QUERY_COMPONENTS:
             m[f"cost_{c}_per_query_usd"] = s[f"c_{c}"] / n_meas if n_meas else 0.0
         for c in MONTHLY_COMPONENTS:
@@ -988,7 +989,8 @@ AGGREGATED_METRICS = frozenset(
      "cache_hit_rate", "cache_hit_token_share", "prefix_hit_token_share", "prefix_hit_request_mean_share",
      "prefix_hit_request_share", "quality_proxy", "quality_knowledge", "quality_use", "quality_behaviour",
      "quality_prior", "quality_weights_recall", "quality_distraction", "quality_long_context", "hallucination_share",
-     "citable_share", "truncated_share", "retrieval_miss_share", "queries_completed", "queries_rejected"]
+     "citable_share", "truncated_share", "retrieval_miss_share", "queries_completed", "queries_rejected",
+     "cost_per_correct_answer_usd"]
     + [f"cost_{c}_per_query_usd" for c in PER_QUERY_COMPONENTS]
     + [f"cost_{c}_monthly_usd" for c in MONTHLY_COMPONENTS]
 )

@@ -101,7 +101,13 @@ for _c in PER_QUERY_COMPONENTS:
 for _c in MONTHLY_COMPONENTS:
     METRICS[f"cost_{_c}_monthly_usd"] = MetricSpec("USD/month", f"monthly cost component '{_c}'")
 
+METRICS["cost_per_correct_answer_usd"] = MetricSpec(
+    "USD", "cost_per_query_usd / quality_proxy: what one correct answer costs (None when quality_proxy is 0)")
+
 COST_COMPONENTS = PER_QUERY_COMPONENTS + MONTHLY_COMPONENTS
+
+# A stage is saturated when its offered load at the busiest hour reaches its capacity.
+SATURATION_UTILISATION = 1.0
 
 
 @dataclass
@@ -167,6 +173,8 @@ class RunResult:
         for name in self.strategies:
             reason = self.feasibility.get(name)
             entry: dict[str, Any] = {"feasible": reason is None, "reason": reason}
+            entry.update(saturation(self.scenario, name, self.replications) if reason is None else
+                         {"saturated": False, "saturated_stage": None, "peak_hour_utilisation": {"retrieval": None, "model": None}})
             batches = self.batch_metrics(name) if reason is None and len(self.replications) == 1 else None
             for metric in METRICS:
                 if reason is not None:
@@ -234,10 +242,17 @@ class RunResult:
                              "usd_per_month": per_query * q_month})
         return pd.DataFrame(rows)
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """The documented ``--json`` shape (see docs/json.md)."""
+    def verdict(self, *, flips: bool = False):
+        """The verdict (simlib.verdict): the cheapest strategy meeting scenario.requirements."""
+        from simlib.verdict import verdict
+
+        return verdict(self, flips=flips)
+
+    def to_json_dict(self, verdict=None) -> dict[str, Any]:
+        """The documented ``--json`` shape (see docs/json.md); ``verdict`` defaults to one without flips."""
         from simlib._version import __version__
 
+        found = verdict if verdict is not None else self.verdict()
         p = self.scenario.prices
         return {
             "simlib_version": __version__,
@@ -249,6 +264,8 @@ class RunResult:
             "seed": self.scenario.simulation.seed,
             "engine": self.engine,
             "notes": list(self.notes),
+            "requirements": self.scenario.requirements.model_dump(mode="json"),
+            "verdict": _finite_or_null(found.to_json()),
             "strategies": _finite_or_null(self.summary()),
         }
 
@@ -362,6 +379,7 @@ def replication_metrics(scenario: Scenario, strategy: str, sr: StrategyReplicati
     m["retrieval_miss_share"] = _share((flags[done] & RETRIEVED) == 0) if st.uses_retrieval else None
     m["queries_completed"] = float(done.sum())
     m["queries_rejected"] = float(((flags & REJECTED) != 0).sum())
+    m["cost_per_correct_answer_usd"] = cost_per_correct_answer(m["cost_per_query_usd"], m["quality_proxy"])
     from simlib.engine.costs import per_query_costs
 
     comps = per_query_costs(
@@ -376,6 +394,78 @@ def replication_metrics(scenario: Scenario, strategy: str, sr: StrategyReplicati
     for c in MONTHLY_COMPONENTS:
         m[f"cost_{c}_monthly_usd"] = float(sr.monthly_components_usd.get(c, 0.0))
     return m
+
+
+def cost_per_correct_answer(cost_per_query_usd: float | None, quality: float | None) -> float | None:
+    """cost per correct answer = cost per query / quality proxy (None when quality is 0 or unknown)."""
+    if cost_per_query_usd is None or quality is None or not quality > 0:
+        return None
+    return float(cost_per_query_usd) / float(quality)
+
+
+def peak_arrival_rate_per_s(scenario: Scenario, rep: "Replication") -> float:
+    """Arrival rate in the busiest hour of the arrival profile.
+
+    poisson: queries_per_day / 86,400; daily_profile: that x max(w) / mean(w) over the 24
+    hourly weights; trace: the most arrivals in any clock hour of the replayed arrivals
+    (the whole span when it is shorter than an hour), scaled for sampled records.
+    """
+    w = scenario.workload
+    mean_rate = w.queries_per_day / 86_400.0
+    if w.arrival_process == "daily_profile":
+        weights = np.asarray(w.hourly_weights, float)
+        return mean_rate * float(weights.max() / weights.mean())
+    if w.arrival_process == "trace":
+        for sr in rep.strategies.values():
+            t = sr.records["arrival_at_s"].astype(float)
+            if t.size < 2:
+                break
+            scale = scenario.simulation.queries / t.size  # summary mode keeps a 1-in-k sample
+            if rep.span_s < 3_600.0:
+                return scenario.simulation.queries / rep.span_s if rep.span_s > 0 else mean_rate
+            hours = np.floor((t - t[0]) / 3_600.0).astype(np.int64)
+            return float(np.bincount(hours).max()) * scale / 3_600.0
+    return mean_rate
+
+
+def peak_hour_utilisation(scenario: Scenario, strategy: str, rep: "Replication") -> dict[str, float | None]:
+    """Offered load / capacity of each stage at the busiest hour: {"retrieval": rho, "model": rho}.
+
+    model: rho_peak = (busy_s / (slots x span_s)) x lambda_peak / lambda_span, i.e. the
+    measured mean service time x the peak-hour rate / slots (lambda_span = (n - 1) / span_s).
+    retrieval: rho_peak = lambda_peak x (embed + search [+ rerank] mean latency) / workers.
+    None where the stage is absent (no retrieval) or the span is zero.
+    """
+    from simlib.engine.strategies import STRATEGIES
+
+    sr = rep.strategies.get(strategy)
+    peak = peak_arrival_rate_per_s(scenario, rep)
+    out: dict[str, float | None] = {"retrieval": None, "model": None}
+    n = scenario.simulation.queries
+    if sr is not None and rep.span_s > 0 and n > 1:
+        span_rate = (n - 1) / rep.span_s
+        out["model"] = sr.busy_s / (sr.capacity * rep.span_s) * peak / span_rate
+    if STRATEGIES[strategy].uses_retrieval:
+        r = scenario.retrieval
+        service_s = r.embed_latency_s + r.search_latency_s + (r.rerank_latency_s if r.rerank else 0.0)
+        out["retrieval"] = peak * service_s / r.concurrency_limit
+    return out
+
+
+def saturation(scenario: Scenario, strategy: str, reps: list["Replication"]) -> dict[str, Any]:
+    """{"saturated", "saturated_stage", "peak_hour_utilisation": {stage: mean over replications}}.
+
+    A stage is saturated when its peak-hour utilisation reaches SATURATION_UTILISATION; the
+    stage reported is the most loaded one.
+    """
+    per = [peak_hour_utilisation(scenario, strategy, rep) for rep in reps]
+    util: dict[str, float | None] = {}
+    for stage in ("retrieval", "model"):
+        vals = [p[stage] for p in per if p[stage] is not None]
+        util[stage] = float(np.mean(vals)) if vals else None
+    over = {k: v for k, v in util.items() if v is not None and v >= SATURATION_UTILISATION}
+    stage = max(over, key=over.get) if over else None
+    return {"saturated": stage is not None, "saturated_stage": stage, "peak_hour_utilisation": util}
 
 
 def _quality_parts(scenario: Scenario, st, rec: np.ndarray) -> dict[str, float | None]:

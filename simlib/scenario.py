@@ -1,7 +1,7 @@
 """The scenario: one validated, immutable description of a system to simulate.
 
 A scenario is a tree of groups (workload, knowledge, retrieval, model, prompt, prices,
-fine_tuning, prompt_cache, quality, simulation). Every numeric field carries its unit in
+fine_tuning, prompt_cache, quality, simulation, requirements). Every numeric field carries its unit in
 its name (``_s`` durations, ``_at_s`` instants, ``_usd`` money, ``_tokens``, ``_per_s``,
 ``_per_day``, ``_share`` fractions in [0, 1]), a constraint, and a description that
 states where its default comes from. Validation happens when the scenario is built,
@@ -336,6 +336,21 @@ class Simulation(_Group):
     strategies: tuple[StrategyName, ...] = _f(STRATEGY_NAMES, "Strategies to simulate (default all six).", min_length=1)
 
 
+class Requirements(_Group):
+    """What the team requires of a strategy; the verdict is the cheapest strategy meeting all of them.
+
+    Every field defaults to "no requirement" (None / False). See simlib.verdict and docs/model.md.
+    """
+
+    latency_p95_max_s: float | None = _f(None, "Highest acceptable 95th-percentile latency (arrival to last token). None: no requirement.", gt=0, le=86_400)
+    ttft_p95_max_s: float | None = _f(None, "Highest acceptable 95th-percentile time to first token. None: no requirement.", gt=0, le=86_400)
+    fresh_share_min: float | None = _f(None, "Lowest acceptable share of answers that reflect the fact's latest version (prompt_only, ungrounded, never meets it). None: no requirement.", ge=0, le=1)
+    quality_min: float | None = _f(None, "Lowest acceptable quality proxy (K x U x B, docs/metrics.md). None: no requirement.", ge=0, le=1)
+    citations_required: bool = _f(False, "Every answer must be backed by a source: judged as citable_share >= citable_share_min. Default: not required.")
+    citable_share_min: float = _f(0.9, "Threshold on citable_share when citations_required is true. Default 0.9, an assumption: top-5 retrieval recalls the needed chunk in about 90-95% of queries (retrieval.recall_ceiling_share 0.95), so no retriever backs every answer.", ge=0, le=1)
+    monthly_budget_max_usd: float | None = _f(None, "Highest acceptable monthly cost. None: no requirement.", ge=0, le=1e12)
+
+
 class Scenario(_Group):
     """A whole scenario. Build with ``Scenario(**data)``, ``load_scenario(path)`` or a preset."""
 
@@ -353,6 +368,7 @@ class Scenario(_Group):
     prompt_cache: PromptCache = PromptCache()
     quality: Quality = Quality()
     simulation: Simulation = Simulation()
+    requirements: Requirements = Requirements()
 
     @model_validator(mode="before")
     @classmethod

@@ -487,28 +487,42 @@ def comparison_table(result: RunResult) -> pd.DataFrame:
     One row per dimension (index: its label), columns: ``metric`` (the ``METRICS`` name),
     ``unit``, ``better`` ("lower" or "higher"), one column per strategy with the mean over
     replications (NaN where it does not apply or the strategy is infeasible), and ``best``:
-    the winning strategies' names, comma-separated (several when within 0.5% of the best,
-    e.g. every strategy without fine-tuning spends 0 on retraining).
+    the winning strategies' names, comma-separated: every strategy not distinguishable from
+    the best beyond noise is a winner too (its 95% interval overlaps the best's, or it is
+    within 0.5% of it, e.g. every strategy without fine-tuning spends 0 on retraining).
     """
     strategies = result.strategies
     rows = []
     for dim in COMPARISON_DIMENSIONS:
         values = {s: _mean(result, s, dim.metric) for s in strategies}
+        cis = {s: _ci(result, s, dim.metric) for s in strategies}
         row: dict[str, Any] = {"dimension": dim.label, "metric": dim.metric, "unit": dim.unit, "better": dim.better}
         row.update({s: (np.nan if v is None else v) for s, v in values.items()})
-        row["best"] = ", ".join(winners(values, dim.better))
+        row["best"] = ", ".join(winners(values, dim.better, cis))
         rows.append(row)
     return pd.DataFrame(rows).set_index("dimension")
 
 
-def winners(values: dict[str, float | None], better: str) -> list[str]:
-    """Strategies whose value is best (ties within TIE_TOLERANCE_SHARE of the best's size)."""
+def winners(values: dict[str, float | None], better: str,
+            intervals: dict[str, tuple[float, float] | None] | None = None) -> list[str]:
+    """Strategies whose value is best, or not distinguishable from the best beyond noise.
+
+    Ties: within TIE_TOLERANCE_SHARE of the best's size, or (given ``intervals``, the 95%
+    intervals) an interval overlapping the best strategy's interval.
+    """
     present = {s: v for s, v in values.items() if v is not None and not math.isnan(v)}
     if not present:
         return []
-    best = min(present.values()) if better == "lower" else max(present.values())
+    pick = min(present, key=present.get) if better == "lower" else max(present, key=present.get)
+    best = present[pick]
     tol = TIE_TOLERANCE_SHARE * max(abs(best), 1e-12)
-    return [s for s, v in present.items() if abs(v - best) <= tol]
+    ci_best = (intervals or {}).get(pick)
+
+    def overlaps(s: str) -> bool:
+        ci = (intervals or {}).get(s)
+        return bool(ci and ci_best) and ci[0] <= ci_best[1] and ci_best[0] <= ci[1]
+
+    return [s for s, v in present.items() if abs(v - best) <= tol or overlaps(s)]
 
 
 def format_comparison(table: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
@@ -551,7 +565,7 @@ def comparison_figure(result: RunResult, *, highlight: str | None = None) -> go.
                    fill_color=fills, font=dict(size=14, color="#222222"), align=["left"] + ["center"] * (len(strategies) + 1),
                    height=34, line=dict(color="#DDDDDD")),
     ))
-    return _layout(fig, "Practical comparison (green: best in the row)", result, margin=dict(l=20, r=20, t=100, b=20))
+    return _layout(fig, "Practical comparison (green: best in the row; several when not distinguishable beyond noise: 95% intervals overlap or within 0.5%)", result, margin=dict(l=20, r=20, t=100, b=20))
 
 
 # --- everything the dashboard shows ---------------------------------------------------------

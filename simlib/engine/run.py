@@ -192,13 +192,16 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
     if tuned and scenario.fine_tuning.synthetic_data_share > 0:
         notes.append("fine-tuning data preparation is priced at the base model's full per-token prices (no batch price is modelled)")
     notes += input_notes(scenario, reps)
-    rep = reps[0]
-    for name, sr in rep.strategies.items():
-        util = sr.busy_s / (sr.capacity * rep.span_s) if rep.span_s > 0 else 0.0
-        if util >= 0.98:
+    from simlib.results import saturation
+
+    for name in reps[0].strategies:
+        sat = saturation(scenario, name, reps)
+        if sat["saturated"]:
+            util = sat["peak_hour_utilisation"][sat["saturated_stage"]]
             notes.append(
-                f"{name}: the model stage is saturated (utilisation {util:.2f}); its queue grows "
-                "with the horizon, so latency figures depend on how many queries are simulated"
+                f"{name}: the {sat['saturated_stage']} stage is saturated at the busiest hour (peak-hour "
+                f"utilisation {util:.2f}); its queue grows while the peak lasts, so its latency figures are "
+                "not steady-state, and it cannot be the verdict"
             )
     return notes
 

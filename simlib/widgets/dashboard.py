@@ -148,6 +148,9 @@ class Dashboard(RunnerStatus, W.VBox):
         self.progress = W.FloatProgress(value=1.0, min=0.0, max=1.0, layout=W.Layout(width="220px"))
         self.status = W.HTML(self._status_html(self.last_timing))
         self.notes = W.HTML(self._notes_html(result))
+        from simlib.widgets.verdict_banner import VerdictBanner
+
+        self.banner = VerdictBanner(result, on_change=lambda _: self._on_control({}))
 
         # Controls are built per tab, when the tab is first opened: the page paints sooner
         # (one tab's widgets, not eight), and untouched controls hold the base's values anyway.
@@ -174,7 +177,7 @@ class Dashboard(RunnerStatus, W.VBox):
         ])
         header = W.HBox([self.preset_picker, self.progress, self.status],
                         layout=W.Layout(align_items="center", grid_gap="12px"))
-        super().__init__([header, self.story, self.tabs, self.notes, grid])
+        super().__init__([self.banner, header, self.story, self.tabs, self.notes, grid])
         self.add_class("simlib-dashboard")
 
     # -- controls -------------------------------------------------------------------------------
@@ -204,7 +207,7 @@ class Dashboard(RunnerStatus, W.VBox):
         """The base scenario with every built control's value (validated: may raise
         ScenarioError). Controls not built yet still show the base's values."""
         changes = {path: self._control_specs[path].to_scenario(w.value) for path, w in self.controls.items()}
-        return self.base.with_changes(changes)
+        return self.base.with_changes({**changes, **self.banner.changes()})
 
     def _on_control(self, change: dict[str, Any]) -> None:
         if self._loading:
@@ -229,6 +232,7 @@ class Dashboard(RunnerStatus, W.VBox):
         finally:
             self._loading = False
         self.story.value = self._story_html(self.base)
+        self.banner.set_requirements(self.base)
         self.request(self.current_scenario())
 
     def request(self, scenario: Scenario) -> None:
@@ -264,6 +268,7 @@ class Dashboard(RunnerStatus, W.VBox):
         self.updates += 1
         self.progress.value = 1.0
         self.notes.value = self._notes_html(result)
+        self.banner.update(result)
         self.status.value = self._status_html(timing)
 
     # -- text ---------------------------------------------------------------------------------

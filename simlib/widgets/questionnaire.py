@@ -2,7 +2,9 @@
 
 Four yes/no questions and a preset; the answer shows the tree's recommendation and the path
 taken, the practical comparison simulated for the user's numbers (the recommended strategy
-starred), and each rule of thumb checked against those numbers, disagreements first.
+starred), the simulation's verdict (simlib.verdict) beside the tree's pick with, where they
+differ, why in plain words, and each rule of thumb checked against those numbers,
+disagreements first.
 The logic is in ``simlib.decision``; this module only lays it out.
 """
 
@@ -15,7 +17,7 @@ import ipywidgets as W
 
 from simlib.charts.strategies import comparison_figure
 from simlib.charts.theme import label
-from simlib.decision import Answers, Verdict, recommend, rule_checks, scenario_for
+from simlib.decision import Answers, Verdict, recommend, rule_checks, scenario_for, tree_vs_verdict
 from simlib.presets import list_presets
 from simlib.scenario import load_preset
 from simlib.results import RunResult
@@ -47,6 +49,8 @@ class Questionnaire(W.VBox):
         rows = [W.HBox([W.HTML(f"<div style='width:560px;font-size:15px'>{html.escape(q)}</div>"), self.questions[k]])
                 for k, q in QUESTIONS.items()]
         self.recommendation = W.HTML()
+        self.verdict_text = W.HTML()
+        self.verdict_text.add_class("simlib-verdict-text")
         self.checks = W.HTML()
         self.status = W.HTML()
         self.runner = BackgroundRunner(self.cache, self._on_result, None, self._on_error, background=background)
@@ -56,7 +60,8 @@ class Questionnaire(W.VBox):
         self._show(result)
         for w in [*self.questions.values(), self.preset_picker]:
             w.observe(self._on_change, names="value")
-        super().__init__([*rows, self.preset_picker, self.status, self.recommendation, self.figure, self.checks])
+        super().__init__([*rows, self.preset_picker, self.status, self.verdict_text, self.recommendation,
+                          self.figure, self.checks])
 
     def answers(self) -> Answers:
         return Answers(**{k: w.value for k, w in self.questions.items()})
@@ -83,8 +88,14 @@ class Questionnaire(W.VBox):
         self.status.value = ""
 
     def _show(self, result: RunResult) -> None:
+        from simlib.verdict import verdict
+
         rec = recommend(self.answers())
         self.verdict = rule_checks(result, rec)
+        self.sentence = verdict(result).sentence
+        self.verdict_text.value = (
+            f"<div style='font-size:16px;border:2px solid #2e7d32;padding:6px 10px;margin:6px 0'>"
+            f"<b>Verdict</b>: {html.escape(self.sentence)}<br><i>{html.escape(tree_vs_verdict(result, rec))}</i></div>")
         path = "".join(f"<li>{html.escape(step)}</li>" for step in rec.path)
         also = ", ".join(label(s) for s in rec.also_consider)
         self.recommendation.value = (
