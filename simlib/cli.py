@@ -112,7 +112,9 @@ def format_table(result, verdict=None) -> str:
     """The run table: the verdict first, then one row per strategy, infeasible ones with their reason."""
     summary = result.summary()
     if verdict is None:
-        verdict = result.verdict()
+        from simlib.verdict import verdict as find_verdict
+
+        verdict = find_verdict(result)
     headers = ["strategy"] + [h for _, h, _ in TABLE_COLUMNS]
     rows = []
     for name, entry in summary.items():

@@ -242,17 +242,15 @@ class RunResult:
                              "usd_per_month": per_query * q_month})
         return pd.DataFrame(rows)
 
-    def verdict(self, *, flips: bool = False):
-        """The verdict (simlib.verdict): the cheapest strategy meeting scenario.requirements."""
-        from simlib.verdict import verdict
-
-        return verdict(self, flips=flips)
-
     def to_json_dict(self, verdict=None) -> dict[str, Any]:
-        """The documented ``--json`` shape (see docs/json.md); ``verdict`` defaults to one without flips."""
+        """The documented ``--json`` shape (see docs/json.md).
+
+        ``verdict`` is the :class:`simlib.verdict.Verdict` of this result (computed above the
+        results layer, so it is passed in); without one the key is null.
+        """
         from simlib._version import __version__
 
-        found = verdict if verdict is not None else self.verdict()
+        found = verdict
         p = self.scenario.prices
         return {
             "simlib_version": __version__,
@@ -265,7 +263,7 @@ class RunResult:
             "engine": self.engine,
             "notes": list(self.notes),
             "requirements": self.scenario.requirements.model_dump(mode="json"),
-            "verdict": _finite_or_null(found.to_json()),
+            "verdict": _finite_or_null(found.to_json()) if found is not None else None,
             "strategies": _finite_or_null(self.summary()),
         }
 

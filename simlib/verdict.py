@@ -60,7 +60,7 @@ REQUIREMENTS: dict[str, tuple[str, str, str]] = {
 
 
 def display_name(strategy: str) -> str:
-    from simlib.charts.theme import label
+    from simlib.engine.strategies import display_name as label
 
     return label(strategy)
 
@@ -264,10 +264,10 @@ def _sentence(result: RunResult, v: Verdict) -> str:
 
 
 def _winner_at(result: RunResult, axis: str, x: float) -> str | None:
-    import simlib
+    from simlib.engine.run import run
 
     s = result.scenario.with_changes({axis: float(x), "simulation.replications": 1})
-    return verdict(simlib.run(s)).winner
+    return verdict(run(s)).winner
 
 
 def _flips(result: RunResult, base_winner: str | None) -> tuple[dict[str, tuple[float, float]], list[dict[str, Any]]]:
@@ -302,12 +302,12 @@ def verdict_map(scenario, x_axis: str, x_values, y_axis: str, y_values):
     ``tied_with`` (comma-separated) and ``sentence``. One run of the scenario per cell (same seed)."""
     import pandas as pd
 
-    import simlib
+    from simlib.engine.run import run
 
     rows = []
     for y in y_values:
         for x in x_values:
-            v = verdict(simlib.run(scenario.with_changes({x_axis: float(x), y_axis: float(y)})))
+            v = verdict(run(scenario.with_changes({x_axis: float(x), y_axis: float(y)})))
             rows.append({x_axis: float(x), y_axis: float(y), "winner": v.winner,
                          "tied_with": ", ".join(v.tied_with), "sentence": v.sentence})
     return pd.DataFrame(rows)

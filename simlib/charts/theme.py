@@ -5,6 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from simlib.engine.strategies import DISPLAY_NAMES
+
 # Okabe-Ito palette (colour-blind safe); one colour per strategy, the same on every chart.
 STRATEGY_COLOURS: dict[str, str] = {
     "prompt_only": "#999999",
@@ -15,14 +17,7 @@ STRATEGY_COLOURS: dict[str, str] = {
     "rag_prompt_cache": "#56B4E9",
 }
 
-STRATEGY_LABELS: dict[str, str] = {
-    "prompt_only": "Prompt only",
-    "rag": "RAG",
-    "fine_tune": "Fine-tuning",
-    "rag_fine_tune": "RAG + fine-tuning",
-    "prompt_cache": "Prompt cache",
-    "rag_prompt_cache": "RAG + prompt cache",
-}
+STRATEGY_LABELS: dict[str, str] = DISPLAY_NAMES  # one list of display names (simlib.engine.strategies)
 
 COMPONENT_COLOURS: dict[str, str] = {
     "input": "#4C72B0",

@@ -71,3 +71,18 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("rag_prompt_cache", True, False, True, True, "instructions", "index"),
     )
 }
+
+
+DISPLAY_NAMES: dict[str, str] = {
+    "prompt_only": "Prompt only",
+    "rag": "RAG",
+    "fine_tune": "Fine-tuning",
+    "rag_fine_tune": "RAG + fine-tuning",
+    "prompt_cache": "Prompt cache",
+    "rag_prompt_cache": "RAG + prompt cache",
+}
+
+
+def display_name(strategy: str) -> str:
+    """The name a person reads (charts, sentences, the deck): 'RAG + prompt cache' for rag_prompt_cache."""
+    return DISPLAY_NAMES.get(strategy, strategy)
