@@ -130,7 +130,7 @@ class Model(_Group):
     """The base model behind the provider's API: context window, speeds and concurrency."""
 
     name: str = _f("anthropic/claude-sonnet-4-5", "Model label shown in results (a catalog name when prices.model is set).")
-    context_window_tokens: int = _f(200_000, "Context window in tokens (prompt + reserved output). Default: Claude Sonnet 4.5 standard window.", ge=256)
+    context_window_tokens: int = _f(200_000, "Context window in tokens (prompt + reserved output); filled from the catalog (genai-prices) for a named prices.model, a hand-set value wins. Default: Claude Sonnet 4.5 standard window.", ge=256)
     max_output_tokens: int = _f(1_024, "Output tokens reserved in the context window; outputs are capped at this.", ge=1)
     prefill_tokens_per_s: float = _f(8_000.0, "Uncached prompt tokens processed per second (prefill) per request.", gt=0)
     cached_prefill_tokens_per_s: float = _f(80_000.0, "Cached prompt tokens processed per second (cache reads are ~10x faster than prefill).", gt=0)
@@ -304,7 +304,7 @@ class Scenario(_Group):
 # --- building and loading -------------------------------------------------------------
 
 def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
-    """Fill prices (and the provider's cache rules) from the catalog for named models.
+    """Fill prices, the provider's cache rules and the context window from the catalog for named models.
 
     Only fields the user did not set are filled, so a hand-set price always wins. The
     catalog is read as of ``prices.catalog_date`` (default: today), since it holds
@@ -353,6 +353,11 @@ def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
         if "name" not in model:
             model["name"] = prices["model"]
             marks.append("model.name")
+        if "context_window_tokens" not in model:
+            window = catalog.model_context_window_tokens(prices["model"])
+            if window:
+                model["context_window_tokens"] = int(window)
+                marks.append("model.context_window_tokens")
         marks += _fill_latency(model, prices["model"], "model", _MODEL_SPEED_KEYS)
         data = {**data, "model": model}
     if isinstance(ft, dict) and ft.get("model"):
