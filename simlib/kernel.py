@@ -512,6 +512,7 @@ class _StrategyKernel:
         self.prefill_per_s = ft.prefill_tokens_per_s if st.fine_tuned else m.prefill_tokens_per_s
         self.decode_per_s = ft.decode_tokens_per_s if st.fine_tuned else m.decode_tokens_per_s
         self.cached_prefill_per_s = m.cached_prefill_tokens_per_s
+        self.cache_overhead_s = m.cache_overhead_s
         self.rtt_s = ft.network_rtt_s if st.fine_tuned else m.network_rtt_s
         prefix = st.cached_prefix_tokens(scenario)
         self.hit_tokens = cached_tokens_on_hit(prefix, pc.mode, pc.min_cacheable_tokens, pc.increment_tokens)
@@ -600,7 +601,7 @@ class _StrategyKernel:
             world.ensure(float(req[-1]))
             if self.cached:
                 H = self.hit_tokens
-                ph = ((prompt - H) / self.prefill_per_s + H / self.cached_prefill_per_s) * scale
+                ph = (self.cache_overhead_s + (prompt - H) / self.prefill_per_s + H / self.cached_prefill_per_s) * scale
                 keys = np.zeros(n_req, np.int64) if self.global_key else d.fact[ridx] % sc.workload.tenants_count
                 services = _CachedServices(self, keys, pm, ph, dec)
             else:

@@ -136,6 +136,7 @@ class Model(_Group):
     cached_prefill_tokens_per_s: float = _f(80_000.0, "Cached prompt tokens processed per second (cache reads are ~10x faster than prefill).", gt=0)
     decode_tokens_per_s: float = _f(60.0, "Output tokens generated per second per request. Default: typical frontier API model.", gt=0)
     network_rtt_s: float = _f(0.3, "Network round trip and API overhead added to time to first token.", ge=0)
+    cache_overhead_s: float = _f(0.0, "Fixed time a cache hit adds to prefill (looking up and loading the entry): TTFT on a hit = network_rtt_s + cache_overhead_s + cached tokens / cached_prefill_tokens_per_s + uncached tokens / prefill_tokens_per_s. Filled from data/prices/latency.csv (Anthropic fit: 0.456 s) for catalog models; default 0 (hand-set scenarios keep the plain rate model).", ge=0)
     concurrency_limit: int = _f(32, "Requests the provider serves at once for us (rate limit or slots); more wait in FIFO order.", ge=1)
     latency_source: str = _f("hand-set defaults (typical frontier API model)", "Where the speeds above come from (filled from data/prices/latency.csv for catalog models).")
     service_time_distribution: Literal["deterministic", "exponential"] = _f(
@@ -385,7 +386,7 @@ _CATALOG_KEYS = {
 }
 
 
-_MODEL_SPEED_KEYS = ("prefill_tokens_per_s", "cached_prefill_tokens_per_s", "decode_tokens_per_s", "network_rtt_s")
+_MODEL_SPEED_KEYS = ("prefill_tokens_per_s", "cached_prefill_tokens_per_s", "cache_overhead_s", "decode_tokens_per_s", "network_rtt_s")
 _FT_SPEED_KEYS = ("prefill_tokens_per_s", "decode_tokens_per_s", "network_rtt_s")
 
 
