@@ -150,7 +150,7 @@ class Prompt(_Group):
 
     system_tokens: int = _f(400, "System prompt tokens.", ge=0)
     instructions_tokens: int = _f(1_200, "Instruction tokens (style guide, format, rules) for prompted strategies.", ge=0)
-    few_shot_tokens: int = _f(2_000, "Few-shot example tokens (prompt_only and rag_prompt_cache carry them).", ge=0)
+    few_shot_tokens: int = _f(2_000, "Few-shot example tokens, carried by every prompted strategy alike (0: no few-shot examples); fine-tuned strategies have them internalised.", ge=0)
     short_system_tokens: int = _f(150, "The short system prompt of fine-tuned strategies (instructions internalised).", ge=0)
 
 

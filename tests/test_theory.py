@@ -115,7 +115,7 @@ def test_cache_hit_rate_matches_poisson_formula(rate_ttl, engine):
 @ENGINES
 def test_prefix_below_minimum_never_caches(engine):
     s = cache_scenario(1.0, 3600, 500).with_changes(
-        {"prompt.system_tokens": 10, "prompt.instructions_tokens": 10, "knowledge.facts_count": 1,
+        {"prompt.system_tokens": 10, "prompt.instructions_tokens": 10, "prompt.few_shot_tokens": 0, "knowledge.facts_count": 1,
          "retrieval.chunk_tokens": 10, "prompt_cache.min_cacheable_tokens": 1024}
     )
     rec = simlib.run(s, engine=engine).records("prompt_cache")
@@ -277,3 +277,20 @@ def test_cached_prefill_follows_the_openai_cookbook_shape(engine, tokens, faster
     67% at 150k+. Tolerance: 2 points."""
     hit_s, miss_s, _, _ = cached_vs_uncached("openai/gpt-4.1", tokens, engine)
     assert 1 - hit_s / miss_s == pytest.approx(faster_share, abs=0.02)
+
+
+@ENGINES
+def test_global_and_tenant_cache_levels_each_follow_their_poisson_formula(engine):
+    """Automatic caching, 5 tenants, Poisson rate L in all: rag's prefix [system][instructions]
+    [few-shot] is one global entry (rate L), prompt_cache's knowledge snapshot one entry per
+    tenant (rate L / 5). Each hits with 1 - exp(-L_level T), T = 60 s, L T = 2."""
+    rate, ttl, tenants, queries = 2 / 60, 60.0, 5, 20_000
+    s = cache_scenario(rate, ttl, queries).with_changes({
+        "prompt_cache.mode": "automatic", "prompt_cache.increment_tokens": 1, "workload.tenants_count": tenants,
+        "workload.fact_popularity": "uniform",  # 20 facts dealt round-robin: each tenant gets L / 5
+        "simulation.strategies": ["rag", "prompt_cache"], "retrieval.concurrency_limit": 100_000})
+    summary = simlib.run(s, engine=engine).summary()
+    for name, level_rate in (("rag", rate), ("prompt_cache", rate / tenants)):
+        theory = 1 - math.exp(-level_rate * ttl)
+        hit = summary[name]["cache_hit_rate"]["mean"]
+        assert abs(hit - theory) < 4 * math.sqrt(theory * (1 - theory) / queries) + 1e-9, (name, hit, theory)

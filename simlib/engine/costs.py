@@ -102,7 +102,7 @@ def monthly_components(strategy: Strategy, scenario: Scenario, *, cache_entry_ho
         per_training = ft.training_tokens * ft.epochs * ft.training_usd_per_mtok / 1e6
         out["training"] = per_training * DAYS_PER_MONTH / ft.retrain_interval_days
         out["hosting"] = ft.hosting_usd_per_hour * 24 * DAYS_PER_MONTH
-    if strategy.uses_cache:
+    if strategy.caches(scenario):
         prefix = strategy.cached_prefix_tokens(scenario)
         out["cache_storage"] = cache_entry_hours_per_month * prefix / 1e6 * pc.storage_usd_per_mtok_hour
     return out

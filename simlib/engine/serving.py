@@ -82,7 +82,7 @@ class ServingPath:
         # trace replay with prefix block hashes: per-query cached tokens (see the module docstring)
         self.hashes = draws.prefix_hashes if strategy.uses_cache else None
         self.blocks = PrefixBlockCache(pc.ttl_s) if self.hashes is not None else None
-        self.cache = PromptCacheState(pc.ttl_s) if (strategy.uses_cache and (self.hit_tokens > 0 or self.blocks is not None)) else None
+        self.cache = PromptCacheState(pc.ttl_s) if (strategy.caches(scenario) and (self.hit_tokens > 0 or self.blocks is not None)) else None
         prompt = budget.prompt_tokens.astype(float)
         self.prefill_miss_s = (prompt / prefill * draws.service_scale).tolist()
         # affine cached prefill: overhead + H / cached rate + (P - H) / prefill rate (data/prices/latency.csv)
@@ -92,7 +92,7 @@ class ServingPath:
         self.retrieval_s = draws.retrieval_s.tolist()
         self.fact = draws.fact.tolist()
         tenant = draws.tenant(scenario.workload.tenants_count)
-        if strategy.cached_prefix == "instructions" and pc.prefix_scope == "global":
+        if strategy.global_cache_key(scenario):
             tenant = np.zeros(n, np.int64)
         self.cache_key = tenant.tolist()
         self.on_change = pc.rebuild_policy == "on_change"
