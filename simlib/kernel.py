@@ -514,11 +514,12 @@ class _StrategyKernel:
         self.prefill_per_s = ft.prefill_tokens_per_s if st.fine_tuned else m.prefill_tokens_per_s
         self.decode_per_s = ft.decode_tokens_per_s if st.fine_tuned else m.decode_tokens_per_s
         self.cached_prefill_per_s = m.cached_prefill_tokens_per_s
+        self.cache_overhead_s = m.cache_overhead_s
         self.rtt_s = ft.network_rtt_s if st.fine_tuned else m.network_rtt_s
         prefix = st.cached_prefix_tokens(scenario)
         self.hit_tokens = cached_tokens_on_hit(prefix, pc.mode, pc.min_cacheable_tokens, pc.increment_tokens)
-        self.cached = st.uses_cache and self.hit_tokens > 0
-        self.global_key = st.cached_prefix == "instructions" and pc.prefix_scope == "global"
+        self.cached = st.caches(scenario) and self.hit_tokens > 0
+        self.global_key = st.global_cache_key(scenario)
         self.on_change = pc.rebuild_policy == "on_change"
         self.source = st.knowledge_source
         if st.knowledge_source == "prefix":
@@ -602,7 +603,7 @@ class _StrategyKernel:
             world.ensure(float(req[-1]))
             if self.cached:
                 H = self.hit_tokens
-                ph = ((prompt - H) / self.prefill_per_s + H / self.cached_prefill_per_s) * scale
+                ph = (self.cache_overhead_s + (prompt - H) / self.prefill_per_s + H / self.cached_prefill_per_s) * scale
                 keys = np.zeros(n_req, np.int64) if self.global_key else d.fact[ridx] % sc.workload.tenants_count
                 services = _CachedServices(self, keys, pm, ph, dec)
             else:
@@ -896,7 +897,7 @@ class _Aggregate:
             add("stale", stale)
             add("age", stale, ages)
             self.series["age"].add(g[stale], ages, one)
-        if st.uses_cache:
+        if st.caches(self.scenario):
             read, write = col["cache_read_tokens"], col["cache_write_tokens"]
             add("hits", done & ((flags & CACHE_HIT) != 0))
             add("cacheable", done & ((read > 0) | (write > 0)))
@@ -946,9 +947,9 @@ class _Aggregate:
         m["fresh_share"] = share("fresh", n_done) if grounded else None
         m["staleness_age_mean_s"] = share("age", s["stale"]) if grounded else None
         m["staleness_age_p95_s"] = age.quantiles((0.95,), group)[0] if grounded else None
-        m["cache_hit_rate"] = (s["hits"] / max(1.0, s["cacheable"]) if n_done else None) if st.uses_cache else None
+        m["cache_hit_rate"] = (s["hits"] / s["cacheable"] if n_done and s["cacheable"] > 0 else None) if st.caches(sc) else None
         m["cache_hit_token_share"] = (s["read_tokens"] / s["prompt_tokens"]
-                                      if st.uses_cache and s["prompt_tokens"] > 0 else None)
+                                      if st.caches(sc) and s["prompt_tokens"] > 0 else None)
         m["prefix_hit_token_share"] = m["prefix_hit_request_mean_share"] = m["prefix_hit_request_share"] = None
         m["quality_proxy"] = share("quality", n_done)
         m["quality_knowledge"] = share("knowledge", n_done)

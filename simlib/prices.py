@@ -510,6 +510,7 @@ class LatencyRow(_Row):
     cached_prefill_tokens_per_s: float = Field(..., gt=0, allow_inf_nan=False)
     decode_tokens_per_s: float = Field(..., gt=0, allow_inf_nan=False)
     network_rtt_s: float = Field(..., ge=0, allow_inf_nan=False)
+    cache_overhead_s: float = Field(0.0, ge=0, allow_inf_nan=False, description="Fixed time a cache hit adds to prefill.")
 
     @field_validator("applies_to", mode="before")
     @classmethod
@@ -780,7 +781,8 @@ def latency_figures(model_or_class: str) -> dict:
     A model is matched to the class whose ``applies_to`` prefix is longest. Keys:
     prefill_tokens_per_s (uncached prompt tokens), cached_prefill_tokens_per_s,
     decode_tokens_per_s (per request), network_rtt_s (fixed time to first token of a tiny
-    prompt), latency_class, notes, source, as_of. Retrieval steps: :func:`retrieval_latency`.
+    prompt), cache_overhead_s (fixed time a cache hit adds: TTFT on a hit = rtt + overhead +
+    cached / cached rate + uncached / prefill rate), latency_class, notes, source, as_of. Retrieval steps: :func:`retrieval_latency`.
     """
     rows = [r for r in load_table("latency") if isinstance(r, LatencyRow)]
     wanted = model_or_class.strip().lower()
@@ -801,6 +803,7 @@ def latency_figures(model_or_class: str) -> dict:
         "cached_prefill_tokens_per_s": row.cached_prefill_tokens_per_s,
         "decode_tokens_per_s": row.decode_tokens_per_s,
         "network_rtt_s": row.network_rtt_s,
+        "cache_overhead_s": row.cache_overhead_s,
         "latency_class": row.name,
         **_provenance(row),
     }

@@ -76,7 +76,7 @@ METRICS: dict[str, MetricSpec] = {
     "fresh_share": MetricSpec("share", "completed answers whose knowledge held the fact's latest version (None for prompt_only: ungrounded)"),
     "staleness_age_mean_s": MetricSpec("s", "mean over stale answers of now - first change the answer missed (None if no answer was stale)"),
     "staleness_age_p95_s": MetricSpec("s", "95th percentile of staleness age over stale answers"),
-    "cache_hit_rate": MetricSpec("share", "cache hits / cacheable requests (None for strategies without a prompt cache)"),
+    "cache_hit_rate": MetricSpec("share", "cache hits / cacheable requests (None where the provider does not cache the strategy, or no prompt reaches its minimum; automatic providers cache every strategy)"),
     "cache_hit_token_share": MetricSpec("share", "prompt tokens read from the cache / prompt tokens, over completed queries (None without a prompt cache)"),
     "prefix_hit_token_share": MetricSpec("share", "trace replay with prefix blocks: sum of the trace's own prompt tokens read from the cache / sum of its input tokens, over completed queries (None without block hashes or a prompt cache; docs/traces.md)"),
     "prefix_hit_request_mean_share": MetricSpec("share", "trace replay with prefix blocks: mean over completed queries of (trace prompt tokens read from the cache / trace input tokens)"),
@@ -342,15 +342,16 @@ def replication_metrics(scenario: Scenario, strategy: str, sr: StrategyReplicati
     ages = rec["staleness_age_s"][done][~fresh].astype(float) if grounded else np.empty(0)
     m["staleness_age_mean_s"] = float(ages.mean()) if ages.size else None
     m["staleness_age_p95_s"] = _quantile(ages, 0.95)
-    if st.uses_cache:
+    if st.caches(scenario):
         cacheable = (rec["cache_read_tokens"] > 0) | (rec["cache_write_tokens"] > 0)
         hits = (flags & CACHE_HIT) != 0
-        m["cache_hit_rate"] = float(hits[done].sum() / max(1, cacheable[done].sum())) if done.any() else None
+        # None when no request could cache (the prefix is below the provider's minimum)
+        m["cache_hit_rate"] = float(hits[done].sum() / cacheable[done].sum()) if cacheable[done].any() else None
     else:
         m["cache_hit_rate"] = None
     prompt_sum = float(rec["prompt_tokens"][done].sum())
     m["cache_hit_token_share"] = (float(rec["cache_read_tokens"][done].sum()) / prompt_sum
-                                  if st.uses_cache and prompt_sum > 0 else None)
+                                  if st.caches(scenario) and prompt_sum > 0 else None)
     m["prefix_hit_token_share"] = m["prefix_hit_request_mean_share"] = m["prefix_hit_request_share"] = None
     if sr.prefix_hit_tokens is not None and done.any():
         reused = (sr.prefix_hit_tokens if window is None else sr.prefix_hit_tokens[window])[measured][done].astype(float)

@@ -195,12 +195,13 @@ class Model(_Group):
     """The base model behind the provider's API: context window, speeds and concurrency."""
 
     name: str = _f("anthropic/claude-sonnet-4-5", "Model label shown in results (a catalog name when prices.model is set).")
-    context_window_tokens: int = _f(200_000, "Context window in tokens (prompt + reserved output). Default: Claude Sonnet 4.5 standard window.", ge=256, le=100_000_000)
+    context_window_tokens: int = _f(200_000, "Context window in tokens (prompt + reserved output); filled from the catalog (genai-prices) for a named prices.model, a hand-set value wins. Default: Claude Sonnet 4.5 standard window.", ge=256, le=100_000_000)
     max_output_tokens: int = _f(1_024, "Output tokens reserved in the context window; outputs are capped at this.", ge=1, le=10_000_000)
     prefill_tokens_per_s: float = _f(8_000.0, "Uncached prompt tokens processed per second (prefill) per request.", gt=0, le=1e15)
     cached_prefill_tokens_per_s: float = _f(80_000.0, "Cached prompt tokens processed per second (cache reads are ~10x faster than prefill).", gt=0, le=1e15)
     decode_tokens_per_s: float = _f(60.0, "Output tokens generated per second per request. Default: typical frontier API model.", gt=0, le=1e15)
     network_rtt_s: float = _f(0.3, "Network round trip and API overhead added to time to first token.", ge=0, le=3600)
+    cache_overhead_s: float = _f(0.0, "Fixed time a cache hit adds to prefill (looking up and loading the entry): TTFT on a hit = network_rtt_s + cache_overhead_s + cached tokens / cached_prefill_tokens_per_s + uncached tokens / prefill_tokens_per_s. Filled from data/prices/latency.csv (Anthropic fit: 0.456 s) for catalog models; default 0 (hand-set scenarios keep the plain rate model).", ge=0, le=60)
     concurrency_limit: int = _f(32, "Requests the provider serves at once for us (rate limit or slots); more wait in FIFO order.", ge=1, le=MAX_CONCURRENCY)
     latency_source: str = _f("hand-set defaults (typical frontier API model)", "Where the speeds above come from (filled from data/prices/latency.csv for catalog models).")
     service_time_distribution: Literal["deterministic", "exponential"] = _f(
@@ -214,7 +215,7 @@ class Prompt(_Group):
 
     system_tokens: int = _f(400, "System prompt tokens.", ge=0, le=10_000_000)
     instructions_tokens: int = _f(1_200, "Instruction tokens (style guide, format, rules) for prompted strategies.", ge=0, le=10_000_000)
-    few_shot_tokens: int = _f(2_000, "Few-shot example tokens (prompt_only and rag_prompt_cache carry them).", ge=0, le=10_000_000)
+    few_shot_tokens: int = _f(2_000, "Few-shot example tokens, carried by every prompted strategy alike (0: no few-shot examples); fine-tuned strategies have them internalised.", ge=0, le=10_000_000)
     short_system_tokens: int = _f(150, "The short system prompt of fine-tuned strategies (instructions internalised).", ge=0, le=10_000_000)
 
 
@@ -419,7 +420,7 @@ class Scenario(_Group):
 # --- building and loading -------------------------------------------------------------
 
 def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
-    """Fill prices (and the provider's cache rules) from the catalog for named models.
+    """Fill prices, the provider's cache rules and the context window from the catalog for named models.
 
     Only fields the user did not set are filled, so a hand-set price always wins. The
     catalog is read as of ``prices.catalog_date`` (default: today), since it holds
@@ -474,6 +475,11 @@ def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
         if "name" not in model:
             model["name"] = prices["model"]
             marks.append("model.name")
+        if "context_window_tokens" not in model:
+            window = catalog.model_context_window_tokens(prices["model"])
+            if window:
+                model["context_window_tokens"] = int(window)
+                marks.append("model.context_window_tokens")
         marks += _fill_latency(model, prices["model"], "model", _MODEL_SPEED_KEYS)
         data = {**data, "model": model}
     if isinstance(ft, dict) and ft.get("model"):
@@ -511,7 +517,7 @@ _CATALOG_KEYS = {
 }
 
 
-_MODEL_SPEED_KEYS = ("prefill_tokens_per_s", "cached_prefill_tokens_per_s", "decode_tokens_per_s", "network_rtt_s")
+_MODEL_SPEED_KEYS = ("prefill_tokens_per_s", "cached_prefill_tokens_per_s", "cache_overhead_s", "decode_tokens_per_s", "network_rtt_s")
 _FT_SPEED_KEYS = ("prefill_tokens_per_s", "decode_tokens_per_s", "network_rtt_s")
 
 

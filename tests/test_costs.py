@@ -58,27 +58,28 @@ def test_per_query_costs_by_hand():
     result = simlib.run(priced())
     # prompt_only: (400 + 1000 + 2000 + 100) x $2/M + 200 x $10/M
     assert costs(result, "prompt_only") == pytest.approx(np.full(300, 0.007 + 0.002), rel=1e-6)
-    # rag: (400 + 1000 + 4 x 500 + 100) x $2/M + output + 100 x $0.1/M embedding + $0.001 search
-    assert costs(result, "rag") == pytest.approx(np.full(300, 0.007 + 0.002 + 0.00001 + 0.001), rel=1e-6)
+    # rag, same few-shot as every prompted strategy: (400 + 1000 + 2000 + 4 x 500 + 100) x $2/M
+    # + output + 100 x $0.1/M embedding + $0.001 search (explicit provider: no breakpoint, no cache)
+    assert costs(result, "rag") == pytest.approx(np.full(300, 0.011 + 0.002 + 0.00001 + 0.001), rel=1e-6)
     # fine_tune: (150 + 100) x $4/M + 200 x $16/M
     assert costs(result, "fine_tune") == pytest.approx(np.full(300, 0.001 + 0.0032), rel=1e-6)
     # rag_fine_tune: (150 + 4 x 500 + 100) x $4/M + 200 x $16/M + retrieval
     assert costs(result, "rag_fine_tune") == pytest.approx(np.full(300, 0.009 + 0.0032 + 0.00101), rel=1e-6)
-    # prompt_cache: prefix 400 + 1000 + 2 facts x 500 = 2400 tokens.
-    # first query writes it: 2400 x $2/M x 1.25 + 100 x $2/M + output = 0.006 + 0.0002 + 0.002
-    # later queries (rate 10,000/day, TTL 1 h, no changes) read it: 2400 x $2/M x 0.1 + ...
+    # prompt_cache: prefix 400 + 1000 + 2000 + 2 facts x 500 = 4400 tokens.
+    # first query writes it: 4400 x $2/M x 1.25 + 100 x $2/M + output = 0.011 + 0.0002 + 0.002
+    # later queries (rate 10,000/day, TTL 1 h, no changes) read it: 4400 x $2/M x 0.1 + ...
     pc = costs(result, "prompt_cache")
-    assert pc[0] == pytest.approx(0.0082, rel=1e-6)
-    assert pc[1:] == pytest.approx(np.full(299, 0.00048 + 0.0002 + 0.002), rel=1e-6)
+    assert pc[0] == pytest.approx(0.0132, rel=1e-6)
+    assert pc[1:] == pytest.approx(np.full(299, 0.00088 + 0.0002 + 0.002), rel=1e-6)
 
 
 def test_automatic_cache_counts_whole_increments_without_write_premium():
-    """OpenAI-style: min 1,024 then steps of 128: 2,400 -> 1,024 + 10 x 128 = 2,304 cached."""
+    """OpenAI-style: min 1,024 then steps of 128: 4,400 -> 1,024 + 26 x 128 = 4,352 cached."""
     result = simlib.run(priced(**{"prompt_cache.mode": "automatic", "prompt_cache.read_multiplier": 0.5,
                                   "prompt_cache.min_cacheable_tokens": 1024, "prompt_cache.increment_tokens": 128}))
     pc = costs(result, "prompt_cache")
-    assert pc[0] == pytest.approx((2400 + 100) * 2e-6 + 0.002, rel=1e-6)  # miss: plain input price
-    hit = (2400 - 2304) * 2e-6 + 2304 * 2e-6 * 0.5 + 100 * 2e-6 + 0.002
+    assert pc[0] == pytest.approx((4400 + 100) * 2e-6 + 0.002, rel=1e-6)  # miss: plain input price
+    hit = (4400 - 4352) * 2e-6 + 4352 * 2e-6 * 0.5 + 100 * 2e-6 + 0.002
     assert pc[1:] == pytest.approx(np.full(299, hit), rel=1e-6)
 
 
@@ -129,4 +130,33 @@ def test_zero_hit_rate_costs_as_much_as_no_cache():
     """With TTL 0 and no write premium the cache strategy pays plain input prices."""
     s = priced(**{"prompt_cache.ttl_s": 0, "prompt_cache.write_multiplier": 1.0})
     pc = costs(simlib.run(s), "prompt_cache")
-    assert pc == pytest.approx(np.full(300, (2400 + 100) * 2e-6 + 0.002), rel=1e-6)
+    assert pc == pytest.approx(np.full(300, (4400 + 100) * 2e-6 + 0.002), rel=1e-6)  # prefix incl. few-shot
+
+
+AUTOMATIC = {"prompt_cache.mode": "automatic", "prompt_cache.read_multiplier": 0.5,
+             "prompt_cache.min_cacheable_tokens": 1024, "prompt_cache.increment_tokens": 128}
+
+
+def test_automatic_provider_caches_rag_and_fine_tuned_prefixes_explicit_does_not():
+    """OpenAI caches the static prefix of every prompt of 1,024+ tokens (prompt-caching docs,
+    2025): rag's [system][instructions][few-shot] = 3,400 tokens -> 1,024 + 18 x 128 = 3,328
+    read at 0.5x on a hit. An explicit provider (Anthropic) caches only at breakpoints."""
+    auto = simlib.run(priced(**AUTOMATIC))
+    rag = auto.records("rag")
+    assert (rag["cache_read_tokens"][1:] == 3328).all() and rag["cache_write_tokens"][0] == 3328
+    hit = (5500 - 3328) * 2e-6 + 3328 * 2e-6 * 0.5 + 0.002 + 0.00001 + 0.001
+    assert costs(auto, "rag")[1:] == pytest.approx(np.full(299, hit), rel=1e-6)
+    assert auto.summary()["rag"]["cache_hit_rate"]["mean"] == pytest.approx(299 / 300)
+    # fine-tuned with a long enough system prompt: cached too, read at the fine-tuned price x 0.5
+    ft = simlib.run(priced(**AUTOMATIC, **{"prompt.short_system_tokens": 1_100})).records("fine_tune")
+    assert (ft["cache_read_tokens"][1:] == 1024).all()
+    explicit = simlib.run(priced())
+    assert explicit.records("rag")["cache_read_tokens"].sum() == 0
+    assert explicit.summary()["rag"]["cache_hit_rate"]["mean"] is None
+
+
+def test_rag_and_rag_prompt_cache_cost_the_same_when_nothing_can_cache():
+    """One layout and one few-shot choice: with the minimum above every prompt, the two differ in nothing."""
+    result = simlib.run(priced(**{**AUTOMATIC, "prompt_cache.min_cacheable_tokens": 100_000}))
+    assert np.array_equal(costs(result, "rag"), costs(result, "rag_prompt_cache"))
+    assert result.summary()["rag"]["quality_proxy"]["mean"] == result.summary()["rag_prompt_cache"]["quality_proxy"]["mean"]

@@ -12,6 +12,7 @@ import pytest
 
 import simlib
 from simlib.charts.strategies import FIGURE_KEYS
+from simlib.scenario import build_scenario
 from simlib.widgets import Dashboard
 from simlib.widgets.common import BackgroundRunner, ResultCache, scenario_key
 from simlib.widgets.dashboard import CONTROL_GROUPS
@@ -169,3 +170,18 @@ def test_explorer_and_questionnaire_follow_their_widgets():
     q.questions["specialised_behaviour"].value = True
     assert "RAG + fine-tuning" in q.recommendation.value
     assert "★ RAG + fine-tuning" in q.figure.data[0].header.values[4]
+
+
+def test_cache_ttl_slider_brings_the_providers_write_price_unless_it_was_moved():
+    """Anthropic writes a 5-minute entry at 1.25x input and a 1-hour entry at 2x (prompt-caching
+    docs, 2025): opening the prompt-cache tab must not make the write price count as hand-set."""
+    base = build_scenario({"prices": {"model": "anthropic/claude-sonnet-4-5"}, "simulation": {"queries": 300}})
+    d = Dashboard(scenario=base, background=False)
+    write = d.control("prompt_cache.write_multiplier")  # builds the whole tab
+    assert write.value == pytest.approx(1.25)
+    d.control("prompt_cache.ttl_s").value = 60  # minutes
+    assert d.current_scenario().prompt_cache.write_multiplier == pytest.approx(2.0)
+    assert write.value == pytest.approx(2.0)  # the slider shows the price in force
+    write.value = 1.5  # now it is hand-set, and wins over the TTL's price
+    d.control("prompt_cache.ttl_s").value = 5
+    assert d.current_scenario().prompt_cache.write_multiplier == pytest.approx(1.5)

@@ -462,7 +462,8 @@ def test_effective_prices_fill_cache_gaps_from_the_rules():
 # --- latency -----------------------------------------------------------------------------------
 
 def test_latency_classes_match_models_by_longest_prefix():
-    assert prices.latency_figures("openai/gpt-4.1")["latency_class"] == "frontier-api"
+    assert prices.latency_figures("openai/gpt-4.1")["latency_class"] == "frontier-api-openai"  # its own cache fit (cookbook shape)
+    assert prices.latency_figures("anthropic/claude-sonnet-4-5")["latency_class"] == "frontier-api"
     assert prices.latency_figures("openai/gpt-4.1-mini")["latency_class"] == "small-api"
     # Cursor, "Editing Files at 1000 Tokens per Second" (2024-05): speculative edits reach ~1000 tok/s.
     assert prices.latency_figures("fast-apply-speculative")["decode_tokens_per_s"] == pytest.approx(1000, rel=0.2)

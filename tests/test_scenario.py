@@ -164,3 +164,17 @@ def test_base_null_is_an_error():
 
     with pytest.raises(_ScenarioError, match="base"):
         scenario_from_mapping({"base": None})
+
+
+def test_the_catalog_fills_the_context_window_and_hand_set_wins():
+    """gpt-4.1 has a 1,000,000-token window (OpenAI model page, 2025-04): a 500k-token
+    knowledge snapshot fits in the prompt-cache prefix, which the 200k default refused."""
+    from simlib.engine.run import feasibility
+
+    kb = {"knowledge": {"facts_count": 5_000, "chunks_per_fact": 1}, "retrieval": {"chunk_tokens": 100}}  # 500k tokens
+    s = build_scenario({"prices": {"model": "openai/gpt-4.1"}, **kb})
+    assert s.model.context_window_tokens == 1_000_000 and "model.context_window_tokens" in s.catalog_filled
+    assert feasibility(s)["prompt_cache"] is None
+    hand = build_scenario({"prices": {"model": "openai/gpt-4.1"}, "model": {"context_window_tokens": 200_000}, **kb})
+    assert hand.model.context_window_tokens == 200_000
+    assert feasibility(hand)["prompt_cache"] is not None  # the hand-set window wins, and 500k does not fit it

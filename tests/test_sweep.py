@@ -142,7 +142,8 @@ def analytic_case() -> tuple[Scenario, float]:
 
     monthly(Q) = c Q M + F, with M = 30.4375 days, c the per-query cost and F the monthly
     fixed cost of each, so they cross at Q* = (F_ft - F_rag) / ((c_rag - c_ft) M):
-    c_rag = (system + instructions + k chunk + q) p_in + o p_out + q p_embed + p_read,
+    c_rag = (system + instructions + few-shot + k chunk + q) p_in + o p_out + q p_embed + p_read
+    (explicit provider, the default: rag places no cache breakpoint),
     c_ft = (short system + q) p_in_ft + o p_out_ft,
     F_rag = changes/day M chunks/fact chunk p_embed + facts chunks/fact dims 4 B p_GB,
     F_ft = training tokens epochs p_train M / interval + hosting 24 M,
@@ -156,7 +157,8 @@ def analytic_case() -> tuple[Scenario, float]:
                                  "fine_tuning.synthetic_data_share": 0.0, "fine_tuning.eval_questions_count": 0})
     p, ft, k, r, pr = s.prompt, s.fine_tuning, s.knowledge, s.retrieval, s.prices
     q, o, M, mtok = s.workload.query_tokens_mean, s.workload.output_tokens_mean, DAYS_PER_MONTH, 1e6
-    c_rag = ((p.system_tokens + p.instructions_tokens + r.top_k * r.chunk_tokens + q) * pr.input_usd_per_mtok / mtok
+    c_rag = ((p.system_tokens + p.instructions_tokens + p.few_shot_tokens + r.top_k * r.chunk_tokens + q)
+             * pr.input_usd_per_mtok / mtok
              + o * pr.output_usd_per_mtok / mtok + q * pr.embedding_usd_per_mtok / mtok + pr.vector_read_usd_per_query)
     c_ft = (p.short_system_tokens + q) * ft.input_usd_per_mtok / mtok + o * ft.output_usd_per_mtok / mtok
     f_rag = (k.changes_per_day * M * k.chunks_per_fact * r.chunk_tokens * pr.embedding_usd_per_mtok / mtok

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import simlib
-from simlib.scenario import SECONDS_PER_DAY, Scenario
+from simlib.results import CACHE_HIT
+from simlib.scenario import SECONDS_PER_DAY, Scenario, build_scenario
 
 # Every check runs on both engines: the simpy engine of record and the fast kernel.
 ENGINES = pytest.mark.parametrize("engine", ["simpy", "fast"])
@@ -114,7 +115,7 @@ def test_cache_hit_rate_matches_poisson_formula(rate_ttl, engine):
 @ENGINES
 def test_prefix_below_minimum_never_caches(engine):
     s = cache_scenario(1.0, 3600, 500).with_changes(
-        {"prompt.system_tokens": 10, "prompt.instructions_tokens": 10, "knowledge.facts_count": 1,
+        {"prompt.system_tokens": 10, "prompt.instructions_tokens": 10, "prompt.few_shot_tokens": 0, "knowledge.facts_count": 1,
          "retrieval.chunk_tokens": 10, "prompt_cache.min_cacheable_tokens": 1024}
     )
     rec = simlib.run(s, engine=engine).records("prompt_cache")
@@ -227,3 +228,69 @@ def test_staleness_age_of_streaming_lag_is_bounded_by_the_lag(engine):
     ages = rec["staleness_age_s"][~np.isnan(rec["staleness_age_s"])]
     assert ages.size > 100
     assert np.all((ages > 0) & (ages <= d * (1 + 1e-6) + 30))  # + retrieval time before the read
+
+
+def cached_vs_uncached(model: str, knowledge_tokens: int, engine: str) -> tuple[float, float, float, float]:
+    """(TTFT, cost) of a cache hit and of the same prompt uncached, for a prompt_cache prompt
+    of ``knowledge_tokens`` + a 60-token question, answered in 60 tokens, on a catalog model."""
+    chunk = 400 if knowledge_tokens % 400 == 0 else 128
+    base = {
+        "prices": {"model": model},
+        "prompt": {"system_tokens": 0, "instructions_tokens": 0, "few_shot_tokens": 0},
+        "knowledge": {"facts_count": knowledge_tokens // chunk, "chunks_per_fact": 1, "changes_per_day": 0},
+        "retrieval": {"chunk_tokens": chunk},
+        "workload": {"queries_per_day": 86_400 / 20, "token_length_cv": 0.0, "query_tokens_mean": 60,
+                     "output_tokens_mean": 60},
+        "model": {"service_time_distribution": "deterministic", "concurrency_limit": 64},
+        "simulation": {"strategies": ["prompt_cache"], "queries": 30, "replications": 1, "warmup_share": 0.0},
+    }
+    s = build_scenario(base)
+    rec = simlib.run(s, engine=engine).records("prompt_cache")
+    hit = (rec["flags"] & CACHE_HIT) != 0
+    assert hit[1:].all()  # one query every 20 s on a 300 s TTL: every query after the first hits
+    uncached = build_scenario({**base, "prompt_cache": {"min_cacheable_tokens": 10**7}})  # caching impossible
+    plain = simlib.run(uncached, engine=engine).records("prompt_cache")
+    return (float(rec["ttft_s"][hit].mean()), float(plain["ttft_s"].mean()),
+            float(rec["cost_usd"][hit].mean()), float(plain["cost_usd"].mean()))
+
+
+@ENGINES
+@pytest.mark.parametrize("tokens, ttft_miss_s, ttft_hit_s, cost_change", [
+    (100_000, 11.5, 2.4, -0.90),  # "chat with a book": -79% time to first token
+    (10_000, 1.6, 1.1, -0.86),  # many-shot prompting: -31%
+])
+def test_cached_prefill_reproduces_both_anthropic_rows(engine, tokens, ttft_miss_s, ttft_hit_s, cost_change):
+    """Anthropic, 'Prompt caching with Claude' (2024-08-14): both rows of the launch table on
+    Claude Sonnet (affine fit in data/prices/latency.csv). Tolerances: 0.05 s on each time
+    to first token (the 60-token question adds 7 ms), 1 point on the cost change (a hit
+    reads at 0.1x; the question and answer are billed in full)."""
+    hit_s, miss_s, hit_usd, miss_usd = cached_vs_uncached("anthropic/claude-sonnet-4-5", tokens, engine)
+    assert miss_s == pytest.approx(ttft_miss_s, abs=0.05)
+    assert hit_s == pytest.approx(ttft_hit_s, abs=0.05)
+    assert hit_usd / miss_usd - 1 == pytest.approx(cost_change, abs=0.01)
+
+
+@ENGINES
+@pytest.mark.parametrize("tokens, faster_share", [(1_024, 0.07), (150_000, 0.67)])
+def test_cached_prefill_follows_the_openai_cookbook_shape(engine, tokens, faster_share):
+    """OpenAI cookbook Prompt_Caching_201 (2,300 runs): cached TTFT 7% faster at 1,024 tokens,
+    67% at 150k+. Tolerance: 2 points."""
+    hit_s, miss_s, _, _ = cached_vs_uncached("openai/gpt-4.1", tokens, engine)
+    assert 1 - hit_s / miss_s == pytest.approx(faster_share, abs=0.02)
+
+
+@ENGINES
+def test_global_and_tenant_cache_levels_each_follow_their_poisson_formula(engine):
+    """Automatic caching, 5 tenants, Poisson rate L in all: rag's prefix [system][instructions]
+    [few-shot] is one global entry (rate L), prompt_cache's knowledge snapshot one entry per
+    tenant (rate L / 5). Each hits with 1 - exp(-L_level T), T = 60 s, L T = 2."""
+    rate, ttl, tenants, queries = 2 / 60, 60.0, 5, 20_000
+    s = cache_scenario(rate, ttl, queries).with_changes({
+        "prompt_cache.mode": "automatic", "prompt_cache.increment_tokens": 1, "workload.tenants_count": tenants,
+        "workload.fact_popularity": "uniform",  # 20 facts dealt round-robin: each tenant gets L / 5
+        "simulation.strategies": ["rag", "prompt_cache"], "retrieval.concurrency_limit": 100_000})
+    summary = simlib.run(s, engine=engine).summary()
+    for name, level_rate in (("rag", rate), ("prompt_cache", rate / tenants)):
+        theory = 1 - math.exp(-level_rate * ttl)
+        hit = summary[name]["cache_hit_rate"]["mean"]
+        assert abs(hit - theory) < 4 * math.sqrt(theory * (1 - theory) / queries) + 1e-9, (name, hit, theory)

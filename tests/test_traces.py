@@ -49,6 +49,7 @@ def base_scenario(**changes) -> simlib.Scenario:
     data = {
         "knowledge.facts_count": 1, "knowledge.chunks_per_fact": 1, "knowledge.changes_per_day": 0,
         "prompt_cache.mode": "explicit", "prompt_cache.min_cacheable_tokens": 1024,
+        "prompt.few_shot_tokens": 0,  # the 2,000-token prefix P the hand-worked figures assume
         "model.max_output_tokens": 4_096, "model.concurrency_limit": 512,
     }
     data.update(changes)

@@ -118,7 +118,7 @@ def monthly_components(strategy: Strategy, scenario: Scenario, *, cache_entry_ho
         behaviour = shared_behaviour_training_tokens(scenario) * ft.epochs * ft.training_usd_per_mtok / 1e6
         out["training"] = (training_usd_per_model(scenario) * models_trained(scenario) + behaviour) * retrainings_per_month(scenario)
         out["hosting"] = ft.hosting_usd_per_hour * 24 * DAYS_PER_MONTH
-    if strategy.uses_cache:
+    if strategy.caches(scenario):
         prefix = strategy.cached_prefix_tokens(scenario)
         out["cache_storage"] = cache_entry_hours_per_month * prefix / 1e6 * pc.storage_usd_per_mtok_hour
     out.update(ownership_components(strategy, scenario, usage_usd_per_month=out["storage"]))

@@ -82,16 +82,17 @@ class ServingPath:
         # trace replay with prefix block hashes: per-query cached tokens (see the module docstring)
         self.hashes = draws.prefix_hashes if strategy.uses_cache else None
         self.blocks = PrefixBlockCache(pc.ttl_s) if self.hashes is not None else None
-        self.cache = PromptCacheState(pc.ttl_s) if (strategy.uses_cache and (self.hit_tokens > 0 or self.blocks is not None)) else None
+        self.cache = PromptCacheState(pc.ttl_s) if (strategy.caches(scenario) and (self.hit_tokens > 0 or self.blocks is not None)) else None
         prompt = budget.prompt_tokens.astype(float)
         self.prefill_miss_s = (prompt / prefill * draws.service_scale).tolist()
-        self.prefill_hit_s = (((prompt - self.hit_tokens) / prefill + self.hit_tokens / m.cached_prefill_tokens_per_s)
+        # affine cached prefill: overhead + H / cached rate + (P - H) / prefill rate (data/prices/latency.csv)
+        self.prefill_hit_s = ((m.cache_overhead_s + (prompt - self.hit_tokens) / prefill + self.hit_tokens / m.cached_prefill_tokens_per_s)
                               * draws.service_scale).tolist()
         self.decode_s = (draws.output_tokens / decode * draws.service_scale).tolist()
         self.retrieval_s = draws.retrieval_s.tolist()
         self.fact = draws.fact.tolist()
         tenant = draws.tenant(scenario.workload.tenants_count)
-        if strategy.cached_prefix == "instructions" and pc.prefix_scope == "global":
+        if strategy.global_cache_key(scenario):
             tenant = np.zeros(n, np.int64)
         self.cache_key = tenant.tolist()
         self.on_change = pc.rebuild_policy == "on_change"
@@ -104,7 +105,7 @@ class ServingPath:
             self.cache_rules = (pc.mode, pc.min_cacheable_tokens, pc.increment_tokens)
             self.prompt_list, self.user_tokens = budget.prompt_tokens.tolist(), draws.query_tokens.tolist()
             self.scale_list = draws.service_scale.tolist()
-            self.prefill_rates = (prefill, m.cached_prefill_tokens_per_s)
+            self.prefill_rates = (prefill, m.cached_prefill_tokens_per_s, m.cache_overhead_s)
 
         # per-query outputs
         self.queue_wait_s = np.full(n, np.nan)
@@ -184,8 +185,8 @@ class ServingPath:
         self.cache_read_tokens[i] = read
         self.cache_write_tokens[i] = max(0, write)
         self.prefix_hit_tokens[i] = min(reused, max(0, read - self.prefix_tokens))  # of the trace's own tokens
-        fresh_rate, cached_rate = self.prefill_rates
-        prefill = ((self.prompt_list[i] - read) / fresh_rate + read / cached_rate) * self.scale_list[i]
+        fresh_rate, cached_rate, overhead_s = self.prefill_rates
+        prefill = ((overhead_s if read > 0 else 0.0) + (self.prompt_list[i] - read) / fresh_rate + read / cached_rate) * self.scale_list[i]
         return prefill, read > 0
 
 

@@ -3,13 +3,18 @@
 | name | prompt | knowledge | model |
 |---|---|---|---|
 | prompt_only | system + instructions + few-shot + query | none (base model prior) | base |
-| rag | system + instructions + top-k chunks + query | search index | base |
+| rag | system + instructions + few-shot + top-k chunks + query | search index | base |
 | fine_tune | short system + query | weights (last retraining) | fine-tuned |
 | rag_fine_tune | short system + top-k chunks + query | index, weights on a miss | fine-tuned |
-| prompt_cache | [system + instructions + knowledge] + query | cached prefix snapshot | base |
+| prompt_cache | [system + instructions + few-shot + knowledge] + query | cached prefix snapshot | base |
 | rag_prompt_cache | [system + instructions + few-shot] + chunks + query | search index | base |
 
-Brackets mark the cached prefix.
+One layout, in this order: [system][instructions][few-shot][knowledge snapshot][retrieved
+chunks][query]. Few-shot examples are one scenario choice (``prompt.few_shot_tokens``; 0 =
+none) carried by every prompted strategy alike, so rag and rag_prompt_cache differ only in
+how they use the cache. Brackets mark the prefix with an explicit cache breakpoint; on an
+automatic provider (OpenAI, Gemini implicit, DeepSeek) every strategy's static prefix (the
+parts before the chunks) caches too, with no write premium (``Strategy.caches``).
 """
 
 from __future__ import annotations
@@ -55,19 +60,40 @@ class Strategy:
         tokens += p.few_shot_tokens if self.few_shot else 0
         return tokens + self.knowledge_tokens(scenario)
 
+    def caches(self, scenario: Scenario) -> bool:
+        """Whether the provider caches this strategy's prompts.
+
+        Automatic providers (OpenAI, Gemini implicit, DeepSeek) cache the static prefix of
+        every prompt, whatever the strategy; explicit ones (Anthropic breakpoints, Gemini
+        explicit caches) only where the strategy places a breakpoint (``uses_cache``).
+        """
+        return self.uses_cache or scenario.prompt_cache.mode == "automatic"
+
+    def global_cache_key(self, scenario: Scenario) -> bool:
+        """Whether one cache entry serves every tenant (else one entry per tenant).
+
+        The prefix [system][instructions][few-shot] is tenant-independent; a knowledge
+        snapshot holds one tenant's facts. rag_prompt_cache follows prompt_cache.prefix_scope.
+        """
+        if self.cached_prefix == "knowledge":
+            return False
+        if self.cached_prefix == "instructions":
+            return scenario.prompt_cache.prefix_scope == "global"
+        return True
+
     def cached_prefix_tokens(self, scenario: Scenario) -> int:
-        """Tokens of the cacheable prefix (0 for strategies without a prompt cache)."""
-        return self.fixed_prompt_tokens(scenario) if self.uses_cache else 0
+        """Tokens of the cacheable (static) prefix: 0 where the provider does not cache this strategy."""
+        return self.fixed_prompt_tokens(scenario) if self.caches(scenario) else 0
 
 
 STRATEGIES: dict[str, Strategy] = {
     s.name: s
     for s in (
         Strategy("prompt_only", False, False, True, True, "none", "none"),
-        Strategy("rag", True, False, True, False, "none", "index"),
+        Strategy("rag", True, False, True, True, "none", "index"),
         Strategy("fine_tune", False, True, False, False, "none", "weights"),
         Strategy("rag_fine_tune", True, True, False, False, "none", "index_then_weights"),
-        Strategy("prompt_cache", False, False, True, False, "knowledge", "prefix"),
+        Strategy("prompt_cache", False, False, True, True, "knowledge", "prefix"),
         Strategy("rag_prompt_cache", True, False, True, True, "instructions", "index"),
     )
 }

@@ -155,6 +155,7 @@ class Dashboard(RunnerStatus, W.VBox):
         # Controls are built per tab, when the tab is first opened: the page paints sooner
         # (one tab's widgets, not eight), and untouched controls hold the base's values anyway.
         self.controls: dict[str, W.Widget] = {}
+        self._moved: set[str] = set()  # paths of the controls the user moved (hand-set values)
         self._control_specs: dict[str, Control] = {c.path: c for cs in CONTROL_GROUPS.values() for c in cs}
         self._group_of = {c.path: i for i, cs in enumerate(CONTROL_GROUPS.values()) for c in cs}
         self._panes = [W.GridBox([], layout=W.Layout(grid_template_columns="repeat(auto-fill, 460px)",
@@ -204,19 +205,36 @@ class Dashboard(RunnerStatus, W.VBox):
 
     # -- building the scenario from the controls ---------------------------------------------
     def current_scenario(self) -> Scenario:
-        """The base scenario with every built control's value (validated: may raise
-        ScenarioError). Controls not built yet still show the base's values."""
-        changes = {path: self._control_specs[path].to_scenario(w.value) for path, w in self.controls.items()}
+        """The base scenario with the value of every control the user moved (validated: may
+        raise ScenarioError). Only moved controls count as hand-set: a control merely shown
+        (its tab opened) keeps following the scenario, so a new cache TTL brings the
+        provider's write price for that TTL unless the write-price slider itself was moved."""
+        changes = {path: self._control_specs[path].to_scenario(w.value)
+                   for path, w in self.controls.items() if path in self._moved}
         return self.base.with_changes({**changes, **self.banner.changes()})
+
+    def _show_values(self, scenario: Scenario) -> None:
+        """Show the scenario's values on the controls the user has not moved."""
+        self._loading = True
+        try:
+            for path, w in self.controls.items():
+                if path not in self._moved:
+                    set_widget_value(self._control_specs[path], w, scenario_value(scenario, path))
+        finally:
+            self._loading = False
 
     def _on_control(self, change: dict[str, Any]) -> None:
         if self._loading:
             return
+        path = next((p for p, w in self.controls.items() if w is change.get("owner")), None)
+        if path is not None:
+            self._moved.add(path)
         try:
             scenario = self.current_scenario()
         except ScenarioError as exc:
             self.show_error(str(exc))
             return
+        self._show_values(scenario)
         self.request(scenario)
 
     def _on_preset(self, change: dict[str, Any]) -> None:
@@ -225,6 +243,7 @@ class Dashboard(RunnerStatus, W.VBox):
             return
         self.preset_name = name
         self.base = self.scenario = load_preset(name)
+        self._moved.clear()
         self._loading = True
         try:
             for path, w in self.controls.items():
