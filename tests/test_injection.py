@@ -211,7 +211,8 @@ def test_break_even_q_star_against_the_formula():
         "simulation.queries": 300, "simulation.strategies": ["rag", "fine_tune", "prompt_only"],
     })
     result = simlib.run(s)
-    v_rag = (400 + 1_000 + 4 * 500 + 100) * 2e-6 + 200 * 10e-6 + 0.001  # query embedding is free here
+    # one prompt layout: rag carries system + instructions + few-shot + chunks + query (explicit provider: no cache)
+    v_rag = (400 + 1_000 + 2_000 + 4 * 500 + 100) * 2e-6 + 200 * 10e-6 + 0.001  # query embedding is free here
     v_ft = (150 + 100) * 4e-6 + 200 * 16e-6
     f_ft = 1_000_000 * 3 * 10 / 1e6 * M / 10  # training, the only fixed cost left
     expected = f_ft / (v_rag - v_ft)
