@@ -185,3 +185,104 @@ def test_cache_ttl_slider_brings_the_providers_write_price_unless_it_was_moved()
     write.value = 1.5  # now it is hand-set, and wins over the TTL's price
     d.control("prompt_cache.ttl_s").value = 5
     assert d.current_scenario().prompt_cache.write_multiplier == pytest.approx(1.5)
+
+
+# --- typed fields, models, save / load / share (issue 19) ----------------------------------
+
+def test_typed_value_is_honoured_exactly_not_clamped(dashboard):
+    d = dashboard
+    d.control("workload.queries_per_day")  # build the tab
+    d.fields["workload.queries_per_day"].value = "50,000"
+    assert d.result.scenario.workload.queries_per_day == 50_000
+    d.fields["workload.queries_per_day"].value = "250M"  # beyond the slider's 10^7: widened, not clamped
+    assert d.result.scenario.workload.queries_per_day == 250_000_000
+    assert d.control("workload.queries_per_day").max >= 9
+
+
+def test_bad_typed_value_is_refused_with_a_message_and_no_run(dashboard):
+    d = dashboard
+    d.control("retrieval.top_k")
+    runs, before = d.cache.runs, d.result.scenario
+    d.fields["retrieval.top_k"].value = "lots"
+    assert "not a number" in d.messages["retrieval.top_k"].value
+    d.fields["retrieval.top_k"].value = "2.5"
+    assert "whole number" in d.messages["retrieval.top_k"].value
+    d.fields["retrieval.recall_at_1_share"].value = "1.7"  # outside the field's constraint
+    assert "recall_at_1_share" in d.messages["retrieval.recall_at_1_share"].value
+    assert d.cache.runs == runs and d.result.scenario == before
+
+
+def test_typed_zero_on_a_log_slider_stays_zero(dashboard):
+    """A log slider cannot show 0; the typed 0 must still reach the scenario."""
+    d = dashboard
+    d.control("knowledge.changes_per_day")
+    d.fields["knowledge.changes_per_day"].value = "0"
+    assert d.result.scenario.knowledge.changes_per_day == 0
+    assert d.control("knowledge.change_burst_size_mean").disabled
+
+
+def test_inapplicable_controls_are_disabled_with_a_reason(dashboard):
+    d = dashboard
+    w = d.control("knowledge.reindex_interval_s")
+    assert d.result.scenario.knowledge.index_refresh == "streaming"
+    assert w.disabled and "batch" in w.tooltip
+    d.control("knowledge.index_refresh").value = "batch"
+    assert not w.disabled and d.control("knowledge.index_lag_s").disabled
+
+
+def test_model_picker_refreshes_catalog_prices(dashboard):
+    from simlib.prices import catalog_prices
+
+    d = dashboard
+    d.set_model("prices.model", "anthropic/claude-sonnet-4-5")
+    s = d.result.scenario
+    assert s.prices.model == "anthropic/claude-sonnet-4-5"
+    assert s.prices.input_usd_per_mtok == pytest.approx(catalog_prices("anthropic/claude-sonnet-4-5")["input_usd_per_mtok"])
+    assert d.control("prices.input_usd_per_mtok").value == pytest.approx(s.prices.input_usd_per_mtok)
+
+
+def test_save_load_round_trip_and_cli_gives_the_same_numbers(dashboard, tmp_path):
+    import subprocess
+    import sys
+
+    d = dashboard
+    d.control("retrieval.top_k").value = 9
+    d.fields["workload.queries_per_day"].value = "50k"
+    path = d.save(str(tmp_path / "mine.yaml"))
+    assert simlib.load_scenario(path) == d.scenario
+    out = subprocess.run([sys.executable, "-m", "simlib.cli", "run", "--scenario", path, "--json"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    cli = json.loads(out.stdout)
+    mine = d.result.summary()
+    for strategy in d.result.strategies:
+        assert cli["strategies"][strategy]["cost_per_query_usd"]["mean"] == pytest.approx(
+            mine[strategy]["cost_per_query_usd"]["mean"])
+    other = Dashboard("code-apply", changes=SMALL, background=False)
+    assert other.load(path) and other.result.scenario == d.scenario
+    assert "retrieval.top_k" in other.changed.value
+
+
+def test_shared_link_restores_the_screen(dashboard):
+    d = dashboard
+    d.control("retrieval.top_k").value = 11
+    restored = Dashboard.from_query("?" + d.share_query(), background=False)
+    assert restored.result.scenario == d.scenario
+    assert restored.control("retrieval.top_k").value == 11
+
+
+def test_reset_returns_to_the_preset(dashboard):
+    d = dashboard
+    d.control("retrieval.top_k").value = 11
+    d.reset()
+    assert d.result.scenario == simlib.load_preset("docs-assistant")
+    assert d.control("retrieval.top_k").value == simlib.load_preset("docs-assistant").retrieval.top_k
+    assert "nothing" in d.changed.value
+
+
+def test_export_button_writes_the_on_screen_deck(dashboard, tmp_path):
+    d = dashboard
+    d.control("retrieval.top_k").value = 9
+    d.export.folder.value = str(tmp_path)
+    written = d.export.export()
+    assert written and written[0].suffix == ".pptx" and written[0].stat().st_size > 10_000

@@ -231,7 +231,8 @@ def test_dashboard_banner_cli_deck_and_questionnaire_show_the_same_sentence():
     d = Dashboard("coaching-app", changes=queries, background=False)
     sentence = verdict(d.result).sentence
     assert sentence in d.banner.sentence.value.replace("&#x27;", "'")
-    assert d.children[0] is d.banner  # the banner is the dashboard's first line
+    # the banner opens the dashboard's first row (beside the changed-from-preset list)
+    assert d.children[0].children[0] is d.verdict_slot and d.verdict_slot.children[0] is d.banner
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     out = subprocess.run([sys.executable, "-m", "simlib.cli", "run", "--preset", "coaching-app", "--queries", "2000",
                           "--json", "--no-flips", "--no-progress"], capture_output=True, text=True, env=env, check=True)

@@ -33,6 +33,7 @@ from simlib.widgets.common import (
     BackgroundRunner, Control, ResultCache, RunnerStatus, RunTiming, figure_widget, make_widget, scenario_key,
     scenario_value, set_widget_value, update_in_place,
 )
+from simlib.widgets.share import changes_from, parse_number, scenario_from_query, scenario_yaml, to_query
 
 DEFAULT_PRESET = "docs-assistant"
 
@@ -104,6 +105,35 @@ CONTROL_GROUPS: dict[str, tuple[Control, ...]] = {
     ),
 }
 
+# Controls that have no effect in some scenarios: path -> (scenario -> reason or None). The
+# control is disabled, with the reason as its tooltip, while the reason holds.
+INAPPLICABLE: dict[str, Any] = {
+    "knowledge.reindex_interval_s": lambda s: ("only used when Index refresh is batch"
+                                               if s.knowledge.index_refresh != "batch" else None),
+    "knowledge.index_lag_s": lambda s: ("only used when Index refresh is streaming"
+                                        if s.knowledge.index_refresh != "streaming" else None),
+    "prompt_cache.rebuild_interval_s": lambda s: ("only used when the knowledge prefix is rebuilt periodically"
+                                                  if s.prompt_cache.rebuild_policy != "periodic" else None),
+    "knowledge.change_burst_size_mean": lambda s: ("no knowledge changes at 0 changes / day"
+                                                   if s.knowledge.changes_per_day == 0 else None),
+}
+
+# The model picker: one per role, each a catalog name ("provider/model").
+MODEL_ROLES: dict[str, str] = {"prices.model": "Base model", "fine_tuning.model": "Fine-tuned model"}
+
+
+def format_shown(control: Control, shown: Any) -> str:
+    """A control's value as its typed field shows it: whole numbers with thousands
+    separators (50,000), others with 4 significant digits; the exact value, never rounded
+    to a slider step."""
+    if control.kind in ("choice", "bool"):
+        return str(shown)
+    value = float(shown)
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.4g}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 CHART_HEIGHTS_PX: dict[str, int] = {"cost": 560, "latency": 560, "freshness": 560, "timeline": 560, "comparison": 440}
 
 
@@ -127,6 +157,9 @@ class Dashboard(RunnerStatus, W.VBox):
             base = base.with_changes(changes)
         self.base = base
         self.scenario = base
+        # The scenario values set on screen (typed or slid), path -> scenario unit: the
+        # truth the scenario is built from (a slider shows the nearest position it can).
+        self._values: dict[str, Any] = {}
         self.last_timing: RunTiming | None = None
         self.updates = 0  # how many times the charts took a new result
         self._loading = False
@@ -144,18 +177,23 @@ class Dashboard(RunnerStatus, W.VBox):
         self.preset_picker = W.Dropdown(options=options, value=preset if scenario is None else "(custom)",
                                         description="Preset", layout=W.Layout(width="320px"))
         self.preset_picker.observe(self._on_preset, names="value")
+        self.reset_button = W.Button(description="Reset to preset", icon="undo",
+                                     tooltip="Undo every change: back to the preset's values")
+        self.reset_button.on_click(lambda _b: self.reset())
         self.story = W.HTML(self._story_html(base))
         self.progress = W.FloatProgress(value=1.0, min=0.0, max=1.0, layout=W.Layout(width="220px"))
         self.status = W.HTML(self._status_html(self.last_timing))
         self.notes = W.HTML(self._notes_html(result))
         from simlib.widgets.verdict_banner import VerdictBanner
 
-        self.banner = VerdictBanner(result, on_change=lambda _: self._on_control({}))
+        self.banner = VerdictBanner(result, on_change=lambda _: self._on_requirements())
 
         # Controls are built per tab, when the tab is first opened: the page paints sooner
         # (one tab's widgets, not eight), and untouched controls hold the base's values anyway.
         self.controls: dict[str, W.Widget] = {}
-        self._moved: set[str] = set()  # paths of the controls the user moved (hand-set values)
+        self.fields: dict[str, W.Text] = {}  # the typed field beside each slider
+        self.messages: dict[str, W.HTML] = {}  # its validation message
+        self.model_pickers: dict[str, W.VBox] = {}
         self._control_specs: dict[str, Control] = {c.path: c for cs in CONTROL_GROUPS.values() for c in cs}
         self._group_of = {c.path: i for i, cs in enumerate(CONTROL_GROUPS.values()) for c in cs}
         self._panes = [W.GridBox([], layout=W.Layout(grid_template_columns="repeat(auto-fill, 460px)",
@@ -176,9 +214,20 @@ class Dashboard(RunnerStatus, W.VBox):
                    layout=W.Layout(flex_flow="row wrap")),
             self.figures["comparison"],
         ])
-        header = W.HBox([self.preset_picker, self.progress, self.status],
+        header = W.HBox([self.preset_picker, self.reset_button, self.progress, self.status],
                         layout=W.Layout(align_items="center", grid_gap="12px"))
-        super().__init__([self.banner, header, self.story, self.tabs, self.notes, grid])
+        # The top of the page: the verdict (filled by simlib.widgets.verdict_banner) beside
+        # the list of changes from the preset.
+        self.verdict_slot = W.VBox([self.banner], layout=W.Layout(flex="1 1 auto", min_width="560px"))
+        self.verdict_slot.add_class("simlib-verdict-slot")
+        self.changed = W.HTML(self._changed_html())
+        self.changed.add_class("simlib-changed")
+        top = W.HBox([self.verdict_slot, W.VBox([self.changed], layout=W.Layout(width="420px"))],
+                     layout=W.Layout(flex_flow="row wrap", grid_gap="16px"))
+        self.model_pickers = {path: self._model_picker(path, label) for path, label in MODEL_ROLES.items()}
+        models = W.HBox(list(self.model_pickers.values()), layout=W.Layout(flex_flow="row wrap", grid_gap="16px"))
+        self.files = self._files_box()
+        super().__init__([top, header, self.story, models, self.tabs, self.notes, grid, self.files])
         self.add_class("simlib-dashboard")
 
     # -- controls -------------------------------------------------------------------------------
@@ -188,13 +237,61 @@ class Dashboard(RunnerStatus, W.VBox):
             return
         items = []
         for c in list(CONTROL_GROUPS.values())[index]:
-            w = make_widget(c, scenario_value(self.scenario, c.path))
+            value = scenario_value(self.scenario, c.path)
+            w = make_widget(c, value, width="300px" if c.kind not in ("choice", "bool") else "440px")
             w.add_class("simlib-control")
             w.add_class("simlib-" + c.path.replace(".", "-").replace("_", "-"))
-            w.observe(self._on_control, names="value")
+            w.observe(lambda change, path=c.path: self._on_control(path, change), names="value")
             self.controls[c.path] = w
-            items.append(w)
+            if c.kind in ("choice", "bool"):
+                items.append(w)
+                continue
+            w.readout = False  # the typed field beside it is the readout, exact
+            field = W.Text(value=format_shown(c, c.to_shown(value)), continuous_update=False,
+                           layout=W.Layout(width="130px"), tooltip="type an exact value: 50000, 50,000, 50k, 2.5M")
+            field.add_class("simlib-field")
+            field.add_class("simlib-field-" + c.path.replace(".", "-").replace("_", "-"))
+            field.observe(lambda change, path=c.path: self._on_typed(path, change["new"]), names="value")
+            message = W.HTML("")
+            self.fields[c.path], self.messages[c.path] = field, message
+            items.append(W.VBox([W.HBox([w, field]), message], layout=W.Layout(width="450px")))
         self._panes[index].children = items
+        self._update_applicability(self.scenario)
+
+    def _update_applicability(self, scenario: Scenario) -> None:
+        """Disable the controls that do nothing in ``scenario``, saying why in their tooltip."""
+        for path, reason_of in INAPPLICABLE.items():
+            w = self.controls.get(path)
+            if w is None:
+                continue
+            reason = reason_of(scenario)
+            w.disabled = reason is not None
+            w.tooltip = f"Not used: {reason}" if reason else None
+            if path in self.fields:
+                self.fields[path].disabled = reason is not None
+                self.fields[path].tooltip = w.tooltip
+
+    def _show_values(self, scenario: Scenario, skip: frozenset[str] | set[str] = frozenset()) -> None:
+        """Put ``scenario``'s values on every built control but those in ``skip``, without triggering runs."""
+        self._loading = True
+        try:
+            for path, w in self.controls.items():
+                if path in skip:
+                    continue
+                spec = self._control_specs[path]
+                value = scenario_value(scenario, path)
+                set_widget_value(spec, w, value)
+                if path in self.fields:
+                    self.fields[path].value = format_shown(spec, spec.to_shown(value))
+                    self.messages[path].value = ""
+            for path, picker in self.model_pickers.items():
+                dropdown, model = picker.children[1], scenario_value(scenario, path)
+                if model and model not in dropdown.options:
+                    dropdown.options = [model, *dropdown.options]
+                dropdown.value = model or None
+        finally:
+            self._loading = False
+        self._update_applicability(scenario)
 
     def control(self, path: str) -> W.Widget:
         """The widget of a scenario field (``"retrieval.top_k"``), built if its tab was not."""
@@ -205,59 +302,294 @@ class Dashboard(RunnerStatus, W.VBox):
 
     # -- building the scenario from the controls ---------------------------------------------
     def current_scenario(self) -> Scenario:
-        """The base scenario with the value of every control the user moved (validated: may
-        raise ScenarioError). Only moved controls count as hand-set: a control merely shown
-        (its tab opened) keeps following the scenario, so a new cache TTL brings the
-        provider's write price for that TTL unless the write-price slider itself was moved."""
-        changes = {path: self._control_specs[path].to_scenario(w.value)
-                   for path, w in self.controls.items() if path in self._moved}
-        return self.base.with_changes({**changes, **self.banner.changes()})
+        """The base scenario with every value set on screen (validated: may raise
+        ScenarioError). Untouched controls keep the base's exact values."""
+        return self.base.with_changes(self._values)
 
-    def _show_values(self, scenario: Scenario) -> None:
-        """Show the scenario's values on the controls the user has not moved."""
-        self._loading = True
-        try:
-            for path, w in self.controls.items():
-                if path not in self._moved:
-                    set_widget_value(self._control_specs[path], w, scenario_value(scenario, path))
-        finally:
-            self._loading = False
-
-    def _on_control(self, change: dict[str, Any]) -> None:
+    def _on_control(self, path: str, change: dict[str, Any]) -> None:
         if self._loading:
             return
-        path = next((p for p, w in self.controls.items() if w is change.get("owner")), None)
-        if path is not None:
-            self._moved.add(path)
+        spec = self._control_specs[path]
+        self._set_value(path, spec.to_scenario(change["new"]))
+        if path in self.fields:
+            self._loading = True
+            try:
+                self.fields[path].value = format_shown(spec, change["new"])
+            finally:
+                self._loading = False
+
+    def _on_typed(self, path: str, text: str) -> None:
+        """A typed value: honoured exactly (the slider widens to show it) or refused with a
+        message under the field; never clamped, never replaced."""
+        if self._loading:
+            return
+        spec = self._control_specs[path]
+        message = self.messages[path]
         try:
-            scenario = self.current_scenario()
+            shown = parse_number(text)
+        except ValueError as exc:
+            message.value = _error_html(str(exc))
+            return
+        value = spec.to_scenario(shown)
+        if spec.kind in ("int", "log_int") and value != shown * spec.scale:
+            message.value = _error_html(f"{text!r}: {spec.label} takes a whole number")
+            return
+        try:
+            scenario = self.base.with_changes({**self._values, path: value})
+        except ScenarioError as exc:
+            message.value = _error_html(str(exc))
+            return
+        message.value = ""
+        self._loading = True
+        try:
+            set_widget_value(spec, self.controls[path], value)
+        finally:
+            self._loading = False
+        self._values[path] = value
+        self.request(scenario)
+
+    def _on_requirements(self) -> None:
+        """A requirement control on the verdict banner moved: its value joins the on-screen
+        values (so it is saved, shared and reset like any other change) and the run repeats."""
+        if self._loading:
+            return
+        values = {p: v for p, v in self._values.items() if not p.startswith("requirements.")}
+        for p, v in self.banner.changes().items():
+            if scenario_value(self.base, p) != v:
+                values[p] = v
+        try:
+            scenario = self.base.with_changes(values)
         except ScenarioError as exc:
             self.show_error(str(exc))
             return
-        self._show_values(scenario)
+        self._values = values
         self.request(scenario)
+
+    def _set_value(self, path: str, value: Any) -> bool:
+        """Record one on-screen value and simulate; False (and a message) if invalid."""
+        values = {**self._values, path: value}
+        try:
+            scenario = self.base.with_changes(values)
+        except ScenarioError as exc:
+            self.show_error(str(exc))
+            return False
+        self._values = values
+        # controls the user did not set follow the scenario: a new cache TTL shows the
+        # provider's write price for that TTL on the (untouched) write-price slider
+        self._show_values(scenario, skip=set(values))
+        self.request(scenario)
+        return True
+
+    def set_scenario(self, scenario: Scenario, preset: str | None = None) -> None:
+        """Show ``scenario`` (loaded, shared, or a preset): every control, then the charts."""
+        if preset is not None and preset != self.preset_name:
+            self.preset_name = preset
+            self._loading = True
+            try:
+                if preset in self.preset_picker.options:
+                    self.preset_picker.value = preset
+            finally:
+                self._loading = False
+        self.base = load_preset(self.preset_name) if self.preset_name in dict(list_presets()) else scenario
+        self._values = changes_from(self.base, scenario)
+        self._show_values(scenario)
+        self.banner.set_requirements(scenario)
+        self.story.value = self._story_html(scenario)
+        self.request(scenario)
+
+    def reset(self) -> None:
+        """Back to the preset's values (the "Reset to preset" button)."""
+        self.base = load_preset(self.preset_name) if self.preset_name in dict(list_presets()) else self.base
+        self._values = {}
+        self._show_values(self.base)
+        self.banner.set_requirements(self.base)
+        self.story.value = self._story_html(self.base)
+        self.request(self.base)
 
     def _on_preset(self, change: dict[str, Any]) -> None:
         name = change["new"]
-        if name == "(custom)":
+        if name == "(custom)" or self._loading:
             return
         self.preset_name = name
-        self.base = self.scenario = load_preset(name)
-        self._moved.clear()
-        self._loading = True
+        self.reset()
+
+    # -- model pickers --------------------------------------------------------------------------
+    def _model_picker(self, path: str, label: str) -> W.VBox:
+        """A search box and a list of catalog models for one role; picking one refreshes the
+        prices, cache rules, context window and speeds the catalog holds for it."""
+        from simlib.prices import search_models
+
+        current = scenario_value(self.scenario, path) or ""
+        search = W.Text(value="", placeholder="search the catalog: sonnet, gpt-4.1, gemini...",
+                        description=label, style={"description_width": "120px"}, layout=W.Layout(width="420px"),
+                        continuous_update=True)
+        picker = W.Dropdown(options=[current] if current else [], value=current or None,
+                            layout=W.Layout(width="420px", margin="0 0 0 124px"))
+        picker.add_class("simlib-model-" + path.split(".")[0].replace("_", "-"))
+
+        def on_search(change: dict[str, Any]) -> None:
+            hits = search_models(change["new"], limit=30) if change["new"].strip() else []
+            keep = picker.value
+            self._loading = True
+            try:
+                picker.options = list(dict.fromkeys(([keep] if keep else []) + hits))
+                picker.value = keep
+            finally:
+                self._loading = False
+
+        search.observe(on_search, names="value")
+        picker.observe(lambda change: self.set_model(path, change["new"]), names="value")
+        return W.VBox([search, picker])
+
+    def set_model(self, path: str, model: str | None) -> None:
+        """Use catalog ``model`` for a role (``prices.model`` or ``fine_tuning.model``): the
+        role's catalog-filled fields (prices, cache rules, speeds, context window) are looked
+        up again, replacing values set on screen for them."""
+        if self._loading or not model or model == scenario_value(self.scenario, path):
+            return
         try:
-            for path, w in self.controls.items():
-                set_widget_value(self._control_specs[path], w, scenario_value(self.base, path))
-        finally:
-            self._loading = False
-        self.story.value = self._story_html(self.base)
-        self.banner.set_requirements(self.base)
-        self.request(self.current_scenario())
+            fresh = self.base.with_changes({path: model})
+        except ScenarioError as exc:
+            self.show_error(str(exc))
+            return
+        filled = set(fresh.catalog_filled)
+        values = {p: v for p, v in self._values.items() if p not in filled}
+        values[path] = model
+        try:
+            scenario = self.base.with_changes(values)
+        except ScenarioError as exc:
+            self.show_error(str(exc))
+            return
+        self._values = values
+        self._show_values(scenario)
+        self.request(scenario)
+
+    # -- save, load, share, export --------------------------------------------------------------
+    def _files_box(self) -> W.Widget:
+        from simlib.export_widget import export_box
+
+        self.save_path = W.Text(value=f"{self.preset_name}-scenario.yaml", description="File",
+                                layout=W.Layout(width="360px"))
+        save = W.Button(description="Save YAML", icon="save", tooltip="Write the on-screen scenario as YAML")
+        load = W.Button(description="Load", icon="folder-open", tooltip="Read a scenario file (YAML or JSON)")
+        self.upload = W.FileUpload(accept=".yaml,.yml,.json", multiple=False, description="Upload")
+        save.on_click(lambda _b: self.save(self.save_path.value))
+        load.on_click(lambda _b: self.load(self.save_path.value))
+        self.upload.observe(self._on_upload, names="value")
+        self.file_status = W.HTML("")
+        self.share = W.HTML(self._share_html())
+        self.share.add_class("simlib-share")
+        self.export = export_box(lambda: (self.result, self._figures_for(self.result)))
+        rows = W.VBox([W.HBox([self.save_path, save, load, self.upload], layout=W.Layout(flex_flow="row wrap")),
+                       self.file_status, self.share, self.export])
+        return W.Accordion(children=[rows], titles=["Save, load, share, export"], selected_index=0)
+
+    def scenario_yaml(self) -> str:
+        """The on-screen scenario as a file ``simlib run --scenario`` reads."""
+        return scenario_yaml(self.preset_name, self.scenario)
+
+    def save(self, path: str) -> str | None:
+        from pathlib import Path
+
+        try:
+            target = Path(path).expanduser()
+            target.write_text(self.scenario_yaml(), encoding="utf-8")
+        except OSError as exc:
+            self.file_status.value = _error_html(f"could not save {path}: {exc}")
+            return None
+        self.file_status.value = (f"<span style='color:#1a7f37'>Saved <code>{html.escape(str(target.resolve()))}</code>; "
+                                  f"run it with <code>simlib run --scenario {html.escape(str(target))}</code></span>")
+        return str(target)
+
+    def load(self, path: str) -> bool:
+        from simlib.scenario import load_scenario
+
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            self.file_status.value = _error_html(str(exc))
+            return False
+        self._load_scenario(scenario, path)
+        return True
+
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        import yaml
+
+        from simlib.scenario import scenario_from_mapping
+
+        files = change["new"]
+        if not files:
+            return
+        item = files[0] if isinstance(files, (list, tuple)) else next(iter(files.values()))
+        name = item.get("name", "upload") if isinstance(item, dict) else getattr(item, "name", "upload")
+        content = item["content"] if isinstance(item, dict) else item.content
+        try:
+            data = yaml.safe_load(bytes(content).decode("utf-8", errors="replace"))
+            if not isinstance(data, dict):
+                raise ValueError("a scenario file must be a mapping of groups")
+            scenario = scenario_from_mapping(data, source=name)
+        except (ScenarioError, ValueError, yaml.YAMLError) as exc:
+            self.file_status.value = _error_html(f"{name}: {exc}")
+            return
+        self._load_scenario(scenario, name, preset=data.get("base"))
+
+    def _load_scenario(self, scenario: Scenario, where: str, preset: Any = None) -> None:
+        if not isinstance(preset, str):
+            preset = scenario.name if scenario.name in dict(list_presets()) else self.preset_name
+        self.set_scenario(scenario, preset)
+        self.file_status.value = f"<span style='color:#1a7f37'>Loaded {html.escape(str(where))}</span>"
+
+    @classmethod
+    def from_query(cls, query: str | None = None, preset: str = DEFAULT_PRESET, **kwargs: Any) -> "Dashboard":
+        """The dashboard a shared link describes; ``query`` defaults to Voila's
+        ``$QUERY_STRING``. A link that does not describe a valid scenario opens the preset
+        and says why."""
+        import os
+
+        query = os.environ.get("QUERY_STRING", "") if query is None else query
+        changes = kwargs.pop("changes", None) or {}
+        try:
+            name, scenario = scenario_from_query(query, preset)
+            if changes:
+                scenario = scenario.with_changes(changes)
+        except ScenarioError as exc:
+            board = cls(preset, changes=changes, **kwargs)
+            board.show_error(f"The shared link was not used: {exc}")
+            return board
+        board = cls(name, changes=changes, **kwargs)
+        if changes_from(board.base, scenario):
+            board.set_scenario(scenario, name)
+        return board
+
+    def share_query(self) -> str:
+        """The query string of a link that restores this screen: the preset and its changes."""
+        return to_query(self.preset_name, changes_from(load_preset(self.preset_name), self.scenario)
+                        if self.preset_name in dict(list_presets()) else {})
+
+    def _share_html(self) -> str:
+        q = html.escape(self.share_query())
+        return (f"<div>Share: add <code class='simlib-share-query' style='user-select:all'>?{q}</code> to this "
+                f"page's address; opening it restores this screen.</div>")
+
+    def _changed_html(self) -> str:
+        if self.preset_name not in dict(list_presets()):
+            return "<b>Custom scenario</b>"
+        changes = changes_from(load_preset(self.preset_name), self.scenario)
+        if not changes:
+            return f"<b>Changed from preset {html.escape(self.preset_name)}</b>: nothing"
+        items = "".join(f"<li><code>{html.escape(p)}</code> = {html.escape(str(v))}</li>" for p, v in changes.items()
+                        if p != "name")
+        return (f"<b>Changed from preset {html.escape(self.preset_name)}</b> ({len(changes)})"
+                f"<ul style='margin:2px 0;max-height:140px;overflow:auto'>{items}</ul>")
 
     def request(self, scenario: Scenario) -> None:
         """Show ``scenario``: from the cache at once, else simulated in the background."""
         self.scenario = scenario
         self._requested_at = time.perf_counter()
+        self._update_applicability(scenario)
+        if hasattr(self, "changed"):
+            self.changed.value = self._changed_html()
+            self.share.value = self._share_html()
         n = scenario.simulation.queries * scenario.simulation.replications
         self.submit(scenario, f"Simulating {n:,} queries x {len(scenario.simulation.strategies)} strategies…")
 
@@ -315,3 +647,7 @@ class Dashboard(RunnerStatus, W.VBox):
 
         display(self)
         return self
+
+
+def _error_html(text: str) -> str:
+    return f"<span class='simlib-field-error' style='color:#B00020;white-space:pre-wrap'>{html.escape(text)}</span>"
