@@ -85,7 +85,7 @@ def _extensions() -> list[Any]:
     import importlib
 
     mods = []
-    for name in ("simlib.export", "simlib.sweep"):
+    for name in ("simlib.export", "simlib.sweep", "simlib.capacity"):
         try:
             mod = importlib.import_module(name)
         except ImportError:

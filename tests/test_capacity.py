@@ -191,3 +191,70 @@ def test_batch_share_halves_the_token_cost_of_that_share(provider):
     share = 0.3
     saved = cost - batch_api_token_cost_usd(cost, share, row.discount_share)
     assert saved == pytest.approx(share * cost / 2, rel=1e-12)
+
+
+# --- simlib capacity (the CLI answer) -----------------------------------------------------------
+
+def _capacity_json(capsys, *argv):
+    import json
+
+    from simlib.cli import main
+
+    assert main(["capacity", *argv, "--queries", "5000", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_capacity_code_apply_prompted_path_exceeds_every_anthropic_tier(capsys):
+    """Issue 16: ~694 requests/min (1M/day, constant-rate Poisson arrivals) of ~7.4k uncached
+    tokens is ~5.1M ITPM, 2.6x Tier 4's 2M."""
+    report = _capacity_json(capsys, "--preset", "code-apply")
+    assert report["peak_requests_per_minute"] == pytest.approx(1e6 / 1440)
+    prompted = report["strategies"]["prompt_only"]
+    assert prompted["tier_needed"] is None and prompted["binding_limit"] == "input_tokens"
+    assert prompted["top_tier_utilisation_share"] == pytest.approx(
+        report["peak_requests_per_minute"] * prompted["prompt_tokens_mean"] / 2e6)
+    assert 2.3 < prompted["top_tier_utilisation_share"] < 2.9
+
+
+def test_capacity_cache_exemption_lets_a_long_cached_prompt_fit_a_low_tier(capsys):
+    """shared-manual's prompt_cache reads ~64k cached tokens per query: counted in full, the
+    peak would exceed Tier 4's 2M ITPM; with Anthropic's exemption Tier 2 carries it."""
+    report = _capacity_json(capsys, "--preset", "shared-manual")
+    cached = report["strategies"]["prompt_cache"]
+    assert cached["tier_needed"] == "2"
+    assert report["peak_requests_per_minute"] * cached["prompt_tokens_mean"] > 2e6
+
+
+def test_capacity_sizes_fewer_replicas_with_speculative_decoding(capsys):
+    plain = _capacity_json(capsys, "--preset", "code-apply", "--strategies", "fine_tune")
+    fast = _capacity_json(capsys, "--preset", "code-apply", "--strategies", "fine_tune", "--speculative")
+    p, f = plain["strategies"]["fine_tune"], fast["strategies"]["fine_tune"]
+    assert f["replicas"] < p["replicas"]
+    assert f["dedicated_monthly_usd"] == pytest.approx(f["replicas"] * 4 * 730 * prices.gpu("nvidia-h100-sxm").usd_per_gpu_hour)
+
+
+def test_peak_of_a_daily_profile_is_the_busiest_hour():
+    """docs-assistant: 20k/day on the default profile; busiest hour weight 12 of 150 -> x1.92."""
+    from simlib.capacity import peak_requests_per_minute
+    from simlib.presets import load_preset
+
+    scenario = load_preset("docs-assistant")
+    w = scenario.workload
+    assert w.arrival_process == "daily_profile"
+    assert peak_requests_per_minute(scenario) == pytest.approx(
+        w.queries_per_day / 1440 * 24 * max(w.hourly_weights) / sum(w.hourly_weights))
+    assert peak_requests_per_minute(scenario.with_changes({"workload.arrival_process": "poisson"})) == pytest.approx(
+        w.queries_per_day / 1440)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["--p95-target-s", "0"], "--p95-target-s"),
+    (["--p95-target-s", "0.01"], "no replica count"),
+    (["--gpu", "nope"], "--gpu"),
+    (["--gpus-per-replica", "0"], "--gpus-per-replica"),
+])
+def test_capacity_bad_input_is_a_located_error(capsys, argv, needle):
+    from simlib.cli import main
+
+    assert main(["capacity", "--preset", "code-apply", "--queries", "2000", "--strategies", "fine_tune", *argv]) == 2
+    assert needle in capsys.readouterr().err
