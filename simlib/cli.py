@@ -9,6 +9,7 @@
     simlib validate my.yaml                          check a scenario file, explain every problem
     simlib prices anthropic/claude-sonnet-4-5        the prices the simulator will use
     simlib prices --search sonnet                    catalog models matching a word
+    simlib capacity --preset code-apply              the rate-limit tier or GPUs the peak needs (simlib.capacity)
 
 Exit codes: 0 ok, 2 bad input (with a located message, never a traceback), 1 internal error.
 """

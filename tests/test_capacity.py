@@ -258,3 +258,23 @@ def test_capacity_bad_input_is_a_located_error(capsys, argv, needle):
 
     assert main(["capacity", "--preset", "code-apply", "--queries", "2000", "--strategies", "fine_tune", *argv]) == 2
     assert needle in capsys.readouterr().err
+
+
+def test_code_apply_fast_model_is_paid_as_the_dedicated_deployment_that_delivers_its_speed():
+    """Issue 16 item 3: code-apply's 1,000 tok/s fine-tuned model is a dedicated speculative-
+    decoding deployment, so it pays GPU-hours (no per-token price), and the hourly price is
+    what `simlib capacity --speculative` sizes for the preset's peak."""
+    from simlib.capacity import capacity_report
+    from simlib.engine.dedicated import DedicatedServing
+    from simlib.presets import load_preset
+
+    scenario = load_preset("code-apply")
+    ft = scenario.fine_tuning
+    assert ft.input_usd_per_mtok == 0 and ft.output_usd_per_mtok == 0 and ft.hosting_usd_per_hour > 0
+    served = DedicatedServing(speculative=True, acceptance_share=0.95, draft_tokens=16, draft_cost_ratio=0.01)
+    assert float(served.decode_tokens_per_s(32)) >= ft.decode_tokens_per_s  # the speed holds at full batch
+    report = capacity_report(scenario.with_changes({"simulation.queries": 5_000,
+                                                    "simulation.strategies": ["fine_tune"]}), speculative=True)
+    sized = report["strategies"]["fine_tune"]
+    assert ft.hosting_usd_per_hour == pytest.approx(sized["dedicated_monthly_usd"] / 730)
+    assert ft.concurrency_limit == sized["replicas"] * served.max_batch
