@@ -47,9 +47,15 @@ def tier_rows(provider: str, model_class: str | None) -> list:
     return [r for r in load_table("rate_limits") if r.provider == provider and r.model_class == model_class]
 
 
-def capacity_report(scenario, *, p95_target_s: float = 10.0, speculative: bool = False,
+def capacity_report(scenario, *, result=None, p95_target_s: float = 10.0, speculative: bool = False,
                     gpu: str = "nvidia-h100-sxm", gpus_per_replica: int = 4) -> dict[str, Any]:
-    """strategy -> peak load, and the tier (base model) or replicas (fine-tuned) it needs."""
+    """strategy -> peak load, and the tier (base model) or replicas (fine-tuned) it needs.
+
+    ``result``: a finished ``simlib.run(scenario)`` to read token counts from (so a caller
+    that already ran, e.g. the peak-hour saturation flag, does not run twice); else it runs.
+    Base-model entries carry ``top_tier_utilisation_share`` (offered / capacity of the top
+    tier on file) and fine-tuned ones ``replicas``, the figures a saturation check reads.
+    """
     import numpy as np
 
     import simlib
@@ -58,7 +64,7 @@ def capacity_report(scenario, *, p95_target_s: float = 10.0, speculative: bool =
     from simlib.engine.strategies import STRATEGIES
     from simlib.results import COMPLETED
 
-    result = simlib.run(scenario)
+    result = simlib.run(scenario) if result is None else result
     summary = result.summary()
     peak = peak_requests_per_minute(scenario)
     catalog = scenario.prices.model or scenario.model.name

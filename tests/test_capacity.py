@@ -278,3 +278,16 @@ def test_code_apply_fast_model_is_paid_as_the_dedicated_deployment_that_delivers
     sized = report["strategies"]["fine_tune"]
     assert ft.hosting_usd_per_hour == pytest.approx(sized["dedicated_monthly_usd"] / 730)
     assert ft.concurrency_limit == sized["replicas"] * served.max_batch
+
+
+def test_capacity_report_reads_a_finished_run_without_running_again(monkeypatch):
+    import simlib
+    from simlib.capacity import capacity_report
+    from simlib.presets import load_preset
+
+    scenario = load_preset("shared-manual").with_changes({"simulation.queries": 3_000,
+                                                          "simulation.strategies": ["prompt_only"]})
+    result = simlib.run(scenario)
+    monkeypatch.setattr(simlib, "run", lambda *a, **k: pytest.fail("ran again"))
+    report = capacity_report(scenario, result=result)
+    assert report["strategies"]["prompt_only"]["tier_needed"] == "2"
