@@ -70,7 +70,9 @@ def capacity_report(scenario, *, result=None, p95_target_s: float = 10.0, specul
     catalog = scenario.prices.model or scenario.model.name
     provider = catalog.split("/")[0]
     tiers = tier_rows(provider, _model_class(catalog))
-    out: dict[str, Any] = {"peak_requests_per_minute": peak, "strategies": {}}
+    basis = ("busiest hour of the daily profile" if scenario.workload.arrival_process == "daily_profile"
+             else "mean rate: no daily profile in this scenario")
+    out: dict[str, Any] = {"peak_requests_per_minute": peak, "peak_basis": basis, "strategies": {}}
     for name in result.strategies:
         if not summary[name]["feasible"]:
             continue
@@ -112,7 +114,7 @@ def capacity_report(scenario, *, result=None, p95_target_s: float = 10.0, specul
 
 
 def format_report(report: dict[str, Any], p95_target_s: float) -> str:
-    lines = [f"peak load: {report['peak_requests_per_minute']:,.0f} requests/min (busiest hour of the profile)", ""]
+    lines = [f"peak load: {report['peak_requests_per_minute']:,.0f} requests/min ({report['peak_basis']})", ""]
     for name, e in report["strategies"].items():
         head = (f"{name:16s} prompt {e['prompt_tokens_mean']:,.0f} tok (cached {e['cache_read_tokens_mean']:,.0f}), "
                 f"output {e['output_tokens_mean']:,.0f} tok; run monthly ${e['monthly_cost_usd']:,.0f}")
