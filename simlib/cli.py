@@ -10,6 +10,7 @@
     simlib prices anthropic/claude-sonnet-4-5        the prices the simulator will use
     simlib prices --search sonnet                    catalog models matching a word
     simlib fit calls.otlp.json --out my.yaml        a scenario fitted to your call log (docs/fit.md)
+    simlib capacity --preset code-apply              the rate-limit tier or GPUs the peak needs (simlib.capacity)
 
 Exit codes: 0 ok, 2 bad input (with a located message, never a traceback), 1 internal error.
 """
@@ -92,7 +93,7 @@ def _extensions() -> list[Any]:
     import importlib
 
     mods = []
-    for name in ("simlib.export", "simlib.sweep", "simlib.fit"):
+    for name in ("simlib.export", "simlib.sweep", "simlib.fit", "simlib.capacity"):
         try:
             mod = importlib.import_module(name)
         except ImportError:

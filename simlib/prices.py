@@ -534,6 +534,41 @@ class RetrievalLatencyRow(_Row):
         return self
 
 
+# --- capacity tables (issue 16: rate limits, GPUs, batch API) ---------------------------
+
+class RateLimitRow(_Row):
+    """One provider tier's per-minute limits for a class of models (token buckets)."""
+
+    key_columns: ClassVar[tuple[str, ...]] = ("provider", "tier", "model_class")
+    provider: str = Field(..., min_length=1)
+    tier: str = Field(..., min_length=1)
+    model_class: str = Field(..., min_length=1)
+    requests_per_minute: float = Field(..., gt=0, allow_inf_nan=False)
+    input_tokens_per_minute: float = Field(..., gt=0, allow_inf_nan=False)
+    output_tokens_per_minute: float = Field(..., gt=0, allow_inf_nan=False)
+    cache_reads_exempt: bool = Field(..., description="True where cache reads do not count toward the input limit.")
+
+
+class GpuRow(_Row):
+    """A GPU type: memory, bandwidth and compute for the roofline, and its hourly price."""
+
+    key_columns: ClassVar[tuple[str, ...]] = ("name",)
+    name: str = Field(..., min_length=1)
+    memory_gb: float = Field(..., gt=0, allow_inf_nan=False)
+    memory_bandwidth_gb_per_s: float = Field(..., gt=0, allow_inf_nan=False)
+    bf16_tflops: float = Field(..., gt=0, allow_inf_nan=False)
+    usd_per_gpu_hour: float = Field(..., gt=0, allow_inf_nan=False)
+
+
+class BatchDiscountRow(_Row):
+    """A provider's batch API: share of the token price saved and the completion window."""
+
+    key_columns: ClassVar[tuple[str, ...]] = ("provider",)
+    provider: str = Field(..., min_length=1)
+    discount_share: float = Field(..., ge=0, lt=1, allow_inf_nan=False)
+    completion_window_s: float = Field(..., gt=0, allow_inf_nan=False)
+
+
 _TABLES: dict[str, tuple[str, type[_Row]]] = {
     "fine_tuning": ("fine_tuning.csv", FineTuneRow),
     "embeddings": ("embeddings.csv", EmbeddingRow),
@@ -542,6 +577,9 @@ _TABLES: dict[str, tuple[str, type[_Row]]] = {
     "cache_rules": ("cache_rules.csv", CacheRuleRow),
     "latency": ("latency.csv", LatencyRow),
     "retrieval_latency": ("retrieval_latency.csv", RetrievalLatencyRow),
+    "rate_limits": ("rate_limits.csv", RateLimitRow),
+    "gpus": ("gpus.csv", GpuRow),
+    "batch_discounts": ("batch_discounts.csv", BatchDiscountRow),
 }
 
 
@@ -554,7 +592,7 @@ def load_table(table: str, path: Path | str | None = None) -> tuple[_Row, ...]:
     """Read and validate one data file; the only place data files are parsed.
 
     ``table`` is one of: fine_tuning, embeddings, vector_stores, rerankers, cache_rules,
-    latency, retrieval_latency. ``path`` overrides the file (tests, user catalogs). The
+    latency, retrieval_latency, rate_limits, gpus, batch_discounts. ``path`` overrides the file (tests, user catalogs). The
     header must hold exactly the table's columns (any order); empty cells mean "not
     given"; key columns must be unique. Results are cached per path.
     """
@@ -810,6 +848,21 @@ def latency_figures(model_or_class: str) -> dict:
 
 
 _Z95 = 1.6448536269514722  # standard normal 95th percentile
+
+
+def rate_limit_tier(provider: str, tier: str, model_class: str) -> RateLimitRow:
+    """One tier's limits from data/prices/rate_limits.csv (UnknownModelError if not on file)."""
+    return _find_row("rate_limits", f"{provider}/{tier}/{model_class}", "rate-limit tier")  # type: ignore[return-value]
+
+
+def gpu(name: str) -> GpuRow:
+    """A GPU type from data/prices/gpus.csv (UnknownModelError if not on file)."""
+    return _find_row("gpus", name, "GPU")  # type: ignore[return-value]
+
+
+def batch_discount(provider: str) -> BatchDiscountRow:
+    """A provider's batch API discount and window from data/prices/batch_discounts.csv."""
+    return _find_row("batch_discounts", provider, "batch API provider")  # type: ignore[return-value]
 
 
 def retrieval_latency(name: str) -> dict:

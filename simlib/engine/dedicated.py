@@ -1,0 +1,210 @@
+"""Dedicated (GPU-hour) serving: a roofline batching curve, speculative decoding, replicas
+sized to a p95 target at the busiest hour, and its monthly bill (issue 16, items 2 and 4).
+
+Roofline per replica of ``gpus_per_replica`` GPUs (tensor parallel; data/prices/gpus.csv),
+with efficiencies ``bandwidth_efficiency_share`` and ``compute_efficiency_share`` (assumptions
+of what real kernels reach, documented in :class:`DedicatedServing`):
+
+    B = gpus x memory bandwidth x bandwidth efficiency        (bytes/s)
+    F = gpus x bf16 FLOP/s x compute efficiency                (FLOP/s)
+    W = parameters x bytes per parameter                       (weights read every step)
+    K = KV-cache bytes per token x context tokens per stream   (read every step, per stream)
+
+    one decode step with b streams in flight: t(b) = max((W + b K) / B, b x 2 P / F)
+    per-stream decode speed:                  d(b) = speed-up / t(b)      tokens/s
+    per-stream prefill rate:                  p(b) = F / (2 P) / b         tokens/s
+
+so d(b) falls monotonically with b (more streams share the same bytes and FLOPs), and at
+b = 1 the speeds are the batch-1 figures B / (W + K) and F / (2 P).
+
+Speculative decoding (Leviathan et al. 2023, "Fast Inference from Transformers via
+Speculative Decoding", eq. for the expected improvement in walltime):
+
+    speed-up = (1 - a^(g + 1)) / ((1 - a) (g c + 1))
+
+with acceptance rate a, draft length g and c = cost of one draft step / one target step.
+Cursor's Fast Apply (~1,000 tokens/s on a fine-tuned 70B, speculative edits) is this regime:
+the draft is the file being edited (c ~ 0) and acceptance is very high.
+
+Monthly cost = replicas x gpus per replica x hours per month x price per GPU-hour; per
+query it is that over the month's queries (amortised, paid whether or not traffic comes).
+
+The batch API (item 4): an offline share s of the work billed at discount D costs
+
+    token cost x (1 - s) + token cost x s x (1 - D)
+
+with the provider's completion window (data/prices/batch_discounts.csv) instead of a latency.
+
+Status: a standalone mechanism with its own replica-pool simulation
+(:func:`simulate_replicas`); not yet wired into serving.py, costs.py or the array kernel.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+
+HOURS_PER_MONTH = 730.0  # 8,760 h / 12
+
+
+def speculative_speedup(acceptance_share: float, draft_tokens: int, draft_cost_ratio: float) -> float:
+    """Leviathan et al. 2023: (1 - a^(g+1)) / ((1 - a)(g c + 1)); a = 1 gives (g + 1) / (g c + 1)."""
+    a, g, c = acceptance_share, draft_tokens, draft_cost_ratio
+    if not (0 <= a <= 1 and g >= 0 and c >= 0):
+        raise ValueError("speculative decoding: acceptance in [0, 1], draft_tokens >= 0, cost ratio >= 0")
+    if a == 1:
+        return (g + 1) / (g * c + 1)
+    return (1 - a ** (g + 1)) / ((1 - a) * (g * c + 1))
+
+
+@dataclass(frozen=True)
+class DedicatedServing:
+    """A dedicated deployment of one model.
+
+    Defaults: a 70B dense model in FP8 weights (1 byte/parameter) on 4 x H100, bandwidth
+    efficiency 0.7 and compute efficiency 0.5 (assumptions: typical of vLLM/TensorRT-LLM
+    measurements, not sourced figures); KV bytes per token for Llama-3-70B in FP8 is
+    2 (K,V) x 80 layers x 8 KV heads x 128 dims x 1 byte = 163,840.
+    """
+
+    gpu: str = "nvidia-h100-sxm"
+    gpus_per_replica: int = 4
+    parameters: float = 70e9
+    bytes_per_parameter: float = 1.0
+    kv_bytes_per_token: float = 163_840.0
+    context_tokens_per_stream: float = 4_000.0
+    max_batch: int = 32
+    bandwidth_efficiency_share: float = 0.7
+    compute_efficiency_share: float = 0.5
+    speculative: bool = False
+    acceptance_share: float = 0.9
+    draft_tokens: int = 8
+    draft_cost_ratio: float = 0.05
+    network_rtt_s: float = 0.1
+
+    def _gpu_row(self):
+        from simlib.prices import gpu
+
+        return gpu(self.gpu)
+
+    def bandwidth_bytes_per_s(self) -> float:
+        row = self._gpu_row()
+        return self.gpus_per_replica * row.memory_bandwidth_gb_per_s * 1e9 * self.bandwidth_efficiency_share
+
+    def flops_per_s(self) -> float:
+        row = self._gpu_row()
+        return self.gpus_per_replica * row.bf16_tflops * 1e12 * self.compute_efficiency_share
+
+    def speedup(self) -> float:
+        return speculative_speedup(self.acceptance_share, self.draft_tokens, self.draft_cost_ratio) \
+            if self.speculative else 1.0
+
+    def decode_tokens_per_s(self, in_flight) -> np.ndarray:
+        """d(b) = speed-up / max((W + b K) / B, b x 2 P / F), per stream."""
+        b = np.maximum(np.asarray(in_flight, dtype=float), 1.0)
+        weights = self.parameters * self.bytes_per_parameter
+        kv = self.kv_bytes_per_token * self.context_tokens_per_stream
+        step_s = np.maximum((weights + b * kv) / self.bandwidth_bytes_per_s(),
+                            b * 2.0 * self.parameters / self.flops_per_s())
+        return self.speedup() / step_s
+
+    def prefill_tokens_per_s(self, in_flight) -> np.ndarray:
+        """p(b) = F / (2 P) / b, per stream."""
+        b = np.maximum(np.asarray(in_flight, dtype=float), 1.0)
+        return self.flops_per_s() / (2.0 * self.parameters) / b
+
+    def monthly_usd(self, replicas: int) -> float:
+        """replicas x gpus per replica x 730 h x price per GPU-hour."""
+        return replicas * self.gpus_per_replica * HOURS_PER_MONTH * self._gpu_row().usd_per_gpu_hour
+
+    def usd_per_query(self, replicas: int, queries_per_day: float) -> float:
+        return self.monthly_usd(replicas) / (queries_per_day * HOURS_PER_MONTH / 24.0)
+
+
+def simulate_replicas(serving: DedicatedServing, replicas: int, arrival_at_s, prompt_tokens,
+                      output_tokens) -> np.ndarray:
+    """Latency of each request on ``replicas`` replicas of up to ``max_batch`` streams each.
+
+    FIFO: a request joins the replica with the fewest streams when one has a free slot, else
+    waits. Its service time is fixed at admission from the batch b it joins (a simplification:
+    later joins do not slow it): prompt / p(b) + output / d(b). latency = wait + rtt + service.
+    """
+    arrival = np.asarray(arrival_at_s, dtype=float)
+    n = arrival.size
+    prompt = np.broadcast_to(np.asarray(prompt_tokens, dtype=float), (n,))
+    out = np.broadcast_to(np.asarray(output_tokens, dtype=float), (n,))
+    batches = np.arange(1, serving.max_batch + 1)
+    prefill_at = [0.0] + serving.prefill_tokens_per_s(batches).tolist()  # index b = batch size
+    decode_at = [0.0] + serving.decode_tokens_per_s(batches).tolist()
+    in_flight = [0] * replicas
+    ends: list[tuple[float, int]] = []  # (end time, replica)
+    latency = np.empty(n)
+    free_at = 0.0
+    for i in np.argsort(arrival, kind="stable"):
+        now = max(arrival[i], free_at)
+        while ends and ends[0][0] <= now:  # streams finished by now leave their replica
+            _, r = heapq.heappop(ends)
+            in_flight[r] -= 1
+        while min(in_flight) >= serving.max_batch:  # every slot busy: wait for the next end
+            end, r = heapq.heappop(ends)
+            in_flight[r] -= 1
+            now = max(now, end)
+        r = in_flight.index(min(in_flight))
+        in_flight[r] += 1
+        b = in_flight[r]
+        service = prompt[i] / prefill_at[b] + out[i] / decode_at[b]
+        heapq.heappush(ends, (now + service, r))
+        free_at = now  # FIFO: no later request starts before this one
+        latency[i] = now - arrival[i] + serving.network_rtt_s + service
+    return latency
+
+
+def peak_hour_arrivals(peak_requests_per_s: float, count: int, seed: int = 0) -> np.ndarray:
+    """Poisson arrivals at the busiest hour's rate (the sizing load)."""
+    rng = np.random.default_rng(seed)
+    return np.cumsum(rng.exponential(1.0 / peak_requests_per_s, size=count))
+
+
+def size_replicas(serving: DedicatedServing, peak_requests_per_s: float, prompt_tokens: float,
+                  output_tokens: float, p95_target_s: float, *, max_replicas: int = 256,
+                  count: int = 4_000, seed: int = 0) -> int:
+    """Smallest replica count whose simulated p95 latency at the peak rate meets the target.
+
+    Raises ValueError when even ``max_replicas`` fails (e.g. the target is below batch-1 latency).
+    """
+    arrivals = peak_hour_arrivals(peak_requests_per_s, count, seed)
+
+    def meets(c: int) -> bool:
+        lat = simulate_replicas(serving, c, arrivals, prompt_tokens, output_tokens)
+        return float(np.quantile(lat, 0.95)) <= p95_target_s
+
+    if not meets(max_replicas):
+        raise ValueError(f"no replica count up to {max_replicas} meets p95 <= {p95_target_s} s")
+    lo, hi = 1, max_replicas  # invariant: hi meets
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if meets(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+def batch_api_token_cost_usd(token_cost_usd: float, offline_share: float, discount_share: float) -> float:
+    """token cost x (1 - s) + token cost x s x (1 - D): the offline share s at the batch discount D."""
+    if not (0 <= offline_share <= 1 and 0 <= discount_share < 1):
+        raise ValueError("batch API: offline_share in [0, 1] and discount_share in [0, 1)")
+    return token_cost_usd * (1 - offline_share) + token_cost_usd * offline_share * (1 - discount_share)
+
+
+def stage_capacities(serving: DedicatedServing, replicas: int, prompt_tokens: float, output_tokens: float) -> dict:
+    """Capacity of a dedicated stage in requests/s at full batch (for the saturation flag).
+
+    Each replica completes max_batch requests every prompt / p(max_batch) + output / d(max_batch) s.
+    """
+    b = serving.max_batch
+    service_s = prompt_tokens / float(serving.prefill_tokens_per_s(b)) + output_tokens / float(serving.decode_tokens_per_s(b))
+    return {"capacity_requests_per_s": replicas * b / service_s, "replicas": replicas,
+            "service_s_at_full_batch": service_s}

@@ -1,0 +1,210 @@
+"""Provider rate limits as token buckets, with 429s, retries and failures (issue 16, item 1).
+
+A provider enforces three buckets per tier (data/prices/rate_limits.csv): requests, input
+tokens and output tokens per minute. Each bucket holds at most ``burst`` units (default:
+one minute's worth) and refills continuously at ``limit / 60`` units per second:
+
+    level(t) = min(burst, level(t0) + (t - t0) x limit / 60)
+
+A request is admitted when every bucket holds what it needs (1 request, its counted input
+tokens, its output tokens; Anthropic estimates output from ``max_tokens`` at request start),
+and the three amounts are taken at once. Counted input tokens are the uncached ones where
+the provider exempts cache reads (Anthropic, current models), else all input tokens.
+
+Otherwise the provider answers 429 with ``retry-after`` = the time until every bucket would
+hold the amounts. The client retries after
+
+    wait_n = max(retry_after, min(cap_s, base_s x 2^n) x (1 + jitter_share x u)),  u ~ U[0, 1)
+
+and after ``max_retries`` retries the request fails (counted, never dropped silently).
+
+Sustained throughput under steady overload (closed form checked by the tests):
+
+    requests/min = min(RPM, ITPM / counted input per request, OTPM / output per request)
+
+Status: a standalone mechanism with its own time-ordered simulation
+(:func:`simulate_rate_limited`); it is not yet wired into the strategies' serving path
+(simlib/engine/serving.py) or the array kernel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SECONDS_PER_MINUTE = 60.0
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """One tier's limits; ``burst_minutes`` sets each bucket's size in minutes of refill."""
+
+    requests_per_minute: float
+    input_tokens_per_minute: float
+    output_tokens_per_minute: float
+    cache_reads_exempt: bool = True
+    burst_minutes: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("requests_per_minute", "input_tokens_per_minute", "output_tokens_per_minute", "burst_minutes"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"rate_limits.{name} must be a finite number > 0 (got {value!r})")
+
+    @classmethod
+    def from_tier(cls, provider: str, tier: str, model_class: str, burst_minutes: float = 1.0) -> "RateLimits":
+        """Limits of a tier on file in data/prices/rate_limits.csv."""
+        from simlib.prices import rate_limit_tier
+
+        row = rate_limit_tier(provider, tier, model_class)
+        return cls(row.requests_per_minute, row.input_tokens_per_minute, row.output_tokens_per_minute,
+                   row.cache_reads_exempt, burst_minutes)
+
+    def per_minute(self) -> np.ndarray:
+        return np.array([self.requests_per_minute, self.input_tokens_per_minute, self.output_tokens_per_minute])
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Client retry policy after a 429: exponential backoff with jitter, honouring retry-after."""
+
+    max_retries: int = 3
+    base_s: float = 1.0
+    cap_s: float = 60.0
+    jitter_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0 or self.base_s < 0 or self.cap_s < 0 or not 0 <= self.jitter_share <= 1:
+            raise ValueError("retry policy: max_retries, base_s, cap_s >= 0 and jitter_share in [0, 1]")
+
+    def wait_s(self, retry_index: int, retry_after_s: float, u: float) -> float:
+        """wait_n = max(retry_after, min(cap, base x 2^n) x (1 + jitter_share x u))."""
+        backoff = min(self.cap_s, self.base_s * 2.0 ** retry_index) * (1.0 + self.jitter_share * u)
+        return max(retry_after_s, backoff)
+
+
+def counted_input_tokens(input_tokens, cached_read_tokens, cache_reads_exempt: bool):
+    """Input tokens that count toward the input-token limit: uncached only where cache reads are exempt."""
+    return np.subtract(input_tokens, cached_read_tokens) if cache_reads_exempt else np.asarray(input_tokens)
+
+
+def sustained_requests_per_minute(limits: RateLimits, counted_input_per_request: float,
+                                  output_per_request: float) -> float:
+    """Closed form: min(RPM, ITPM / counted input per request, OTPM / output per request)."""
+    candidates = [limits.requests_per_minute]
+    if counted_input_per_request > 0:
+        candidates.append(limits.input_tokens_per_minute / counted_input_per_request)
+    if output_per_request > 0:
+        candidates.append(limits.output_tokens_per_minute / output_per_request)
+    return min(candidates)
+
+
+def binding_limit(limits: RateLimits, counted_input_per_request: float, output_per_request: float) -> str:
+    """Which bucket binds first: 'requests', 'input_tokens' or 'output_tokens'."""
+    options = {"requests": limits.requests_per_minute,
+               "input_tokens": limits.input_tokens_per_minute / counted_input_per_request
+               if counted_input_per_request > 0 else math.inf,
+               "output_tokens": limits.output_tokens_per_minute / output_per_request
+               if output_per_request > 0 else math.inf}
+    return min(options, key=options.get)
+
+
+class TokenBuckets:
+    """The three buckets of one tier, refilled continuously; starts full."""
+
+    def __init__(self, limits: RateLimits):
+        self.rate_per_s = limits.per_minute() / SECONDS_PER_MINUTE
+        self.burst = limits.per_minute() * limits.burst_minutes
+        self.level = self.burst.copy()
+        self.at_s = 0.0
+
+    def _refill(self, now_s: float) -> None:
+        if now_s > self.at_s:
+            self.level = np.minimum(self.burst, self.level + (now_s - self.at_s) * self.rate_per_s)
+            self.at_s = now_s
+
+    def try_take(self, now_s: float, need: np.ndarray) -> float:
+        """Take ``need`` (requests, input, output) if all buckets hold it: return 0.0.
+
+        Otherwise take nothing and return the retry-after (seconds until all would hold it;
+        ``inf`` when a need exceeds a bucket's burst and can never be admitted).
+        """
+        self._refill(now_s)
+        short = need - self.level
+        if np.all(short <= 1e-9):
+            self.level = self.level - need
+            return 0.0
+        if np.any(need > self.burst + 1e-9):
+            return math.inf
+        return float(np.max(np.maximum(short, 0.0) / self.rate_per_s))
+
+
+@dataclass
+class RateLimitOutcome:
+    """Per-request outcome of :func:`simulate_rate_limited`."""
+
+    admitted_at_s: np.ndarray  # NaN where the request failed
+    retries: np.ndarray  # retries each request made (one per 429 but the last of a failed request)
+    throttled: np.ndarray  # 429s each request received
+    failed: np.ndarray  # bool: rejected after its last retry (or never admissible)
+    metrics: dict = field(default_factory=dict)
+
+
+def simulate_rate_limited(arrival_at_s, counted_input_tokens_per_request, output_tokens_per_request,
+                          limits: RateLimits, policy: RetryPolicy, seed: int = 0) -> RateLimitOutcome:
+    """Replay arrivals through the buckets in time order (attempts ordered by time, then index).
+
+    Each attempt either takes its tokens or gets a 429; a 429 schedules the next attempt
+    after ``policy.wait_s`` or, after ``max_retries`` retries, fails the request.
+    Metrics: rate_limited_share (requests that got >= 1 429), retries_mean, failed_share.
+    """
+    import heapq
+
+    arrival = np.asarray(arrival_at_s, dtype=float)
+    n = arrival.size
+    need_in = np.broadcast_to(np.asarray(counted_input_tokens_per_request, dtype=float), (n,))
+    need_out = np.broadcast_to(np.asarray(output_tokens_per_request, dtype=float), (n,))
+    rng = np.random.default_rng(seed)
+    buckets = TokenBuckets(limits)
+    admitted = np.full(n, np.nan)
+    retries = np.zeros(n, dtype=int)
+    throttled = np.zeros(n, dtype=int)
+    failed = np.zeros(n, dtype=bool)
+    heap = [(float(arrival[i]), i) for i in range(n)]
+    heapq.heapify(heap)
+    while heap:
+        now, i = heapq.heappop(heap)
+        retry_after = buckets.try_take(now, np.array([1.0, need_in[i], need_out[i]]))
+        if retry_after == 0.0:
+            admitted[i] = now
+            continue
+        throttled[i] += 1
+        if math.isinf(retry_after) or retries[i] >= policy.max_retries:
+            failed[i] = True
+        else:
+            wait = policy.wait_s(int(retries[i]), retry_after, float(rng.random()))
+            retries[i] += 1
+            heapq.heappush(heap, (now + wait, i))
+    metrics = {
+        "rate_limited_share": float(np.mean(throttled > 0)) if n else 0.0,
+        "retries_mean": float(np.mean(retries)) if n else 0.0,
+        "failed_share": float(np.mean(failed)) if n else 0.0,
+    }
+    return RateLimitOutcome(admitted, retries, throttled, failed, metrics)
+
+
+def stage_capacities(limits: RateLimits, counted_input_per_request: float, output_per_request: float,
+                     offered_requests_per_minute: float) -> dict:
+    """Capacity of a rate-limited model stage against its offered peak load.
+
+    For the saturation flag (issue 16 item 5, owned by the verdict work): capacity in
+    requests/min from the closed form, the binding bucket, and utilisation = offered /
+    capacity (>= 1 means the tier cannot carry the peak).
+    """
+    capacity = sustained_requests_per_minute(limits, counted_input_per_request, output_per_request)
+    return {"capacity_requests_per_minute": capacity,
+            "binding_limit": binding_limit(limits, counted_input_per_request, output_per_request),
+            "offered_requests_per_minute": offered_requests_per_minute,
+            "utilisation_share": offered_requests_per_minute / capacity}
