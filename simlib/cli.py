@@ -138,6 +138,8 @@ def format_table(result, verdict=None) -> str:
     ]
     if verdict.flip_ranges:
         out.append(f"what would flip it: {verdict.flips_sentence()}")
+    if verdict.break_even:
+        out.append(f"break-even (fixed vs per-query cost): {verdict.break_even_sentence()}")
     out += [
         "",
         f"{s.name}: {s.story}" if s.story else s.name,

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from simlib.results import RunResult
+from simlib.scenario import DAYS_PER_MONTH
 
 TIE_RELATIVE_TOLERANCE = 0.02  # monthly costs within 2% are a tie when there is no interval
 FLIP_RANGES: dict[str, tuple[float, float]] = {
@@ -151,6 +152,17 @@ class Verdict:
     closest: str | None = None
     flips: list[dict[str, Any]] = field(default_factory=list)
     flip_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    break_even: list[dict[str, Any]] = field(default_factory=list)
+    queries_per_month: float = 0.0
+
+    def break_even_sentence(self) -> str:
+        """Each break-even Q* of the winner in words, with today's volume beside it."""
+        parts = []
+        for b in self.break_even:
+            parts.append(f"{display_name(self.winner)} and {display_name(b['versus'])} cost the same at "
+                         f"{_num(b['queries_per_month'])} queries/month (now {_num(self.queries_per_month)}); "
+                         f"above it {display_name(b['cheaper_above'])} is cheaper")
+        return "; ".join(parts) + ("." if parts else "")
 
     def flips_sentence(self) -> str:
         """The flip points in words (or that the verdict holds over each range scanned)."""
@@ -173,6 +185,8 @@ class Verdict:
             "uncertain": {k: list(v) for k, v in self.uncertain.items()}, "closest": self.closest,
             "flips": [dict(f) for f in self.flips],
             "flip_ranges": {k: list(v) for k, v in self.flip_ranges.items()},
+            "break_even": [dict(b) for b in self.break_even],
+            "queries_per_month": self.queries_per_month,
         }
 
 
@@ -225,9 +239,34 @@ def verdict(result: RunResult, *, flips: bool = False) -> Verdict:
         closest = min(feasible, key=lambda n: (shortfall[n], cost[n])) if feasible else None
     v = Verdict(winner, tied, "", meets, unmet, uncertain, cost, closest)
     v.sentence = _sentence(result, v)
+    v.queries_per_month = result.scenario.workload.queries_per_day * DAYS_PER_MONTH
+    v.break_even = break_evens(result, winner)
     if flips:
         v.flip_ranges, v.flips = _flips(result, winner)
     return v
+
+
+def break_evens(result: RunResult, winner: str | None) -> list[dict[str, Any]]:
+    """The winner's break-even volume against every other feasible strategy whose cost line
+    crosses it: Q* = (F_winner - F_other) / (v_other - v_winner) queries per month, with F the
+    fixed monthly cost and v the variable cost per query (simlib.analysis,
+    ``fixed_variable_break_even_queries_per_month``). ``cheaper_above`` is the strategy with the
+    lower variable cost: the cheaper one above Q*."""
+    from simlib.analysis import fixed_variable_break_even_queries_per_month as q_star
+
+    if winner is None:
+        return []
+    summary = result.summary()
+    out = []
+    for other in result.strategies:
+        if other == winner or not summary[other]["feasible"]:
+            continue
+        q = q_star(result, winner, other)
+        if q is None:
+            continue
+        v_win, v_other = (summary[n]["variable_cost_per_query_usd"]["mean"] for n in (winner, other))
+        out.append({"versus": other, "queries_per_month": float(q), "cheaper_above": winner if v_win < v_other else other})
+    return out
 
 
 def _usd(v: float | None) -> str:

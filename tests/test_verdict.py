@@ -309,3 +309,21 @@ def test_verdict_map_cells_are_the_verdicts_of_their_scenarios():
         assert (row["winner"] if isinstance(row["winner"], str) else None) == direct.winner
     fig = verdict_map_chart(grid, "workload.queries_per_day", "knowledge.changes_per_day")
     assert fig.data[0].z.shape == (1, 2)
+
+
+def test_break_even_is_reported_with_the_verdict_and_sits_on_the_right_side_of_today():
+    """Issue 17: Q* = difference in fixed monthly cost / difference in variable cost per query,
+    reported with the verdict. Whichever side of Q* today's volume lies on decides which of the
+    two is cheaper now: above Q* the one with the lower variable cost, below it the other."""
+    result = preset_run("docs-assistant")
+    v = verdict(result)
+    assert v.break_even, "docs-assistant's winner crosses fine-tuning's cost line"
+    summary = result.summary()
+    for b in v.break_even:
+        other_side = v.winner if b["cheaper_above"] == b["versus"] else b["versus"]
+        cost = {n: summary[n]["monthly_cost_usd"]["mean"] for n in (v.winner, b["versus"])}
+        cheaper_now = min(cost, key=cost.get)
+        expected = b["cheaper_above"] if v.queries_per_month > b["queries_per_month"] else other_side
+        assert cheaper_now == expected, (b, cost)
+    data = result.to_json_dict(verdict=v)["verdict"]
+    assert data["break_even"] == v.break_even and data["queries_per_month"] == v.queries_per_month
