@@ -684,8 +684,8 @@ DECK_SKIPS: frozenset[str] = frozenset({"comparison"})
 
 
 def dashboard_figures(result: RunResult) -> dict[str, go.Figure]:
-    """Every chart the dashboard shows for ``result`` (``simlib.charts.strategies``)."""
-    from simlib.charts.strategies import dashboard_figures as figures
+    """Every chart the dashboard shows for ``result`` (``simlib.charts.board``)."""
+    from simlib.charts.board import dashboard_figures as figures
 
     return figures(result)
 

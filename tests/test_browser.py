@@ -45,8 +45,10 @@ def test_dashboard_loads_and_a_slider_redraws_the_charts():
             loaded = open_dashboard(page, url)
             assert page.locator(".simlib-dashboard").count() == 1
             assert "import Dashboard" not in page.inner_text("body")  # Voila shows outputs, not code
-            assert page.evaluate(INSTALL_LISTENERS) == 5
+            assert page.evaluate(INSTALL_LISTENERS) == 6  # one per chart (simlib.charts.board.FIGURE_KEYS)
 
+            banner_before = page.inner_text(".simlib-verdict-banner .simlib-verdict-text")
+            assert page.locator(".simlib-verdict-banner").count() == 1 and "Verdict" in page.inner_text(".simlib-verdict-banner")
             click_tab(page, "Retrieval")
             before = rag_total(page)
             released = drag_slider(page, "simlib-retrieval-top-k", 40)  # top-k 5 -> ~16
@@ -61,6 +63,9 @@ def test_dashboard_loads_and_a_slider_redraws_the_charts():
                 released = drag_slider(page, "simlib-retrieval-top-k", 10)
                 redraw_s = wait_redraw(page, released)
             after = rag_total(page)
+            page.wait_for_function("(t) => document.querySelector('.simlib-verdict-banner .simlib-verdict-text')"
+                                   ".innerText !== t", arg=banner_before, timeout=10_000)
+            banner_after = page.inner_text(".simlib-verdict-banner .simlib-verdict-text")
             page.screenshot(path=str(OUT / "dashboard-after-slider.png"), full_page=True)
 
             released = drag_slider(page, "simlib-retrieval-top-k", -40)  # back: a cached scenario
@@ -75,6 +80,8 @@ def test_dashboard_loads_and_a_slider_redraws_the_charts():
           f"{timings['release_to_redraw_s']} s (new scenario), {timings['release_to_redraw_cached_s']} s (cached); "
           f"load average {timings['load_average_1min']}")
     assert after > before * 1.3, "more retrieved chunks must raise RAG's cost per query on the page"
+    # the banner's verdict follows the slider: more chunks change the winner's cost (or the winner)
+    assert banner_after != banner_before and "meets every requirement" in banner_before, (banner_before, banner_after)
     if lost_updates == 0:
         assert back == pytest.approx(before)
     assert not errors, errors

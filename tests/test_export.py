@@ -24,11 +24,12 @@ import pytest
 
 import simlib
 from simlib import export
-from simlib.charts.strategies import COMPARISON_DIMENSIONS, comparison_table, dashboard_figures
+from simlib.charts.board import dashboard_figures
+from simlib.charts.strategies import COMPARISON_DIMENSIONS, comparison_table
 from simlib.charts.theme import label
 
 PRESET, QUERIES = "docs-assistant", 2_000
-DECK_KEYS = ("cost", "latency", "freshness", "timeline")  # dashboard charts minus the comparison picture
+DECK_KEYS = ("cost", "cost_quality", "latency", "freshness", "timeline")  # dashboard charts minus the comparison picture
 
 try:
     HAVE_BROWSER = bool(export.find_browser())
@@ -357,7 +358,7 @@ def test_html_needs_no_browser_and_inlines_plotly_js(tmp_path):
     proc = cli("export", "--scenario", str(scenario), "--format", "html", "--out", str(out), env=no_browser_env(tmp_path))
     assert proc.returncode == 0, proc.stderr
     pages = sorted(p.name for p in out.iterdir())
-    assert pages == sorted(f"{k}.html" for k in ("cost", "latency", "freshness", "timeline", "comparison"))
+    assert pages == sorted(f"{k}.html" for k in ("cost", "cost_quality", "latency", "freshness", "timeline", "comparison"))
     page = (out / "cost.html").read_text()
     assert not re.search(r"<script[^>]+src=", page), "no script may come from a URL"
     assert "<script src=" not in page

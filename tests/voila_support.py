@@ -150,6 +150,7 @@ def drag_slider(page, css_class: str, dx_px: float) -> float:
     the in-page time (ms) of the release."""
     handle = page.locator(f".{css_class} .noUi-handle").first
     handle.wait_for(state="visible")
+    handle.scroll_into_view_if_needed()  # the verdict banner sits above the controls: mouse coordinates are the viewport's
     box = handle.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)

@@ -23,7 +23,7 @@ from typing import Any
 
 import ipywidgets as W
 
-from simlib.charts.strategies import FIGURE_KEYS, dashboard_figures
+from simlib.charts.board import FIGURE_KEYS, dashboard_figures
 from simlib.errors import ScenarioError
 from simlib.presets import list_presets
 from simlib.scenario import load_preset
@@ -134,11 +134,11 @@ def format_shown(control: Control, shown: Any) -> str:
     return f"{value:,.4g}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
-CHART_HEIGHTS_PX: dict[str, int] = {"cost": 560, "latency": 560, "freshness": 560, "timeline": 560, "comparison": 440}
+CHART_HEIGHTS_PX: dict[str, int] = {"cost": 560, "cost_quality": 560, "latency": 560, "freshness": 560, "timeline": 560, "comparison": 440}
 
 
 class Dashboard(RunnerStatus, W.VBox):
-    """Preset picker, slider tabs, status line, and the five strategy charts.
+    """Preset picker, slider tabs, status line, and the six strategy charts.
 
     ``preset``: the preset to start from; ``scenario``: start from this scenario instead;
     ``changes``: dotted paths to override (``{"simulation.queries": 1000}``).
@@ -212,6 +212,7 @@ class Dashboard(RunnerStatus, W.VBox):
                    layout=W.Layout(flex_flow="row wrap")),
             W.HBox([W.Box([self.figures["freshness"]], layout=chart_box), W.Box([self.figures["timeline"]], layout=chart_box)],
                    layout=W.Layout(flex_flow="row wrap")),
+            W.HBox([W.Box([self.figures["cost_quality"]], layout=chart_box)], layout=W.Layout(flex_flow="row wrap")),
             self.figures["comparison"],
         ])
         header = W.HBox([self.preset_picker, self.reset_button, self.progress, self.status],
