@@ -159,9 +159,10 @@ class Verdict:
         """Each break-even Q* of the winner in words, with today's volume beside it."""
         parts = []
         for b in self.break_even:
+            misses = "" if self.meets.get(b["versus"]) else f" (but {display_name(b['versus'])} misses a requirement)"
             parts.append(f"{display_name(self.winner)} and {display_name(b['versus'])} cost the same at "
                          f"{_num(b['queries_per_month'])} queries/month (now {_num(self.queries_per_month)}); "
-                         f"above it {display_name(b['cheaper_above'])} is cheaper")
+                         f"above it {display_name(b['cheaper_above'])} is cheaper{misses}")
         return "; ".join(parts) + ("." if parts else "")
 
     def flips_sentence(self) -> str:
