@@ -64,7 +64,8 @@ class VerdictBanner(W.VBox):
         heading = W.HTML("<div style='font-size:20px;font-weight:bold;margin:2px 0'>Verdict</div>")
         box = W.GridBox(list(self.controls.values()),
                         layout=W.Layout(grid_template_columns="repeat(auto-fill, 310px)", grid_gap="2px 8px"))
-        super().__init__([heading, self.sentence, box, W.HBox([self.flip_button, self.flips])],
+        hint = W.HTML("<span style='color:#555555'>Requirements (a box at 0 sets no requirement):</span>")
+        super().__init__([heading, self.sentence, hint, box, W.HBox([self.flip_button, self.flips])],
                          layout=W.Layout(border="2px solid #2e7d32", padding="6px 12px", margin="0 0 8px 0"))
         self.add_class("simlib-verdict-banner")
         self.update(result)
