@@ -358,25 +358,23 @@ class Dashboard(RunnerStatus, W.VBox):
         for p, v in self.banner.changes().items():
             if scenario_value(self.base, p) != v:
                 values[p] = v
-        try:
-            scenario = self.base.with_changes(values)
-        except ScenarioError as exc:
-            self.show_error(str(exc))
-            return
-        self._values = values
-        self.request(scenario)
+        self._apply_values(values)
 
     def _set_value(self, path: str, value: Any) -> bool:
         """Record one on-screen value and simulate; False (and a message) if invalid."""
-        values = {**self._values, path: value}
+        return self._apply_values({**self._values, path: value})
+
+    def _apply_values(self, values: dict[str, Any]) -> bool:
+        """Make ``values`` (path -> value, the changes set on screen) the scenario on screen:
+        validate, keep them, show the scenario's values on every control the user did not
+        set (a new cache TTL shows the provider's write price for that TTL on the untouched
+        write-price slider), and simulate. False, with the problem shown, if invalid."""
         try:
             scenario = self.base.with_changes(values)
         except ScenarioError as exc:
             self.show_error(str(exc))
             return False
         self._values = values
-        # controls the user did not set follow the scenario: a new cache TTL shows the
-        # provider's write price for that TTL on the (untouched) write-price slider
         self._show_values(scenario, skip=set(values))
         self.request(scenario)
         return True
@@ -456,14 +454,7 @@ class Dashboard(RunnerStatus, W.VBox):
         filled = set(fresh.catalog_filled)
         values = {p: v for p, v in self._values.items() if p not in filled}
         values[path] = model
-        try:
-            scenario = self.base.with_changes(values)
-        except ScenarioError as exc:
-            self.show_error(str(exc))
-            return
-        self._values = values
-        self._show_values(scenario)
-        self.request(scenario)
+        self._apply_values(values)
 
     # -- save, load, share, export --------------------------------------------------------------
     def _files_box(self) -> W.Widget:
