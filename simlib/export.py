@@ -228,12 +228,19 @@ def _draw(figures: Mapping[str, go.Figure], format: str, layout_w: int, layout_h
                 out[key] = await k.calc_fig(fig, opts=opts)
         return out
 
-    try:
-        return _run_in_thread(draw_all)
-    except ExportError:
-        raise
-    except Exception as exc:
-        raise RenderError(f"drawing charts with {browser} failed: {type(exc).__name__}: {exc}") from exc
+    for attempt in (1, 2):
+        try:
+            return _run_in_thread(draw_all)
+        except ExportError:
+            raise
+        except Exception as exc:
+            # kaleido's page sometimes runs its first script before its own scripts have
+            # loaded ("kaleido_scopes is not defined"), seen about once in a few dozen
+            # starts on a loaded 2-core machine: a fresh browser draws it; anything else fails.
+            if attempt == 1 and "kaleido_scopes is not defined" in str(exc):
+                continue
+            raise RenderError(f"drawing charts with {browser} failed: {type(exc).__name__}: {exc}") from exc
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _check_size(width: int, height: int, scale: float) -> None:

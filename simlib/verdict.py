@@ -117,9 +117,9 @@ def judge(result: RunResult, strategy: str) -> list[Judgement]:
         mean, ci = v["mean"], v["ci95"]
         shown = f"{'at most' if side == 'max' else 'at least'} {_fmt(metric, bound)}"
         if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-            why = ("its answers are ungrounded (not drawn from the knowledge base)" if metric == "fresh_share"
-                   else "the metric does not apply")
-            out.append(Judgement(name, metric, bound, None, "failed", f"{what}: {why} (required: {shown})", 1.0))
+            why = ("its answers are ungrounded (not drawn from the knowledge base), so none is known to be fresh"
+                   if metric == "fresh_share" else f"{what} does not apply to it")
+            out.append(Judgement(name, metric, bound, None, "failed", f"{why} (required: {what} {shown})", 1.0))
             continue
         lo, hi = (ci if ci else (mean, mean))
         good_all = hi <= bound if side == "max" else lo >= bound
