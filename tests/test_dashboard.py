@@ -280,6 +280,7 @@ def test_reset_returns_to_the_preset(dashboard):
     assert "nothing" in d.changed.value
 
 
+@pytest.mark.browser  # the deck's charts are drawn by Debian chromium
 def test_export_button_writes_the_on_screen_deck(dashboard, tmp_path):
     d = dashboard
     d.control("retrieval.top_k").value = 9
