@@ -52,6 +52,7 @@ __all__ = [
     "retrieval_latency",
     "search_models",
     "validate_all",
+    "write_multiplier_for_ttl",
     "vector_read_usd_per_query",
     "vector_store_prices",
 ]
@@ -811,6 +812,20 @@ def cache_rules(provider: str, *, mode: str | None = None) -> dict:
         "model_prefix": row.model_prefix,
         **_provenance(row),
     }
+
+
+def write_multiplier_for_ttl(rules: dict, ttl_s: float) -> tuple[int, float]:
+    """The entry a TTL buys under a provider's rules, and its write multiplier.
+
+    A provider sells a few lifetimes (Anthropic: 300 s at 1.25x input, 3,600 s at 2x); an
+    entry meant to live ttl_s is bought as the shortest lifetime on offer that holds it,
+    or the longest on offer when none does (ttl_s = inf included). Returns
+    (lifetime_s, write price / input price).
+    """
+    by_ttl = rules["write_multiplier_by_ttl"]
+    options = sorted(by_ttl)
+    chosen = next((t for t in options if t >= ttl_s), options[-1])
+    return chosen, by_ttl[chosen]
 
 
 def latency_figures(model_or_class: str) -> dict:

@@ -49,6 +49,7 @@ MAX_CONCURRENCY = 1_000_000  # requests served at once by one stage
 MAX_HORIZON_S = 3.2e9  # simulated span (queries / rate), ~100 years
 MAX_CHANGES_PER_RUN = 20_000_000  # knowledge changes drawn over horizon + look-back (~320 MB)
 MAX_PERIODIC_EVENTS_PER_RUN = 1_000_000  # re-indexes, cache rebuilds or retrainings per run
+DEFAULT_CACHE_PROVIDER = "anthropic"  # whose cache rules the hand-set defaults follow (Claude Sonnet 4.5 prices)
 INFINITE_OK = frozenset({"ttl_s"})  # the only field where inf means something (an entry never expires)
 
 
@@ -299,7 +300,7 @@ class PromptCache(_Group):
 
     mode: Literal["explicit", "automatic"] = _f("explicit", "'explicit' (write premium, e.g. Anthropic) or 'automatic' (no write premium, cached part counted in increments, e.g. OpenAI).")
     ttl_s: float = _f(300.0, "Entry lifetime after its last use (a hit refreshes it); .inf (YAML) or \"inf\" = never expires, written \"inf\" in --json. Default: Anthropic's 5-minute entry.", ge=0)
-    write_multiplier: float = _f(1.25, "Cache-write price as a multiple of the input price. Default: Anthropic 5-minute entry (1h entries: 2.0).", ge=0, le=100)
+    write_multiplier: float = _f(1.25, "Cache-write price as a multiple of the input price. Unless set by hand, the provider's price for the entry ttl_s buys (the shortest lifetime on offer that holds it; data/prices/cache_rules.csv, the catalog's own write prices first): Anthropic 1.25 for 300 s, 2.0 for 3,600 s; 1.0 on automatic caches. Without prices.model, Anthropic's rule (the defaults' provider).", ge=0, le=100)
     read_multiplier: float = _f(0.1, "Cache-read price as a multiple of the input price. Default: Anthropic (0.1x).", ge=0, le=100)
     min_cacheable_tokens: int = _f(1_024, "Prefixes shorter than this never cache. Default: Anthropic Sonnet-class minimum.", ge=0, le=100_000_000)
     increment_tokens: int = _f(128, "Automatic mode: cached tokens are counted in multiples of this. Default: OpenAI.", ge=1, le=1_000_000)
@@ -374,9 +375,12 @@ class Scenario(_Group):
     @model_validator(mode="before")
     @classmethod
     def _fill_from_catalog(cls, data: Any) -> Any:
-        """Fill prices from the catalog for named models; hand-set fields win."""
-        if not isinstance(data, dict) or not _names_catalog_model(data):
+        """Fill prices from the catalog for named models (else the cache's write price for
+        its TTL from the default provider's rule); hand-set fields win."""
+        if not isinstance(data, dict):
             return data
+        if not _names_catalog_model(data):
+            return _fill_default_write_multiplier(data)
         return _resolve_catalog(data)
 
     # -- derived quantities used by the engine --------------------------------------
@@ -454,6 +458,12 @@ def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
         inp = looked_up.get("input_usd_per_mtok") or 0.0
         before = set(cache)
         mode = cache.setdefault("mode", rules.get("mode", "explicit"))
+        if rules and mode != rules.get("mode"):
+            # a provider with both modes (Google): the rules of the mode chosen, if it has them
+            try:
+                rules = catalog.cache_rules(prices["model"], mode=mode) if mode in ("explicit", "automatic") else rules
+            except ValueError:
+                pass
         for key in ("min_cacheable_tokens", "increment_tokens", "storage_usd_per_mtok_hour"):
             if key not in cache and rules.get(key) is not None:
                 cache[key] = rules[key]
@@ -462,13 +472,9 @@ def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
             if "read_multiplier" not in cache and looked_up.get("cache_read_usd_per_mtok") is not None:
                 cache["read_multiplier"] = round(looked_up["cache_read_usd_per_mtok"] / inp, 6)
             if "write_multiplier" not in cache:
-                if mode == "automatic":
-                    cache["write_multiplier"] = 1.0
-                else:
-                    one_hour = looked_up.get("cache_write_1h_usd_per_mtok")
-                    write = one_hour if (ttl > 300 and one_hour is not None) else looked_up.get("cache_write_usd_per_mtok")
-                    if write is not None:
-                        cache["write_multiplier"] = round(write / inp, 6)
+                write = 1.0 if mode == "automatic" else _write_multiplier_for_ttl(looked_up, rules, ttl, inp)
+                if write is not None:
+                    cache["write_multiplier"] = write
         marks += [f"prompt_cache.{k}" for k in set(cache) - before]
         data = {**data, "prompt_cache": cache}
         model = dict(data["model"]) if isinstance(data.get("model"), dict) else {}
@@ -496,6 +502,42 @@ def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
     if marks:
         data = {**data, "catalog_filled": tuple(sorted(set(data.get("catalog_filled", ())) | set(marks)))}
     return data
+
+
+def _write_multiplier_for_ttl(looked_up: dict[str, Any], rules: dict[str, Any], ttl_s: float, input_usd_per_mtok: float) -> float | None:
+    """The write multiplier of the entry a TTL buys (``prices.write_multiplier_for_ttl``).
+
+    The catalog's own write prices win where it has the lifetime bought (its default entry,
+    or the 1-hour entry); otherwise the provider's rule in data/prices/cache_rules.csv.
+    Without rules: the catalog's default write price.
+    """
+    from simlib import prices as catalog
+
+    default_write = looked_up.get("cache_write_usd_per_mtok")
+    if not rules:
+        return None if default_write is None else round(default_write / input_usd_per_mtok, 6)
+    lifetime_s, multiplier = catalog.write_multiplier_for_ttl(rules, ttl_s)
+    catalog_write = {rules["ttl_options_s"][0]: default_write, 3600: looked_up.get("cache_write_1h_usd_per_mtok")}.get(lifetime_s)
+    return round(catalog_write / input_usd_per_mtok, 6) if catalog_write is not None else multiplier
+
+
+def _fill_default_write_multiplier(data: dict[str, Any]) -> dict[str, Any]:
+    """A scenario with no catalog model: its explicit cache follows the default provider's rule for its TTL.
+
+    The defaults are Anthropic's (Claude Sonnet 4.5 prices, a 5-minute entry), so an untouched
+    write multiplier is Anthropic's for the entry the TTL buys: 1.25x for 300 s, 2x for
+    3,600 s. Marked in ``catalog_filled``, so a later TTL change looks it up again; a hand-set
+    multiplier wins.
+    """
+    cache = data.get("prompt_cache") if isinstance(data.get("prompt_cache"), dict) else {}
+    if "write_multiplier" in cache or cache.get("mode", "explicit") != "explicit":
+        return data
+    from simlib import prices as catalog
+
+    ttl = _number_or(cache.get("ttl_s"), PromptCache.model_fields["ttl_s"].default)
+    _, multiplier = catalog.write_multiplier_for_ttl(catalog.cache_rules(DEFAULT_CACHE_PROVIDER), ttl)
+    marks = tuple(sorted(set(data.get("catalog_filled", ())) | {"prompt_cache.write_multiplier"}))
+    return {**data, "prompt_cache": {**cache, "write_multiplier": multiplier}, "catalog_filled": marks}
 
 
 def _number_or(value: Any, default: float) -> float:

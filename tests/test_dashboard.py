@@ -187,6 +187,18 @@ def test_cache_ttl_slider_brings_the_providers_write_price_unless_it_was_moved()
     assert d.current_scenario().prompt_cache.write_multiplier == pytest.approx(1.5)
 
 
+def test_cache_ttl_slider_brings_the_default_providers_write_price_without_a_catalog_model():
+    """A scenario with no catalog model follows Anthropic's rule (its defaults' provider):
+    1-hour entry 2x, 5-minute entry 1.25x; opening the tab marks nothing hand-set."""
+    d = Dashboard(scenario=build_scenario({"simulation": {"queries": 300}}), background=False)
+    d.control("prompt_cache.write_multiplier")  # builds the whole tab
+    assert d._values == {}
+    d.control("prompt_cache.ttl_s").value = 60  # minutes
+    assert d.current_scenario().prompt_cache.write_multiplier == pytest.approx(2.0)
+    d.control("prompt_cache.ttl_s").value = 5
+    assert d.current_scenario().prompt_cache.write_multiplier == pytest.approx(1.25)
+
+
 # --- typed fields, models, save / load / share (issue 19) ----------------------------------
 
 def test_typed_value_is_honoured_exactly_not_clamped(dashboard):

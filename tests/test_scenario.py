@@ -85,6 +85,36 @@ def test_a_catalog_model_brings_its_provider_cache_rules():
     assert swapped.prices.input_usd_per_mtok == pytest.approx(0.4) and swapped.prompt_cache.mode == "automatic"
 
 
+def test_the_ttl_brings_the_providers_write_price_unless_it_was_set_by_hand():
+    """Anthropic writes a 5-minute entry at 1.25x input and a 1-hour entry at 2x (prompt-caching
+    docs, 2025): the TTL picks the entry bought, with or without a catalog model (the defaults
+    are Anthropic's), a TTL between the two buys the 1-hour entry, a later TTL change follows,
+    and a hand-set multiplier wins."""
+    for model in ({"model": "anthropic/claude-sonnet-4-5"}, {}):
+        five = build_scenario({"prices": model, "prompt_cache": {"ttl_s": 300}})
+        hour = build_scenario({"prices": model, "prompt_cache": {"ttl_s": 3_600}})
+        assert five.prompt_cache.write_multiplier == pytest.approx(1.25), model
+        assert hour.prompt_cache.write_multiplier == pytest.approx(2.0), model
+        assert build_scenario({"prices": model, "prompt_cache": {"ttl_s": 1_200}}).prompt_cache.write_multiplier == pytest.approx(2.0)
+        assert five.with_changes({"prompt_cache.ttl_s": 3_600}).prompt_cache.write_multiplier == pytest.approx(2.0)
+        assert hour.with_changes({"prompt_cache.ttl_s": 300}).prompt_cache.write_multiplier == pytest.approx(1.25)
+        hand = build_scenario({"prices": model, "prompt_cache": {"ttl_s": 3_600, "write_multiplier": 1.5}})
+        assert hand.prompt_cache.write_multiplier == 1.5
+        assert hand.with_changes({"prompt_cache.ttl_s": 300}).prompt_cache.write_multiplier == 1.5
+    # an automatic provider never charges a write premium, whatever the TTL (OpenAI guide)
+    assert build_scenario({"prices": {"model": "openai/gpt-4.1"}, "prompt_cache": {"ttl_s": 86_400}}).prompt_cache.write_multiplier == 1.0
+
+
+def test_gemini_explicit_caches_bring_their_storage_price():
+    """Gemini explicit context caching: created at the input price, storage 4.50 USD per M tokens
+    per hour on 2.5 Pro (pricing page, 2025); the implicit (automatic) mode has no storage fee."""
+    explicit = build_scenario({"prices": {"model": "google/gemini-2.5-pro"}, "prompt_cache": {"mode": "explicit"}})
+    assert explicit.prompt_cache.storage_usd_per_mtok_hour == pytest.approx(4.5)
+    assert explicit.prompt_cache.write_multiplier == pytest.approx(1.0)
+    implicit = build_scenario({"prices": {"model": "google/gemini-2.5-pro"}})
+    assert implicit.prompt_cache.mode == "automatic" and implicit.prompt_cache.storage_usd_per_mtok_hour == 0.0
+
+
 def test_presets_validate_and_run_small():
     for name, story in simlib.list_presets():
         assert story, name

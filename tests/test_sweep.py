@@ -42,6 +42,17 @@ def test_backends_give_the_same_table():
     assert any(cluster.scheduler_address in n for n in existing.notes)
 
 
+def test_a_ttl_axis_prices_each_point_at_its_entrys_write_multiplier():
+    """Anthropic (prompt-caching docs, 2025): a 300-s entry is written at 1.25x input, a 3,600-s
+    one at 2x, so a TTL axis on an Anthropic model re-prices the writes point by point; a
+    hand-set multiplier in the sweep's changes holds at every point."""
+    spec = small_sweep()  # shared-manual: anthropic/claude-sonnet-4-5, ttl_s in (300, 3600)
+    by_ttl = {spec.scenario(i).prompt_cache.ttl_s: spec.scenario(i).prompt_cache.write_multiplier for i in range(len(spec))}
+    assert by_ttl == {300.0: pytest.approx(1.25), 3600.0: pytest.approx(2.0)}
+    fixed = build_sweep(spec.base, grid={"prompt_cache.ttl_s": [300, 3_600]}, changes={"prompt_cache.write_multiplier": 1.5})
+    assert {fixed.scenario(i).prompt_cache.write_multiplier for i in range(len(fixed))} == {1.5}
+
+
 def test_points_share_common_random_numbers():
     """Changing only the prices re-prices the same queries: cost scales exactly, latency not at all."""
     base = simlib.load_preset("docs-assistant").with_changes({"simulation.queries": 400})
