@@ -47,6 +47,7 @@ __all__ = [
     "latency_figures",
     "load_table",
     "model_context_window_tokens",
+    "model_output_limit_tokens",
     "names",
     "reranker_prices",
     "retrieval_latency",
@@ -353,6 +354,23 @@ def model_context_window_tokens(model: str) -> int | None:
     return model_info.context_window
 
 
+def model_output_limit_tokens(model: str) -> int | None:
+    """The most output tokens ``model`` allows per request, from data/prices/output_limits.csv.
+
+    The catalog (genai-prices) has no output limits, so they are dated data here; the row
+    whose ``model_prefix`` is the longest prefix of 'provider/model' wins. None if unknown.
+    A catalog alias is matched under its catalog name too.
+    """
+    wanted = {model.strip().lower()}
+    try:
+        wanted.add(_resolve(model)[0].lower())
+    except UnknownModelError:
+        pass
+    rows = [r for r in load_table("output_limits") if isinstance(r, OutputLimitRow)]
+    hits = [r for r in rows for w in wanted if w.startswith(r.model_prefix.lower())]
+    return max(hits, key=lambda r: len(r.model_prefix)).max_output_tokens if hits else None
+
+
 def long_context_tiers(model: str, *, on: date | None = None) -> dict[str, list[tuple[int, float]]]:
     """Every long-context tier of ``model``: price name -> [(threshold_tokens, usd_per_mtok)].
 
@@ -501,6 +519,14 @@ class CacheRuleRow(_Row):
         return self
 
 
+class OutputLimitRow(_Row):
+    """The most output tokens a model may be asked for in one request (its max_tokens ceiling)."""
+
+    key_columns: ClassVar[tuple[str, ...]] = ("model_prefix",)
+    model_prefix: str = Field(..., min_length=1, description="'provider/model' prefix; the longest matching prefix wins.")
+    max_output_tokens: int = Field(..., ge=1)
+
+
 class LatencyRow(_Row):
     """Typical speeds of a class of model endpoints."""
 
@@ -577,6 +603,7 @@ _TABLES: dict[str, tuple[str, type[_Row]]] = {
     "rerankers": ("rerankers.csv", RerankerRow),
     "cache_rules": ("cache_rules.csv", CacheRuleRow),
     "latency": ("latency.csv", LatencyRow),
+    "output_limits": ("output_limits.csv", OutputLimitRow),
     "retrieval_latency": ("retrieval_latency.csv", RetrievalLatencyRow),
     "rate_limits": ("rate_limits.csv", RateLimitRow),
     "gpus": ("gpus.csv", GpuRow),
@@ -593,7 +620,7 @@ def load_table(table: str, path: Path | str | None = None) -> tuple[_Row, ...]:
     """Read and validate one data file; the only place data files are parsed.
 
     ``table`` is one of: fine_tuning, embeddings, vector_stores, rerankers, cache_rules,
-    latency, retrieval_latency, rate_limits, gpus, batch_discounts. ``path`` overrides the file (tests, user catalogs). The
+    latency, output_limits, retrieval_latency, rate_limits, gpus, batch_discounts. ``path`` overrides the file (tests, user catalogs). The
     header must hold exactly the table's columns (any order); empty cells mean "not
     given"; key columns must be unique. Results are cached per path.
     """
@@ -995,6 +1022,9 @@ def describe_model_prices(model: str, *, on: date | None = None) -> str:
             out.append(f"    all {name} tiers: " + ", ".join(f"> {s:,} tokens: {_money(v)}" for s, v in steps))
     if model_info.context_window:
         out.append(f"  context window: {model_info.context_window:,} tokens")
+    limit = model_output_limit_tokens(display)
+    if limit:
+        out.append(f"  output limit: {limit:,} tokens per request (data/prices/output_limits.csv)")
     out.append(f"  source: {p['source']}")
     out.append(f"  as of: {p['as_of']}")
 

@@ -197,7 +197,8 @@ class Model(_Group):
 
     name: str = _f("anthropic/claude-sonnet-4-5", "Model label shown in results (a catalog name when prices.model is set).")
     context_window_tokens: int = _f(200_000, "Context window in tokens (prompt + reserved output); filled from the catalog (genai-prices) for a named prices.model, a hand-set value wins. Default: Claude Sonnet 4.5 standard window.", ge=256, le=100_000_000)
-    max_output_tokens: int = _f(1_024, "Output tokens reserved in the context window; outputs are capped at this.", ge=1, le=10_000_000)
+    max_output_tokens: int = _f(1_024, "Output tokens each request reserves in the context window (its max_tokens); outputs are capped at this. A strategy whose model allows fewer (output_limit_tokens) is infeasible. Default: a common max_tokens setting.", ge=1, le=10_000_000)
+    output_limit_tokens: int | None = _f(None, "The most output tokens the model allows per request (its max_tokens ceiling); filled from data/prices/output_limits.csv for a named prices.model, a hand-set value wins. None: not checked.", ge=1, le=10_000_000)
     prefill_tokens_per_s: float = _f(8_000.0, "Uncached prompt tokens processed per second (prefill) per request.", gt=0, le=1e15)
     cached_prefill_tokens_per_s: float = _f(80_000.0, "Cached prompt tokens processed per second (cache reads are ~10x faster than prefill).", gt=0, le=1e15)
     decode_tokens_per_s: float = _f(60.0, "Output tokens generated per second per request. Default: typical frontier API model.", gt=0, le=1e15)
@@ -286,6 +287,8 @@ class FineTuning(_Group):
     input_usd_per_mtok: float = _f(3.75, "Fine-tuned model input price. Default: OpenAI fine-tuned gpt-4o (2025).", ge=0, le=MAX_USD_PER_MTOK)
     output_usd_per_mtok: float = _f(15.0, "Fine-tuned model output price. Default: OpenAI fine-tuned gpt-4o (2025).", ge=0, le=MAX_USD_PER_MTOK)
     hosting_usd_per_hour: float = _f(0.0, "Dedicated hosting of the fine-tuned model (0 for serverless per-token pricing).", ge=0, le=1e6)
+    context_window_tokens: int | None = _f(None, "The fine-tuned model's context window (prompt + reserved output); filled from the catalog for the fine-tuning entry's base model, a hand-set value wins. None: model.context_window_tokens.", ge=256, le=100_000_000)
+    output_limit_tokens: int | None = _f(None, "The most output tokens the fine-tuned model allows per request; filled from data/prices/output_limits.csv for the entry or its base model, a hand-set value wins. None: model.output_limit_tokens.", ge=1, le=10_000_000)
     prefill_tokens_per_s: float = _f(8_000.0, "Fine-tuned model prefill rate.", gt=0, le=1e15)
     decode_tokens_per_s: float = _f(60.0, "Fine-tuned model decode rate.", gt=0, le=1e15)
     network_rtt_s: float = _f(0.3, "Network round trip to the fine-tuned model's endpoint.", ge=0, le=3600)
@@ -481,11 +484,7 @@ def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
         if "name" not in model:
             model["name"] = prices["model"]
             marks.append("model.name")
-        if "context_window_tokens" not in model:
-            window = catalog.model_context_window_tokens(prices["model"])
-            if window:
-                model["context_window_tokens"] = int(window)
-                marks.append("model.context_window_tokens")
+        marks += _fill_limits(model, "model", prices["model"])
         marks += _fill_latency(model, prices["model"], "model", _MODEL_SPEED_KEYS)
         data = {**data, "model": model}
     if isinstance(ft, dict) and ft.get("model"):
@@ -497,6 +496,7 @@ def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
             if key not in filled and looked_up.get(key) is not None:
                 filled[key] = looked_up[key]
                 marks.append(f"fine_tuning.{key}")
+        marks += _fill_limits(filled, "fine_tuning", looked_up.get("base_model") or ft["model"], ft["model"])
         marks += _fill_latency(filled, ft["model"], "fine_tuning", _FT_SPEED_KEYS)
         data = {**data, "fine_tuning": filled}
     if marks:
@@ -538,6 +538,31 @@ def _fill_default_write_multiplier(data: dict[str, Any]) -> dict[str, Any]:
     _, multiplier = catalog.write_multiplier_for_ttl(catalog.cache_rules(DEFAULT_CACHE_PROVIDER), ttl)
     marks = tuple(sorted(set(data.get("catalog_filled", ())) | {"prompt_cache.write_multiplier"}))
     return {**data, "prompt_cache": {**cache, "write_multiplier": multiplier}, "catalog_filled": marks}
+
+
+def _fill_limits(group: dict[str, Any], prefix: str, model: str, entry: str | None = None) -> list[str]:
+    """Fill a group's context window (genai-prices) and output limit (data/prices/output_limits.csv).
+
+    ``model`` is a catalog name (the base model of a fine-tuning entry); ``entry``, the
+    fine-tuning entry's own name, is looked up first for the output limit. Hand-set values win.
+    """
+    from simlib import prices as catalog
+
+    marks = []
+    if "context_window_tokens" not in group:
+        try:
+            window = catalog.model_context_window_tokens(model)
+        except catalog.UnknownModelError:
+            window = None  # a fine-tuning entry whose base model is not in the catalog
+        if window:
+            group["context_window_tokens"] = int(window)
+            marks.append(f"{prefix}.context_window_tokens")
+    if "output_limit_tokens" not in group:
+        limit = (catalog.model_output_limit_tokens(entry) if entry else None) or catalog.model_output_limit_tokens(model)
+        if limit:
+            group["output_limit_tokens"] = int(limit)
+            marks.append(f"{prefix}.output_limit_tokens")
+    return marks
 
 
 def _number_or(value: Any, default: float) -> float:

@@ -170,6 +170,33 @@ def test_horizon_and_event_counts_are_bounded():
     assert err.value.problems[0].location == "knowledge.reindex_interval_s"
 
 
+def test_the_catalog_fills_output_limits_and_fine_tuned_windows_and_feasibility_uses_them():
+    """Published limits (data/prices/output_limits.csv): Claude Sonnet 4.5 writes at most 64,000
+    tokens, GPT-4.1 32,768, GPT-4o 16,384; a fine-tuned gpt-4.1 serves the base model's
+    1,000,000-token window (catalog). A request reserving more output than its model allows
+    cannot be sent, so the strategies on that model are infeasible; hand-set values win."""
+    from simlib.engine.run import feasibility
+
+    s = build_scenario({"prices": {"model": "anthropic/claude-sonnet-4-5"}, "fine_tuning": {"model": "openai/gpt-4.1"}})
+    assert s.model.output_limit_tokens == 64_000 and "model.output_limit_tokens" in s.catalog_filled
+    assert (s.fine_tuning.context_window_tokens, s.fine_tuning.output_limit_tokens) == (1_000_000, 32_768)
+    assert all(reason is None for name, reason in feasibility(s).items() if name != "prompt_cache")  # 3.2M-token snapshot
+    big = s.with_changes({"model.max_output_tokens": 40_000})  # fits Sonnet's 64k, not gpt-4.1's 32,768
+    reasons = feasibility(big)
+    assert reasons["rag"] is None and reasons["prompt_only"] is None
+    assert "32,768-token output limit" in reasons["fine_tune"] and "32,768-token output limit" in reasons["rag_fine_tune"]
+    hand = s.with_changes({"model.max_output_tokens": 40_000, "fine_tuning.output_limit_tokens": 50_000})
+    assert hand.fine_tuning.output_limit_tokens == 50_000 and feasibility(hand)["fine_tune"] is None
+    assert "64,000-token output limit" in feasibility(s.with_changes({"model.max_output_tokens": 70_000}))["rag"]
+    # the fine-tuned model's own window: 300k tokens of chunks overflow gpt-4o's 128k window, not gpt-4.1's 1M
+    wide = build_scenario({"prices": {"model": "openai/gpt-4o"}, "fine_tuning": {"model": "openai/gpt-4.1"},
+                           "retrieval": {"top_k": 300, "chunk_tokens": 1_000}, "knowledge": {"facts_count": 500}})
+    assert wide.model.context_window_tokens == 128_000
+    r = simlib.run(wide.with_changes({"simulation.queries": 50, "simulation.strategies": ["rag", "rag_fine_tune"]}))
+    truncations = r.summary_wide(["truncated_share"])["truncated_share"]
+    assert truncations["rag"] == 1.0 and truncations["rag_fine_tune"] == 0.0
+
+
 def test_catalog_fill_never_reads_raw_input():
     with pytest.raises(_ScenarioError) as err:
         _build({"prices": {"model": "anthropic/claude-sonnet-4-5"}, "prompt_cache": {"ttl_s": "5m"}})

@@ -1,7 +1,9 @@
 """The token budget (docs/model.md, Token budget).
 
 Prompt tokens = fixed parts + k x chunk tokens + query tokens. The prompt plus the reserved
-output (model.max_output_tokens) must fit the context window: retrieved chunks are dropped
+output (model.max_output_tokens) must fit the context window of the model serving the
+strategy (the fine-tuned model's for fine-tuned strategies, where known), and the reserved
+output must not exceed that model's output limit (else the strategy is infeasible): retrieved chunks are dropped
 from the tail until it does (a truncation, which lowers recall). If the fixed parts alone
 do not fit, the strategy is infeasible; a single query too long to fit even with no chunks
 is rejected (reported, never lost).
@@ -27,11 +29,24 @@ class Budget:
     rejected: np.ndarray  # bool: does not fit even without chunks
 
 
+def model_limits(strategy: Strategy, scenario: Scenario) -> tuple[int, int | None]:
+    """(context window, output limit) of the model serving ``strategy``: the fine-tuned
+    model's where known (catalog-filled or hand-set), else the base model's."""
+    m, ft = scenario.model, scenario.fine_tuning
+    if strategy.fine_tuned:
+        return ft.context_window_tokens or m.context_window_tokens, ft.output_limit_tokens or m.output_limit_tokens
+    return m.context_window_tokens, m.output_limit_tokens
+
+
 def token_budget(strategy: Strategy, scenario: Scenario, query_tokens: np.ndarray) -> Budget:
-    window = scenario.model.context_window_tokens
+    window, limit = model_limits(strategy, scenario)
     reserved = scenario.model.max_output_tokens
     fixed = strategy.fixed_prompt_tokens(scenario)
     n = len(query_tokens)
+    if limit is not None and reserved > limit:
+        reason = f"each request reserves {reserved:,} output tokens (model.max_output_tokens), above the model's {limit:,}-token output limit"
+        zeros = np.zeros(n, np.int64)
+        return Budget(False, reason, zeros, zeros, np.zeros(n, bool), np.ones(n, bool))
     if fixed + reserved > window:
         parts = "system + instructions + knowledge snapshot" if strategy.cached_prefix == "knowledge" else "fixed prompt parts"
         reason = (
