@@ -286,6 +286,7 @@ class FineTuning(_Group):
     training_usd_per_mtok: float = _f(25.0, "Training price, USD per million training tokens (x epochs). Default: OpenAI gpt-4o fine-tuning (2025).", ge=0, le=MAX_USD_PER_MTOK)
     input_usd_per_mtok: float = _f(3.75, "Fine-tuned model input price. Default: OpenAI fine-tuned gpt-4o (2025).", ge=0, le=MAX_USD_PER_MTOK)
     output_usd_per_mtok: float = _f(15.0, "Fine-tuned model output price. Default: OpenAI fine-tuned gpt-4o (2025).", ge=0, le=MAX_USD_PER_MTOK)
+    cache_read_usd_per_mtok: float | None = _f(None, "Fine-tuned model cached-input price, USD per million tokens (a cache hit of a fine-tuned strategy); filled from data/prices/fine_tuning.csv where published (OpenAI fine-tuned gpt-4.1: 0.75). None: input_usd_per_mtok x prompt_cache.read_multiplier.", ge=0, le=MAX_USD_PER_MTOK)
     hosting_usd_per_hour: float = _f(0.0, "Dedicated hosting of the fine-tuned model (0 for serverless per-token pricing).", ge=0, le=1e6)
     context_window_tokens: int | None = _f(None, "The fine-tuned model's context window (prompt + reserved output); filled from the catalog for the fine-tuning entry's base model, a hand-set value wins. None: model.context_window_tokens.", ge=256, le=100_000_000)
     output_limit_tokens: int | None = _f(None, "The most output tokens the fine-tuned model allows per request; filled from data/prices/output_limits.csv for the entry or its base model, a hand-set value wins. None: model.output_limit_tokens.", ge=1, le=10_000_000)
@@ -580,7 +581,8 @@ _CATALOG_KEYS = {
         "input_usd_per_mtok", "output_usd_per_mtok", "long_context_threshold_tokens",
         "long_context_input_usd_per_mtok", "long_context_output_usd_per_mtok", "source", "as_of",
     },
-    "fine_tuning": {"training_usd_per_mtok", "input_usd_per_mtok", "output_usd_per_mtok", "hosting_usd_per_hour", "source", "as_of"},
+    "fine_tuning": {"training_usd_per_mtok", "input_usd_per_mtok", "output_usd_per_mtok", "cache_read_usd_per_mtok",
+                    "hosting_usd_per_hour", "source", "as_of"},
 }
 
 

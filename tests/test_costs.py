@@ -155,6 +155,25 @@ def test_automatic_provider_caches_rag_and_fine_tuned_prefixes_explicit_does_not
     assert explicit.summary()["rag"]["cache_hit_rate"]["mean"] is None
 
 
+def test_fine_tuned_cache_hits_pay_the_fine_tuned_cached_price():
+    """OpenAI fine-tuned gpt-4.1: input 3.00, cached input 0.75, output 12.00 USD per M tokens
+    (pricing page, fine-tuning table, 2025; data/prices/fine_tuning.csv). A fine_tune prompt of
+    1,100 + 100 tokens on an automatic cache hits 1,024 tokens after the first query:
+    cost = 1,024 x 0.75e-6 + 176 x 3e-6 + 200 x 12e-6. Hand-set fine-tuned prices without a
+    cached price fall back to input x read multiplier."""
+    s = priced(**AUTOMATIC, **{"prompt.short_system_tokens": 1_100, "simulation.strategies": ["fine_tune"]})
+    unpriced = {k: v for k, v in PRICED.items() if not k.startswith("fine_tuning.") or "usd_per_mtok" not in k}
+    tuned = Scenario().with_changes({**unpriced, **AUTOMATIC, "prompt.short_system_tokens": 1_100,
+                                     "simulation.strategies": ["fine_tune"], "fine_tuning.model": "openai/gpt-4.1"})
+    assert tuned.fine_tuning.cache_read_usd_per_mtok == pytest.approx(0.75)
+    rec = simlib.run(tuned).records("fine_tune")
+    assert (rec["cache_read_tokens"][1:] == 1024).all()
+    hit = 1024 * 0.75e-6 + 176 * 3e-6 + 200 * 12e-6
+    assert rec["cost_usd"][1:].astype(float) == pytest.approx(np.full(299, hit), rel=1e-6)
+    plain = simlib.run(s).records("fine_tune")  # hand-set 4.00 in, no cached price: 4.00 x 0.5
+    assert plain["cost_usd"][1:].astype(float) == pytest.approx(np.full(299, 1024 * 2e-6 + 176 * 4e-6 + 200 * 16e-6), rel=1e-6)
+
+
 def test_rag_and_rag_prompt_cache_cost_the_same_when_nothing_can_cache():
     """One layout and one few-shot choice: with the minimum above every prompt, the two differ in nothing."""
     result = simlib.run(priced(**{**AUTOMATIC, "prompt_cache.min_cacheable_tokens": 100_000}))

@@ -5,7 +5,8 @@ strategies use the fine-tuned model's prices; a prompt above the long-context th
 is billed entirely at the long-context prices):
 
 - input       = (prompt - cache_read - cache_write) x p_in
-- cache_read  = cache_read x p_in x read_multiplier
+- cache_read  = cache_read x p_in x read_multiplier (fine-tuned strategies: cache_read x the
+                fine-tuned model's cached-input price, where published)
 - cache_write = cache_write x p_in x write_multiplier (automatic caches: multiplier 1)
 - output      = output x p_out
 - retrieval   = query x p_embed + vector read + rerank (retrieval strategies)
@@ -67,6 +68,15 @@ def token_prices_per_token(strategy: Strategy, scenario: Scenario, prompt_tokens
     return p_in, p_out
 
 
+def cache_read_usd_per_token(strategy: Strategy, scenario: Scenario, p_in: np.ndarray) -> np.ndarray:
+    """Price of a cached input token: p_in x read_multiplier, or the fine-tuned model's own
+    published cached-input price for fine-tuned strategies (fine_tuning.cache_read_usd_per_mtok)."""
+    ft_read = scenario.fine_tuning.cache_read_usd_per_mtok
+    if strategy.fine_tuned and ft_read is not None:
+        return np.full(len(p_in), ft_read / 1e6)
+    return p_in * scenario.prompt_cache.read_multiplier
+
+
 def per_query_costs(
     strategy: Strategy,
     scenario: Scenario,
@@ -87,7 +97,7 @@ def per_query_costs(
     write_mult = pc.write_multiplier if pc.mode == "explicit" else 1.0
     out = {
         "input": (prompt - read - write) * p_in,
-        "cache_read": read * p_in * pc.read_multiplier,
+        "cache_read": read * cache_read_usd_per_token(strategy, scenario, p_in),
         "cache_write": write * p_in * write_mult,
         "output": output_tokens.astype(float) * p_out,
     }
