@@ -310,7 +310,7 @@ class PromptCache(_Group):
     increment_tokens: int = _f(128, "Automatic mode: cached tokens are counted in multiples of this. Default: OpenAI.", ge=1, le=1_000_000)
     rebuild_policy: Literal["on_change", "periodic"] = _f("on_change", "When the cached knowledge prefix (prompt_cache) is rebuilt: on every change (fresh, more writes) or every rebuild_interval_s (stale in between).")
     rebuild_interval_s: float = _f(86_400.0, "Period of the periodic rebuild policy.", gt=0, le=MAX_DURATION_S)
-    prefix_scope: Literal["global", "per_tenant"] = _f("global", "Cache key of the rag_prompt_cache prefix: one shared prefix, or one per tenant.")
+    prefix_scope: Literal["global", "per_tenant"] = _f("global", "Cache key of the rag_prompt_cache prefix ([system][instructions][few-shot], the same for every tenant): one shared entry, or one per tenant (a cache key per user, as OpenAI's prompt_cache_key; each tenant's entry then lives only on that tenant's traffic).")
     storage_usd_per_mtok_hour: float = _f(0.0, "Cache storage price per million tokens per hour (some providers' explicit caches).", ge=0, le=1e4)
 
 

@@ -294,3 +294,24 @@ def test_global_and_tenant_cache_levels_each_follow_their_poisson_formula(engine
         theory = 1 - math.exp(-level_rate * ttl)
         hit = summary[name]["cache_hit_rate"]["mean"]
         assert abs(hit - theory) < 4 * math.sqrt(theory * (1 - theory) / queries) + 1e-9, (name, hit, theory)
+
+
+@ENGINES
+def test_rag_prompt_cache_prefix_is_global_unless_keyed_per_tenant(engine):
+    """rag_prompt_cache's chain is one global level, [system][instructions][few-shot] (the same for
+    every tenant): with 5 tenants it hits at 1 - exp(-L T) on the whole rate L; keyed per tenant
+    (prefix_scope: per_tenant, a cache key per user) each entry sees L / 5: 1 - exp(-L T / 5)."""
+    from simlib.engine.strategies import STRATEGIES
+
+    rate, ttl, tenants, queries = 1 / 60, 60.0, 5, 20_000
+    base = cache_scenario(rate, ttl, queries).with_changes({
+        "workload.tenants_count": tenants, "workload.fact_popularity": "uniform",
+        "simulation.strategies": ["rag_prompt_cache"], "retrieval.concurrency_limit": 100_000})
+    levels = STRATEGIES["rag_prompt_cache"].cache_levels(base)
+    assert [lv.scope for lv in levels] == ["global"] and not levels[0].per_tenant_key
+    assert [lv.scope for lv in STRATEGIES["prompt_cache"].cache_levels(base)] == ["global", "tenant"]
+    for scope, level_rate in (("global", rate), ("per_tenant", rate / tenants)):
+        s = base.with_changes({"prompt_cache.prefix_scope": scope})
+        hit = simlib.run(s, engine=engine).summary()["rag_prompt_cache"]["cache_hit_rate"]["mean"]
+        theory = 1 - math.exp(-level_rate * ttl)
+        assert abs(hit - theory) < 4 * math.sqrt(theory * (1 - theory) / queries) + 1e-9, (scope, hit, theory)

@@ -14,7 +14,9 @@ chunks][query]. Few-shot examples are one scenario choice (``prompt.few_shot_tok
 none) carried by every prompted strategy alike, so rag and rag_prompt_cache differ only in
 how they use the cache. Brackets mark the prefix with an explicit cache breakpoint; on an
 automatic provider (OpenAI, Gemini implicit, DeepSeek) every strategy's static prefix (the
-parts before the chunks) caches too, with no write premium (``Strategy.caches``).
+parts before the chunks) caches too, with no write premium (``Strategy.caches``). The
+cacheable prefix is a chain of scopes (``Strategy.cache_levels``): global
+[system][instructions][few-shot], then tenant [knowledge snapshot].
 """
 
 from __future__ import annotations
@@ -69,21 +71,56 @@ class Strategy:
         """
         return self.uses_cache or scenario.prompt_cache.mode == "automatic"
 
+    def cache_levels(self, scenario: Scenario) -> tuple["CacheLevel", ...]:
+        """The chain of scopes of this strategy's cacheable prefix, outermost first.
+
+        - global: [system][instructions][few-shot], identical for every tenant (the short
+          system prompt of fine-tuned strategies); rag_prompt_cache keys it per tenant only
+          with ``prompt_cache.prefix_scope: per_tenant`` (a cache key per user, as OpenAI's
+          ``prompt_cache_key``);
+        - tenant: the knowledge snapshot of prompt_cache (one tenant's facts), keyed per tenant.
+
+        Retrieved chunks and the query follow the chain and never cache. Empty where the
+        provider does not cache this strategy. ``CACHE_SCOPES`` lists the scopes in order;
+        a session level (the conversation history) goes after tenant.
+        """
+        if not self.caches(scenario):
+            return ()
+        p = scenario.prompt
+        outer = p.short_system_tokens if self.fine_tuned else p.system_tokens
+        outer += (p.instructions_tokens if self.instructions else 0) + (p.few_shot_tokens if self.few_shot else 0)
+        per_tenant = self.cached_prefix == "instructions" and scenario.prompt_cache.prefix_scope == "per_tenant"
+        levels = [CacheLevel("global", outer, per_tenant_key=per_tenant)]
+        if self.knowledge_tokens(scenario) > 0:
+            levels.append(CacheLevel("tenant", self.knowledge_tokens(scenario), per_tenant_key=True))
+        return tuple(level for level in levels if level.tokens > 0)
+
     def global_cache_key(self, scenario: Scenario) -> bool:
         """Whether one cache entry serves every tenant (else one entry per tenant).
 
-        The prefix [system][instructions][few-shot] is tenant-independent; a knowledge
-        snapshot holds one tenant's facts. rag_prompt_cache follows prompt_cache.prefix_scope.
+        The backends keep one entry per request, keyed by the deepest level of the chain
+        (``cache_levels``): a knowledge snapshot holds one tenant's facts; the global level
+        is shared unless ``prefix_scope`` is per_tenant.
         """
-        if self.cached_prefix == "knowledge":
-            return False
-        if self.cached_prefix == "instructions":
-            return scenario.prompt_cache.prefix_scope == "global"
-        return True
+        levels = self.cache_levels(scenario)
+        return not (levels and levels[-1].per_tenant_key)
 
     def cached_prefix_tokens(self, scenario: Scenario) -> int:
-        """Tokens of the cacheable (static) prefix: 0 where the provider does not cache this strategy."""
-        return self.fixed_prompt_tokens(scenario) if self.caches(scenario) else 0
+        """Tokens of the cacheable (static) prefix: the chain's levels together; 0 where the provider does not cache this strategy."""
+        return sum(level.tokens for level in self.cache_levels(scenario))
+
+
+CACHE_SCOPES: tuple[str, ...] = ("global", "tenant")  # outermost first; sessions add "session" after tenant
+
+
+@dataclass(frozen=True)
+class CacheLevel:
+    """One level of a prompt's cacheable prefix: its scope (CACHE_SCOPES), its own tokens, and
+    whether its entry is keyed per tenant (else one entry serves every tenant)."""
+
+    scope: str
+    tokens: int
+    per_tenant_key: bool
 
 
 STRATEGIES: dict[str, Strategy] = {
