@@ -501,6 +501,7 @@ class CacheRuleRow(_Row):
     min_cacheable_tokens: int = Field(..., ge=0)
     increment_tokens: int | None = Field(None, ge=1)
     storage_usd_per_mtok_hour: float = Field(0.0, ge=0, allow_inf_nan=False)
+    breakpoints_limit: int | None = Field(None, ge=0, description="Cache breakpoints a request may place (explicit caches); empty: no limit.")
 
     @field_validator("ttl_options_s", "write_multipliers", mode="before")
     @classmethod
@@ -807,7 +808,8 @@ def cache_rules(provider: str, *, mode: str | None = None) -> dict:
     Keys: mode, ttl_options_s (first = default), write_multiplier_by_ttl (ttl_s -> write
     price / input price), read_multiplier (read price / input price), min_cacheable_tokens,
     increment_tokens (automatic mode: cached tokens counted in these steps; None if not
-    stepped), storage_usd_per_mtok_hour (explicit storage fee, 0 if none), provider,
+    stepped), storage_usd_per_mtok_hour (explicit storage fee, 0 if none), breakpoints_limit
+    (cache breakpoints per request on explicit caches, None if no limit), provider,
     model_prefix, notes, source, as_of. Prefer the catalog's own cache prices where it
     has them: the multipliers here are the provider's general rule.
     """
@@ -835,6 +837,7 @@ def cache_rules(provider: str, *, mode: str | None = None) -> dict:
         "min_cacheable_tokens": row.min_cacheable_tokens,
         "increment_tokens": row.increment_tokens,
         "storage_usd_per_mtok_hour": row.storage_usd_per_mtok_hour,
+        "breakpoints_limit": row.breakpoints_limit,
         "provider": row.provider,
         "model_prefix": row.model_prefix,
         **_provenance(row),

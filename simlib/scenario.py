@@ -312,6 +312,7 @@ class PromptCache(_Group):
     rebuild_interval_s: float = _f(86_400.0, "Period of the periodic rebuild policy.", gt=0, le=MAX_DURATION_S)
     prefix_scope: Literal["global", "per_tenant"] = _f("global", "Cache key of the rag_prompt_cache prefix ([system][instructions][few-shot], the same for every tenant): one shared entry, or one per tenant (a cache key per user, as OpenAI's prompt_cache_key; each tenant's entry then lives only on that tenant's traffic).")
     storage_usd_per_mtok_hour: float = _f(0.0, "Cache storage price per million tokens per hour (some providers' explicit caches).", ge=0, le=1e4)
+    breakpoints_limit: int | None = _f(4, "Explicit caches: cache breakpoints a request may place (one per level of the cached chain; levels past the limit share the last breakpoint, 0 = nothing caches). Filled from data/prices/cache_rules.csv: Anthropic 4 (cache_control blocks), Gemini explicit 1 (one cached content per request). None: no limit. Default: Anthropic's.", ge=0, le=1_000)
 
 
 class Quality(_Group):
@@ -468,7 +469,7 @@ def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
                 rules = catalog.cache_rules(prices["model"], mode=mode) if mode in ("explicit", "automatic") else rules
             except ValueError:
                 pass
-        for key in ("min_cacheable_tokens", "increment_tokens", "storage_usd_per_mtok_hour"):
+        for key in ("min_cacheable_tokens", "increment_tokens", "storage_usd_per_mtok_hour", "breakpoints_limit"):
             if key not in cache and rules.get(key) is not None:
                 cache[key] = rules[key]
         if inp > 0:

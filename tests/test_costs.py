@@ -179,3 +179,24 @@ def test_rag_and_rag_prompt_cache_cost_the_same_when_nothing_can_cache():
     result = simlib.run(priced(**{**AUTOMATIC, "prompt_cache.min_cacheable_tokens": 100_000}))
     assert np.array_equal(costs(result, "rag"), costs(result, "rag_prompt_cache"))
     assert result.summary()["rag"]["quality_proxy"]["mean"] == result.summary()["rag_prompt_cache"]["quality_proxy"]["mean"]
+
+
+def test_explicit_breakpoints_limit_caches_only_where_breakpoints_fit():
+    """Anthropic allows 4 cache_control breakpoints per request, Gemini explicit caching one cached
+    content (data/prices/cache_rules.csv). Only strategies that place breakpoints cache on an
+    explicit provider; prompt_cache's chain [global][tenant] needs two: with one, both levels are
+    cached as one entry at the deepest (tenant) key, the same tokens; with none, nothing caches and
+    rag_prompt_cache costs exactly what rag costs."""
+    from simlib.engine.strategies import STRATEGIES
+
+    s = priced(**{"workload.tenants_count": 2})
+    two = STRATEGIES["prompt_cache"].cache_levels(s)
+    assert [lv.scope for lv in two] == ["global", "tenant"] and s.prompt_cache.breakpoints_limit == 4
+    one = STRATEGIES["prompt_cache"].cache_levels(s.with_changes({"prompt_cache.breakpoints_limit": 1}))
+    assert [(lv.scope, lv.tokens, lv.per_tenant_key) for lv in one] == [("tenant", two[0].tokens + two[1].tokens, True)]
+    assert STRATEGIES["rag"].cache_levels(s) == ()  # no breakpoint, no cache on an explicit provider
+    none = simlib.run(s.with_changes({"prompt_cache.breakpoints_limit": 0, "simulation.strategies": ["rag", "rag_prompt_cache"]}))
+    assert none.records("rag_prompt_cache")["cache_read_tokens"].sum() == 0
+    assert np.array_equal(costs(none, "rag"), costs(none, "rag_prompt_cache"))
+    gemini = simlib.scenario.build_scenario({"prices": {"model": "google/gemini-2.5-pro"}, "prompt_cache": {"mode": "explicit"}})
+    assert gemini.prompt_cache.breakpoints_limit == 1

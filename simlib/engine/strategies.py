@@ -93,7 +93,8 @@ class Strategy:
         levels = [CacheLevel("global", outer, per_tenant_key=per_tenant)]
         if self.knowledge_tokens(scenario) > 0:
             levels.append(CacheLevel("tenant", self.knowledge_tokens(scenario), per_tenant_key=True))
-        return tuple(level for level in levels if level.tokens > 0)
+        levels = [level for level in levels if level.tokens > 0]
+        return limit_breakpoints(levels, scenario)
 
     def global_cache_key(self, scenario: Scenario) -> bool:
         """Whether one cache entry serves every tenant (else one entry per tenant).
@@ -108,6 +109,26 @@ class Strategy:
     def cached_prefix_tokens(self, scenario: Scenario) -> int:
         """Tokens of the cacheable (static) prefix: the chain's levels together; 0 where the provider does not cache this strategy."""
         return sum(level.tokens for level in self.cache_levels(scenario))
+
+
+def limit_breakpoints(levels: list["CacheLevel"], scenario: Scenario) -> tuple["CacheLevel", ...]:
+    """An explicit provider caches at most ``prompt_cache.breakpoints_limit`` levels per request.
+
+    With B breakpoints and more levels than B, the first B - 1 levels keep their own
+    breakpoint and the last breakpoint goes at the end of the chain, so the levels past it
+    are cached as one entry with the deepest level's key (everything stays cached, the outer
+    levels just are not shared on their own); B = 0 caches nothing. Automatic providers
+    place no breakpoints and have no limit.
+    """
+    pc = scenario.prompt_cache
+    limit = pc.breakpoints_limit
+    if pc.mode != "explicit" or limit is None or len(levels) <= limit:
+        return tuple(levels)
+    if limit == 0:
+        return ()
+    kept, rest = levels[: limit - 1], levels[limit - 1:]
+    merged = CacheLevel(rest[-1].scope, sum(lv.tokens for lv in rest), any(lv.per_tenant_key for lv in rest))
+    return (*kept, merged)
 
 
 CACHE_SCOPES: tuple[str, ...] = ("global", "tenant")  # outermost first; sessions add "session" after tenant
