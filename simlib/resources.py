@@ -65,7 +65,7 @@ def estimate(scenario, *, engine: str = "auto", records: str = "auto", replicati
         mode = "full"
     elif records == "summary":
         mode = "summary"
-    else:  # auto: full records up to 256 MiB, else streaming summaries (simlib.kernel)
+    else:  # auto: full records up to 256 MiB, else streaming summaries (engine.array_backend)
         mode = "full" if n * s * PER_QUERY_STRATEGY_BYTES["full"] <= 256 * 1024**2 else "summary"
     kept = reps if mode in ("full", "simpy") else 1
     memory = BASE_BYTES + FIXED_BYTES[mode] + PER_QUERY_STRATEGY_BYTES[mode] * n * s * kept + PER_QUERY_BYTES[mode] * n

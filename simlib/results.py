@@ -268,6 +268,22 @@ class RunResult:
         }
 
 
+@dataclass
+class StreamedRunResult(RunResult):
+    """A RunResult whose metrics were folded from the records as they were made (summary mode).
+
+    ``records(strategy)`` holds a systematic sample (every k-th query, k in ``notes``) when
+    the run was longer than the sample size; every summary and table is computed from all
+    queries.
+    """
+
+    batches: dict[str, list[dict[str, float | None]]] = field(default_factory=dict)
+
+    def batch_metrics(self, strategy: str) -> list[dict[str, float | None]]:
+        """Folded while streaming (the records kept are only a sample)."""
+        return self.batches.get(strategy) or []
+
+
 def _finite_or_null(value: Any) -> Any:
     """Every float in a JSON tree finite or None (strict JSON has no NaN or inf; docs/json.md)."""
     if isinstance(value, dict):

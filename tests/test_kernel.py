@@ -1,4 +1,4 @@
-"""The fast kernel against the simpy engine of record: the same per-query records, bit for bit.
+"""The array backend ("fast") against the simpy engine of record: the same per-query records, bit for bit.
 
 Both engines draw the same random inputs (simlib.engine.draws), so every record field
 (times, costs, freshness, cache hits, flags) must be equal, not merely close, on every
@@ -17,10 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simlib
-import simlib.kernel as kernel
-from simlib.kernel import QuantileSketch, fifo_stage, run_fast, simpy_clock, sorted_quantiles, _Services
+import simlib.engine.array_backend as kernel
+from simlib.engine.array_backend import QuantileSketch, fifo_stage, simpy_clock, sorted_quantiles, _Services
 from simlib.results import METRICS, RECORD_DTYPE
 from simlib.scenario import Scenario
+
+
+def run_fast(scenario: Scenario, **options):
+    """The array backend, pinned (simlib.run's engine="fast")."""
+    return simlib.run(scenario, engine="fast", **options)
 
 
 def assert_same_run(a, b) -> None:

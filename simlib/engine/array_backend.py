@@ -1,7 +1,11 @@
-"""The fast kernel: the simpy engine's model computed with arrays and a heap recursion.
+"""The array backend ("fast"): the simpy backend's model computed with arrays and a heap recursion.
 
-    result = simlib.run(scenario, engine="fast")      # or engine="auto" (the default)
-    result = run_fast(scenario, records="summary")    # streaming aggregates (memory ~80 B per query: the draws)
+    result = simlib.run(scenario, engine="fast")                     # or engine="auto" (the default)
+    result = simlib.run(scenario, engine="fast", records="summary")  # streaming aggregates (~80 B per query: the draws)
+
+``engine.run`` drives it (replications, progress, notes, fall-back); this module holds
+only what is time-ordered, :func:`run_replication`, plus the streaming aggregates of
+summary mode. Records are built by ``engine.records``, as for the simpy backend.
 
 Same scenario, same random draws (``simlib.engine.draws``: the very same functions, called
 in the same order on the same streams), same per-query results as the simpy engine of
@@ -53,7 +57,6 @@ per series, then a relative-error sketch), and a systematic sample of at most
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from bisect import bisect_right
 from heapq import heapify, heapreplace
@@ -63,16 +66,17 @@ import numpy as np
 
 from simlib.engine.budget import Budget, recall_at_k, token_budget
 from simlib.engine.cache import cached_tokens_on_hit
-from simlib.engine.costs import PER_QUERY_COMPONENTS, monthly_components, per_query_costs
+from simlib.engine.costs import PER_QUERY_COMPONENTS, monthly_components
 from simlib.engine.injection import decayed_prior_share, weights_knowledge_share
 from simlib.engine.draws import ChangeStream, QueryDraws, draw_phases, draw_queries, streams
-from simlib.engine.knowledge import history_start_s, schedules
-from simlib.engine.quality import behaviour_share, quality_factors
+from simlib.engine.knowledge import history_start_s, periodic_processes, schedules
+from simlib.engine.quality import behaviour_share
+from simlib.engine.records import record_columns
 from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
     MONTHLY_COMPONENTS,
     CACHE_HIT, CITABLE, COMPLETED, FRESH, METRICS, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
-    Replication, RunResult, StrategyReplication, batch_edges, cost_per_correct_answer,
+    Replication, StrategyReplication, batch_edges, cost_per_correct_answer,
 )
 from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
 
@@ -189,15 +193,7 @@ class _World:
         self.index_lag_s = k.index_lag_s
         self.changes_on = k.changes_per_day > 0
         sched = schedules(scenario, phases)
-        strategies = [STRATEGIES[n] for n in names]
-        started = []  # the periodic processes run.py starts for these strategies
-        if k.index_refresh == "batch" and any(s.uses_retrieval for s in strategies):
-            started.append("reindex")
-        if any(s.fine_tuned for s in strategies):
-            started.append("retrain")
-        if scenario.prompt_cache.rebuild_policy == "periodic" and any(s.cached_prefix == "knowledge" for s in strategies):
-            started.append("cache_rebuild")
-        self.periodic = {name: _Periodic(sched[name]) for name in started}
+        self.periodic = {name: _Periodic(sched[name]) for name in periodic_processes(scenario, names)}
         self.until_s = -math.inf
         self._lists: tuple[list[float], dict[int, tuple[int, int]]] | None = None
         self.ensure(horizon_s)
@@ -626,36 +622,15 @@ class _StrategyKernel:
         return idx, cols, comps, quality
 
     def _columns(self, idx, budget, retrieved, wait, ttft, latency, age, hit, miss, done):
-        """Record columns (RECORD_DTYPE's fields and types), as simlib.engine.run._records fills them.
-
-        Costs and quality come from the engine's own functions (per_query_costs,
-        quality_factors); this is only the glue, kept bit for bit equal by the tests.
-        """
-        st, sc, d = self.strategy, self.scenario, self.draws
-        H = self.hit_tokens
-        read = np.where(hit, H, 0)
-        write = np.where(miss, H, 0)
-        fresh = done & np.isnan(age) & (st.knowledge_source != "none")
-        retrieved = retrieved & done
-        query_tokens, output_tokens = d.query_tokens[idx], d.output_tokens[idx]
-        comps = per_query_costs(st, sc, prompt_tokens=budget.prompt_tokens, cache_read_tokens=read,
-                                cache_write_tokens=write, output_tokens=output_tokens, query_tokens=query_tokens,
-                                sent=done)
-        q = quality_factors(st, sc, fresh=fresh, retrieved=retrieved, chunks=budget.chunks_used)
-        flags = np.zeros(len(idx), np.uint8)
-        for mask, bit in ((done, COMPLETED), (budget.rejected, REJECTED), (fresh, FRESH), (retrieved, RETRIEVED),
-                          (budget.truncated, TRUNCATED), (hit, CACHE_HIT), (q["citable"] & done, CITABLE)):
-            flags |= mask.astype(np.uint8) * np.uint8(bit)
-        values = {
-            "arrival_at_s": d.arrival_at_s[idx], "queue_wait_s": wait, "ttft_s": ttft, "latency_s": latency,
-            "cost_usd": sum(comps.values()), "staleness_age_s": age,
-            "quality": np.where(done, q["knowledge"] * q["use"] * q["behaviour"], np.nan),
-            "prompt_tokens": budget.prompt_tokens, "cache_read_tokens": read, "cache_write_tokens": write,
-            "query_tokens": query_tokens, "output_tokens": np.where(done, output_tokens, 0),
-            "chunks_used": np.minimum(budget.chunks_used, 255), "flags": flags,
-        }
-        cols = {f: np.asarray(values[f]).astype(RECORD_DTYPE[f], copy=False) for f in RECORD_DTYPE.names}
-        return cols, comps, q
+        """Record columns of queries idx (engine.records, the builder the simpy backend uses too)."""
+        d, H = self.draws, self.hit_tokens
+        built = record_columns(
+            self.strategy, self.scenario, arrival_at_s=d.arrival_at_s[idx], query_tokens=d.query_tokens[idx],
+            output_tokens=d.output_tokens[idx], budget=budget, queue_wait_s=wait, ttft_s=ttft, latency_s=latency,
+            staleness_age_s=age, completed=done, retrieved=retrieved, cache_hit=hit,
+            cache_read_tokens=np.where(hit, H, 0), cache_write_tokens=np.where(miss, H, 0),
+        )
+        return built.columns, built.costs_usd, built.quality
 
     def _staleness(self, ridx: np.ndarray, comp: np.ndarray, start: np.ndarray, retrieved: np.ndarray) -> np.ndarray:
         """Staleness age of each answer (NaN when fresh), read where the simpy engine reads it:
@@ -997,22 +972,6 @@ AGGREGATED_METRICS = frozenset(
 )
 
 
-@dataclasses.dataclass
-class StreamedRunResult(RunResult):
-    """A RunResult whose metrics were folded from the records as they were made.
-
-    ``records(strategy)`` holds a systematic sample (every k-th query, k in ``notes``) when
-    the run was longer than SAMPLE_RECORDS; every summary and table is computed from all
-    queries.
-    """
-
-    batches: dict[str, list[dict[str, float | None]]] = dataclasses.field(default_factory=dict)
-
-    def batch_metrics(self, strategy: str) -> list[dict[str, float | None]]:
-        """Folded while streaming (the records kept are only a sample)."""
-        return self.batches.get(strategy) or []
-
-
 # --- running ----------------------------------------------------------------------------
 
 def records_mode(scenario: Scenario, records: RecordsMode, replications: int) -> Literal["full", "summary"]:
@@ -1023,59 +982,13 @@ def records_mode(scenario: Scenario, records: RecordsMode, replications: int) ->
     return "full" if size <= FULL_RECORDS_MAX_BYTES else "summary"
 
 
-def run_fast(scenario: Scenario, *, replications: int | None = None,
-             progress: Callable[[int, int], None] | None = None, records: RecordsMode = "auto",
-             chunk_queries: int = CHUNK_QUERIES) -> RunResult:
-    """Simulate every strategy with the fast kernel: the same RunResult as simlib.engine.run.run.
-
-    ``records``: 'full' keeps every per-query record (54 bytes a query a strategy);
-    'summary' folds them into streaming aggregates (no per-query records: ~80 B per query for the draws, a sample of records
-    kept); 'auto' keeps full records up to FULL_RECORDS_MAX_BYTES. Falls back to the simpy
-    engine, with a note, where the kernel cannot follow it.
-    """
-    from simlib.engine.run import _notes, feasibility
-
-    reps = scenario.simulation.replications if replications is None else replications
-    gap = kernel_gap(scenario)
-    if gap is not None:
-        return _fall_back(scenario, reps, progress, gap)
-    mode = records_mode(scenario, records, reps)
-    feasible = feasibility(scenario)
-    n = scenario.simulation.queries
-    out, metrics, batches, extra = [], [], {}, []
-    for r in range(reps):
-        step = None if progress is None else (lambda done, r=r: progress(r * n + done, reps * n))
-        rep = run_replication_fast(scenario, r, feasible, progress=step, records=mode, chunk_queries=chunk_queries)
-        if isinstance(rep, str):  # the kernel cannot follow: the engine of record runs it all
-            return _fall_back(scenario, reps, progress, rep)
-        replication, rep_metrics, rep_batches, rep_notes = rep
-        out.append(replication)
-        metrics.append(rep_metrics)
-        if r == 0:
-            batches, extra = rep_batches, rep_notes
-    if progress is not None:
-        progress(reps * n, reps * n)
-    notes = _notes(scenario, out, feasible) + extra
-    if mode == "full":
-        return RunResult(scenario=scenario, replications=out, feasibility=feasible, engine="fast", notes=notes)
-    return StreamedRunResult(scenario=scenario, replications=out, feasibility=feasible, engine="fast", notes=notes,
-                             _metrics=metrics, batches=batches)
-
-
-def _fall_back(scenario: Scenario, replications: int, progress, reason: str) -> RunResult:
-    from simlib.engine.run import run as run_simpy
-
-    result = run_simpy(scenario, replications=replications, progress=progress, engine="simpy")
-    result.notes.append(f"engine: simpy (the fast kernel cannot follow this scenario: {reason})")
-    return result
-
-
-def run_replication_fast(scenario: Scenario, replication: int, feasible: dict[str, str | None], *,
-                         progress: Callable[[int], None] | None = None, records: Literal["full", "summary"] = "full",
-                         chunk_queries: int = CHUNK_QUERIES):
+def run_replication(scenario: Scenario, replication: int, feasible: dict[str, str | None], *,
+                    progress: Callable[[int], None] | None = None, records: Literal["full", "summary"] = "full",
+                    chunk_queries: int = CHUNK_QUERIES):
     """One replication: (Replication, metrics, batch metrics, notes), or the reason to fall back (a str).
 
-    Draws exactly what simlib.engine.run.run_replication draws, in the same order.
+    Draws exactly what simlib.engine.simpy_backend.run_replication draws, in the same order.
+    ``metrics`` and ``batch metrics`` are empty with full records (results computes them from the records).
     """
     rng = streams(scenario.simulation.seed, replication)
     draws = draw_queries(scenario, rng)
