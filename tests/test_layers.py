@@ -20,8 +20,6 @@ CLI_IMPORTERS_ALLOWED = {"simlib.cli", "simlib.__main__"}
 
 # Edges left in cycles for now, each a known debt of issue 12: remove the line when the edge
 # goes. Any cycle that removing these edges does not break fails the test.
-# (results -> engine.costs, results re-running per_query_costs on records, is layering debt
-# of issue 12 too, but it closes no cycle, so it needs no allowance here.)
 ALLOWED_CYCLE_EDGES: dict[tuple[str, str], str] = {}
 
 

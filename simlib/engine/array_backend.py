@@ -71,11 +71,11 @@ from simlib.engine.injection import decayed_prior_share, weights_knowledge_share
 from simlib.engine.draws import ChangeStream, QueryDraws, draw_phases, draw_queries, streams
 from simlib.engine.knowledge import history_start_s, periodic_processes, schedules
 from simlib.engine.quality import behaviour_share
-from simlib.engine.records import record_columns
+from simlib.engine.records import RecordColumns, record_columns
 from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
     MONTHLY_COMPONENTS,
-    CACHE_HIT, CITABLE, COMPLETED, FRESH, METRICS, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
+    CACHE_HIT, CITABLE, COMPLETED, COST_COMPONENTS_DTYPE, FRESH, METRICS, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
     Replication, StrategyReplication, batch_edges, cost_per_correct_answer,
 )
 from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
@@ -548,12 +548,12 @@ class _StrategyKernel:
             return self.world.periodic["cache_rebuild"].count_at(t)
         return np.zeros(len(keys), np.int64)
 
-    def step(self, lo: int, hi: int, bound_s: float) -> tuple[np.ndarray, dict[str, np.ndarray], dict, dict]:
+    def step(self, lo: int, hi: int, bound_s: float) -> tuple[np.ndarray, RecordColumns]:
         """Serve queries lo..hi; returns the queries finished (from any chunk) and their records.
 
         A query whose retrieval completes after ``bound_s`` (the next chunk's first arrival)
         waits for the next step: a later query may still reach the model stage before it.
-        Returns (query indices, record columns, cost components, quality factors).
+        Returns (query indices, their record columns with cost components and quality factors).
         """
         sc, st, d, clock, world = self.scenario, self.strategy, self.draws, self.clock, self.world
         chunk = np.arange(lo, hi)
@@ -618,8 +618,7 @@ class _StrategyKernel:
                 miss[:n_req] = ~services.hit
             world.ensure(float(start.max()))
             age[:n_req] = self._staleness(ridx, req, start, retrieved[:n_req])
-        cols, comps, quality = self._columns(idx, budget, retrieved, wait, ttft, latency, age, hit, miss, completed)
-        return idx, cols, comps, quality
+        return idx, self._columns(idx, budget, retrieved, wait, ttft, latency, age, hit, miss, completed)
 
     def _columns(self, idx, budget, retrieved, wait, ttft, latency, age, hit, miss, done):
         """Record columns of queries idx (engine.records, the builder the simpy backend uses too)."""
@@ -630,7 +629,7 @@ class _StrategyKernel:
             staleness_age_s=age, completed=done, retrieved=retrieved, cache_hit=hit,
             cache_read_tokens=np.where(hit, H, 0), cache_write_tokens=np.where(miss, H, 0),
         )
-        return built.columns, built.costs_usd, built.quality
+        return built
 
     def _staleness(self, ridx: np.ndarray, comp: np.ndarray, start: np.ndarray, retrieved: np.ndarray) -> np.ndarray:
         """Staleness age of each answer (NaN when fresh), read where the simpy engine reads it:
@@ -1006,31 +1005,34 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
     warmup_n = int(scenario.simulation.warmup_share * n)
     span = float(draws.arrival_at_s[-1] - draws.arrival_at_s[0]) if n > 1 else 0.0
     full = {name: np.zeros(n, RECORD_DTYPE) for name in names} if records == "full" else None
+    full_costs = {name: np.zeros(n, COST_COMPONENTS_DTYPE) for name in names} if records == "full" else None
     aggs = ({name: _Aggregate(scenario, name, n, warmup_n=warmup_n) for name in names}
             if records == "summary" else None)
     stride = max(1, -(-n // SAMPLE_RECORDS))
-    samples: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in names}
+    samples: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {name: [] for name in names}
     chunk = max(1, int(chunk_queries))
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         bound = float(clock[hi]) if hi < n else math.inf
         for name, k in kernels.items():
-            idx, cols, comps, quality = k.step(lo, hi, bound)
+            idx, built = k.step(lo, hi, bound)
             if not len(idx):
                 continue
+            cols = built.columns
             if lo < warmup_n or k.strategy.uses_retrieval and warmup_n:
                 cols["flags"] |= np.where(idx < warmup_n, WARMUP, 0).astype(np.uint8)
             if full is not None:
                 target = full[name]
                 for field in RECORD_DTYPE.names:
                     target[field][idx] = cols[field]
+                full_costs[name][idx] = built.cost_components()
             else:
-                aggs[name].add(cols, comps, quality, idx)
+                aggs[name].add(cols, built.costs_usd, built.quality, idx)
                 keep = np.flatnonzero(idx % stride == 0)
                 rec = np.empty(len(keep), RECORD_DTYPE)
                 for field in RECORD_DTYPE.names:
                     rec[field] = cols[field][keep]
-                samples[name].append((idx[keep], rec))
+                samples[name].append((idx[keep], rec, built.cost_components(keep)))
         if progress is not None:
             progress(hi)
     end = max([k.end_s for k in kernels.values()], default=-math.inf)
@@ -1046,12 +1048,13 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
             hours = k.cache_entry_s(float(draws.arrival_at_s[-1])) / 3600.0 * (DAYS_PER_MONTH * SECONDS_PER_DAY / span)
         monthly = monthly_components(k.strategy, scenario, cache_entry_hours_per_month=hours)
         if full is not None:
-            rec = full[name]
+            rec, costs = full[name], full_costs[name]
         else:
             parts = samples[name]
             sidx = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
-            rec = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, RECORD_DTYPE)
-            rec = rec[np.argsort(sidx, kind="stable")]
+            order = np.argsort(sidx, kind="stable")
+            rec = (np.concatenate([p[1] for p in parts]) if parts else np.empty(0, RECORD_DTYPE))[order]
+            costs = (np.concatenate([p[2] for p in parts]) if parts else np.empty(0, COST_COMPONENTS_DTYPE))[order]
             agg = aggs[name]
             metrics[name] = agg.metrics(None, monthly, k.busy_s, k.capacity, span)
             batches[name] = agg.batch_metrics(monthly, k.busy_s, k.capacity)
@@ -1059,7 +1062,7 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
                 notes.append(f"{name}: latency, TTFT and staleness percentiles from a quantile sketch "
                              f"(relative error below {SKETCH_RELATIVE_ERROR:.1%}) past {EXACT_QUANTILE_VALUES:,} values")
         strategies[name] = StrategyReplication(records=rec, monthly_components_usd=monthly, busy_s=k.busy_s,
-                                               capacity=k.capacity)
+                                               capacity=k.capacity, cost_components_usd=costs)
     if records == "summary" and stride > 1 and replication == 0 and names:
         notes.append(f"per-query records hold a 1-in-{stride} sample (summary statistics use every query; "
                      "run with records='full' to keep them all)")

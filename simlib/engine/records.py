@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from simlib.engine.budget import Budget
-from simlib.engine.costs import per_query_costs
+from simlib.engine.costs import PER_QUERY_COMPONENTS, per_query_costs
 from simlib.engine.quality import quality_factors
 from simlib.engine.strategies import Strategy
 from simlib.results import (
-    CACHE_HIT, CITABLE, COMPLETED, FRESH, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED,
+    CACHE_HIT, CITABLE, COMPLETED, COST_COMPONENTS_DTYPE, FRESH, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED,
 )
 from simlib.scenario import Scenario
 
@@ -38,6 +38,14 @@ class RecordColumns:
     columns: dict[str, np.ndarray]  # RECORD_DTYPE field -> values, in the field's type
     costs_usd: dict[str, np.ndarray]  # PER_QUERY_COMPONENTS -> USD per query (float64)
     quality: dict[str, np.ndarray]  # engine.quality.quality_factors' factors per query
+
+    def cost_components(self, keep: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """The cost components (of rows ``keep``) as a COST_COMPONENTS_DTYPE array, kept beside the records."""
+        first = self.costs_usd[PER_QUERY_COMPONENTS[0]][keep]
+        out = np.empty(len(first), COST_COMPONENTS_DTYPE)
+        for c in PER_QUERY_COMPONENTS:
+            out[c] = self.costs_usd[c][keep]
+        return out
 
 
 def record_columns(strategy: Strategy, scenario: Scenario, *, arrival_at_s: np.ndarray, query_tokens: np.ndarray,

@@ -85,4 +85,4 @@ def _strategy_replication(scenario: Scenario, path: ServingPath, draws, warmup_n
         cache_hours_month = path.cache.close(end) / 3600.0 * (DAYS_PER_MONTH * 86_400.0 / span_s)
     monthly = monthly_components(path.strategy, scenario, cache_entry_hours_per_month=cache_hours_month)
     return StrategyReplication(records=rec, monthly_components_usd=monthly, busy_s=path.busy_s, capacity=path.capacity,
-                               prefix_hit_tokens=path.prefix_hit_tokens)
+                               prefix_hit_tokens=path.prefix_hit_tokens, cost_components_usd=built.cost_components())
