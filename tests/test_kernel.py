@@ -166,6 +166,23 @@ def test_summary_mode_equals_full_records():
                             np.testing.assert_allclose(y, x, rtol=1e-9, atol=1e-12, err_msg=f"{preset} {name} {metric}")
 
 
+def test_every_metric_has_an_exact_and_a_streaming_reducer():
+    """One metrics table (results.METRICS): the exact reducer (replication_metrics, over records)
+    and the streaming one (array_backend.STREAMING_REDUCERS, over folded sums) each give exactly
+    its metrics, so a metric added to the table without both fails here, not in a run."""
+    from simlib.engine.array_backend import STREAMING_REDUCERS
+    from simlib.results import replication_metrics
+
+    assert set(STREAMING_REDUCERS) == set(METRICS), sorted(set(METRICS) ^ set(STREAMING_REDUCERS))
+    s = simlib.load_preset("shared-manual").with_changes({"simulation.queries": 300})
+    full = run_fast(s, records="full")
+    rep = full.replications[0]
+    for name, sr in rep.strategies.items():
+        assert set(replication_metrics(s, name, sr, rep.span_s)) == set(METRICS), name
+    streamed = run_fast(s, records="summary").metrics_by_replication()[0]
+    assert all(set(m) == set(METRICS) for m in streamed.values())
+
+
 def test_simpy_clock_is_simpys_clock():
     """The clock simpy reaches at each drawn arrival (now + (t - now)), read from simpy itself."""
     rng = np.random.default_rng(0)

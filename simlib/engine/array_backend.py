@@ -896,55 +896,10 @@ class _Aggregate:
 
     def metrics(self, group: int | None, monthly: dict[str, float], busy_s: float, capacity: int,
                 span_s: float) -> dict[str, float | None]:
-        """replication_metrics' dictionary, for one batch or (group None) the replication."""
-        st, sc = self.strategy, self.scenario
-        s = {k: float(v.sum() if group is None else v[group]) for k, v in self.sums.items()}
-        n_meas, n_done = s["measured"], s["done"]
-
-        def share(num: str, den: float) -> float | None:
-            return s[num] / den if den else None
-
-        q_month = sc.workload.queries_per_day * DAYS_PER_MONTH
-        m: dict[str, float | None] = {}
-        var_cost = s["cost"] / n_meas if n_meas else 0.0
-        m["variable_cost_per_query_usd"] = var_cost
-        m["monthly_cost_usd"] = var_cost * q_month + sum(monthly.values())
-        m["cost_per_query_usd"] = m["monthly_cost_usd"] / q_month
-        lat, ttft, age = self.series["latency"], self.series["ttft"], self.series["age"]
-        m["latency_p50_s"], m["latency_p95_s"], m["latency_p99_s"] = lat.quantiles((0.5, 0.95, 0.99), group)
-        m["latency_mean_s"] = share("latency", n_done)
-        m["ttft_p50_s"], m["ttft_p95_s"], m["ttft_p99_s"] = ttft.quantiles((0.5, 0.95, 0.99), group)
-        m["queue_wait_mean_s"] = share("wait", n_done)
-        m["queue_share"] = s["wait"] / s["latency"] if n_done and s["latency"] > 0 else None
-        m["model_utilisation"] = busy_s / (capacity * span_s) if span_s > 0 else None
-        grounded = st.knowledge_source != "none"
-        m["fresh_share"] = share("fresh", n_done) if grounded else None
-        m["staleness_age_mean_s"] = share("age", s["stale"]) if grounded else None
-        m["staleness_age_p95_s"] = age.quantiles((0.95,), group)[0] if grounded else None
-        m["cache_hit_rate"] = (s["hits"] / s["cacheable"] if n_done and s["cacheable"] > 0 else None) if st.caches(sc) else None
-        m["cache_hit_token_share"] = (s["read_tokens"] / s["prompt_tokens"]
-                                      if st.caches(sc) and s["prompt_tokens"] > 0 else None)
-        m["prefix_hit_token_share"] = m["prefix_hit_request_mean_share"] = m["prefix_hit_request_share"] = None
-        m["quality_proxy"] = share("quality", n_done)
-        m["quality_knowledge"] = share("knowledge", n_done)
-        m["quality_use"] = share("use", n_done)
-        m["quality_behaviour"] = behaviour_share(st, sc) if n_done else None
-        m["quality_distraction"] = share("distraction", s["context"]) if st.uses_retrieval else None
-        m["quality_long_context"] = share("long_context", n_done) if st.cached_prefix == "knowledge" else None
-        m["hallucination_share"] = share("hallucination", n_done) if st.fine_tuned else None
-        m["quality_prior"] = decayed_prior_share(sc)
-        m["quality_weights_recall"] = weights_knowledge_share(sc) if st.fine_tuned else None
-        m["citable_share"] = share("citable", n_done)
-        m["truncated_share"] = share("truncated", n_meas)
-        m["retrieval_miss_share"] = (n_done - s["retrieved"]) / n_done if st.uses_retrieval and n_done else None
-        m["queries_completed"] = n_done
-        m["queries_rejected"] = s["rejected"]
-        m["cost_per_correct_answer_usd"] = cost_per_correct_answer(m["cost_per_query_usd"], m["quality_proxy"])
-        for c in PER_QUERY_COMPONENTS:
-            m[f"cost_{c}_per_query_usd"] = s[f"c_{c}"] / n_meas if n_meas else 0.0
-        for c in MONTHLY_COMPONENTS:
-            m[f"cost_{c}_monthly_usd"] = float(monthly.get(c, 0.0))
-        return m
+        """replication_metrics' dictionary, for one batch or (group None) the replication:
+        every metric of results.METRICS by its reducer in STREAMING_REDUCERS."""
+        f = _Folded(self, group, monthly, busy_s, capacity, span_s)
+        return {name: f.get(name) for name in METRICS}
 
     def batch_metrics(self, monthly: dict[str, float], busy_s: float, capacity: int) -> list[dict[str, float | None]]:
         if self.edges is None:
@@ -957,18 +912,98 @@ class _Aggregate:
         return out
 
 
-AGGREGATED_METRICS = frozenset(
-    ["variable_cost_per_query_usd", "monthly_cost_usd", "cost_per_query_usd", "latency_p50_s", "latency_p95_s",
-     "latency_p99_s", "latency_mean_s", "ttft_p50_s", "ttft_p95_s", "ttft_p99_s", "queue_wait_mean_s",
-     "queue_share", "model_utilisation", "fresh_share", "staleness_age_mean_s", "staleness_age_p95_s",
-     "cache_hit_rate", "cache_hit_token_share", "prefix_hit_token_share", "prefix_hit_request_mean_share",
-     "prefix_hit_request_share", "quality_proxy", "quality_knowledge", "quality_use", "quality_behaviour",
-     "quality_prior", "quality_weights_recall", "quality_distraction", "quality_long_context", "hallucination_share",
-     "citable_share", "truncated_share", "retrieval_miss_share", "queries_completed", "queries_rejected",
-     "cost_per_correct_answer_usd"]
-    + [f"cost_{c}_per_query_usd" for c in PER_QUERY_COMPONENTS]
-    + [f"cost_{c}_monthly_usd" for c in MONTHLY_COMPONENTS]
-)
+class _Folded:
+    """One batch's (or the replication's) running sums and series, read by the streaming reducers."""
+
+    def __init__(self, agg: _Aggregate, group: int | None, monthly: dict[str, float], busy_s: float,
+                 capacity: int, span_s: float):
+        self.st, self.sc, self.series, self.group = agg.strategy, agg.scenario, agg.series, group
+        self.s = {k: float(v.sum() if group is None else v[group]) for k, v in agg.sums.items()}
+        self.n_meas, self.n_done = self.s["measured"], self.s["done"]
+        self.q_month = self.sc.workload.queries_per_day * DAYS_PER_MONTH
+        self.monthly, self.busy_s, self.capacity, self.span_s = monthly, busy_s, capacity, span_s
+        self._memo: dict[str, float | None] = {}
+        self._quantiles: dict[str, list[float | None]] = {}
+
+    def get(self, metric: str) -> float | None:
+        if metric not in self._memo:
+            self._memo[metric] = STREAMING_REDUCERS[metric](self)
+        return self._memo[metric]
+
+    def share(self, num: str, den: float) -> float | None:
+        return self.s[num] / den if den else None
+
+    def quantile(self, series: str, q: float) -> float | None:
+        """Quantile q of a series: p50, p95 and p99 are estimated together (one merge of sketches)."""
+        if series not in self._quantiles:
+            self._quantiles[series] = self.series[series].quantiles(_QUANTILES, self.group)
+        return self._quantiles[series][_QUANTILES.index(q)]
+
+
+_QUANTILES = (0.5, 0.95, 0.99)
+
+
+def _reducers() -> dict[str, Callable[[_Folded], float | None]]:
+    """metric -> its streaming reducer: replication_metrics' formula over the folded sums, term by term.
+
+    Keys are results.METRICS' (tests/test_kernel.py checks the two sets are equal, so a metric
+    added to METRICS without a reducer here fails a test, not a run).
+    """
+    def grounded(f: _Folded) -> bool:
+        return f.st.knowledge_source != "none"
+
+    r: dict[str, Callable[[_Folded], float | None]] = {
+        "variable_cost_per_query_usd": lambda f: f.s["cost"] / f.n_meas if f.n_meas else 0.0,
+        "monthly_cost_usd": lambda f: f.get("variable_cost_per_query_usd") * f.q_month + sum(f.monthly.values()),
+        "cost_per_query_usd": lambda f: f.get("monthly_cost_usd") / f.q_month,
+        "latency_p50_s": lambda f: f.quantile("latency", 0.5),
+        "latency_p95_s": lambda f: f.quantile("latency", 0.95),
+        "latency_p99_s": lambda f: f.quantile("latency", 0.99),
+        "latency_mean_s": lambda f: f.share("latency", f.n_done),
+        "ttft_p50_s": lambda f: f.quantile("ttft", 0.5),
+        "ttft_p95_s": lambda f: f.quantile("ttft", 0.95),
+        "ttft_p99_s": lambda f: f.quantile("ttft", 0.99),
+        "queue_wait_mean_s": lambda f: f.share("wait", f.n_done),
+        "queue_share": lambda f: f.s["wait"] / f.s["latency"] if f.n_done and f.s["latency"] > 0 else None,
+        "model_utilisation": lambda f: f.busy_s / (f.capacity * f.span_s) if f.span_s > 0 else None,
+        "fresh_share": lambda f: f.share("fresh", f.n_done) if grounded(f) else None,
+        "staleness_age_mean_s": lambda f: f.share("age", f.s["stale"]) if grounded(f) else None,
+        "staleness_age_p95_s": lambda f: f.quantile("age", 0.95) if grounded(f) else None,
+        "cache_hit_rate": lambda f: ((f.s["hits"] / f.s["cacheable"] if f.n_done and f.s["cacheable"] > 0 else None)
+                                     if f.st.caches(f.sc) else None),
+        "cache_hit_token_share": lambda f: (f.s["read_tokens"] / f.s["prompt_tokens"]
+                                            if f.st.caches(f.sc) and f.s["prompt_tokens"] > 0 else None),
+        # trace prefix blocks fall back to the simpy backend (PREFIX_HASH_GAP): never here
+        "prefix_hit_token_share": lambda f: None,
+        "prefix_hit_request_mean_share": lambda f: None,
+        "prefix_hit_request_share": lambda f: None,
+        "quality_proxy": lambda f: f.share("quality", f.n_done),
+        "quality_knowledge": lambda f: f.share("knowledge", f.n_done),
+        "quality_use": lambda f: f.share("use", f.n_done),
+        "quality_behaviour": lambda f: behaviour_share(f.st, f.sc) if f.n_done else None,
+        "quality_prior": lambda f: decayed_prior_share(f.sc),
+        "quality_weights_recall": lambda f: weights_knowledge_share(f.sc) if f.st.fine_tuned else None,
+        "quality_distraction": lambda f: f.share("distraction", f.s["context"]) if f.st.uses_retrieval else None,
+        "quality_long_context": lambda f: (f.share("long_context", f.n_done)
+                                           if f.st.cached_prefix == "knowledge" else None),
+        "hallucination_share": lambda f: f.share("hallucination", f.n_done) if f.st.fine_tuned else None,
+        "citable_share": lambda f: f.share("citable", f.n_done),
+        "truncated_share": lambda f: f.share("truncated", f.n_meas),
+        "retrieval_miss_share": lambda f: ((f.n_done - f.s["retrieved"]) / f.n_done
+                                           if f.st.uses_retrieval and f.n_done else None),
+        "queries_completed": lambda f: f.n_done,
+        "queries_rejected": lambda f: f.s["rejected"],
+        "cost_per_correct_answer_usd": lambda f: cost_per_correct_answer(f.get("cost_per_query_usd"),
+                                                                         f.get("quality_proxy")),
+    }
+    for c in PER_QUERY_COMPONENTS:
+        r[f"cost_{c}_per_query_usd"] = lambda f, c=c: f.s[f"c_{c}"] / f.n_meas if f.n_meas else 0.0
+    for c in MONTHLY_COMPONENTS:
+        r[f"cost_{c}_monthly_usd"] = lambda f, c=c: float(f.monthly.get(c, 0.0))
+    return r
+
+
+STREAMING_REDUCERS = _reducers()
 
 
 # --- running ----------------------------------------------------------------------------
@@ -1066,14 +1101,6 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
     if records == "summary" and stride > 1 and replication == 0 and names:
         notes.append(f"per-query records hold a 1-in-{stride} sample (summary statistics use every query; "
                      "run with records='full' to keep them all)")
-    missing = set(METRICS) - AGGREGATED_METRICS
-    if records == "summary" and missing:
-        for name in names:  # metrics added to results.METRICS since the kernel's aggregates were written
-            for b in batches[name]:
-                b.update(dict.fromkeys(missing))
-            metrics[name].update(dict.fromkeys(missing))
-        if replication == 0:
-            notes.append(f"not aggregated by the fast kernel's summary mode: {', '.join(sorted(missing))}")
     timeline = world.timeline(end) if names else world.timeline(-math.inf)
     rep = Replication(index=replication, strategies=strategies, timeline=timeline, span_s=span)
     return rep, metrics, batches, notes
