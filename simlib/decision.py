@@ -106,12 +106,12 @@ def scenario_for(answers: Answers, base: Scenario) -> Scenario:
         changes["knowledge.changes_per_day"] = min(base.knowledge.changes_per_day, STABLE_CHANGES_PER_DAY)
     if answers.citations and not base.requirements.citations_required:
         changes["requirements.citations_required"] = True
+    # per-user data lives in the retrieved chunks or a tenant's knowledge snapshot; the cached
+    # [system][instructions][few-shot] stays one shared entry (docs/model.md, cache levels)
     if answers.per_user_data and base.workload.tenants_count == 1:
         changes["workload.tenants_count"] = PER_USER_TENANTS
-        changes["prompt_cache.prefix_scope"] = "per_tenant"
     elif not answers.per_user_data and base.workload.tenants_count > 1:
         changes["workload.tenants_count"] = 1
-        changes["prompt_cache.prefix_scope"] = "global"
     return base.with_changes(changes) if changes else base
 
 
