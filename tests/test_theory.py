@@ -86,9 +86,14 @@ def test_infinite_servers_never_wait(engine):
 
 
 def cache_scenario(rate_per_s: float, ttl_s: float, queries: int) -> Scenario:
-    """prompt_cache on one global prefix with no knowledge changes and no queueing."""
+    """prompt_cache on one global prefix with no knowledge changes and no queueing.
+
+    Prefill is made near-instant (1e9 tokens/s): an entry exists only once its first request's
+    response starts, so 1 - exp(-L T) holds when prefill is short against T (as with real
+    TTLs of minutes); the write delay has its own test."""
     return Scenario().with_changes(
         {
+            "model.prefill_tokens_per_s": 1e9,
             "workload.queries_per_day": rate_per_s * SECONDS_PER_DAY,
             "knowledge.facts_count": 20,
             "knowledge.changes_per_day": 0,
@@ -247,7 +252,10 @@ def cached_vs_uncached(model: str, knowledge_tokens: int, engine: str) -> tuple[
     s = build_scenario(base)
     rec = simlib.run(s, engine=engine).records("prompt_cache")
     hit = (rec["flags"] & CACHE_HIT) != 0
-    assert hit[1:].all()  # one query every 20 s on a 300 s TTL: every query after the first hits
+    # one query every 20 s on a 300 s TTL: every query after the entry is written (the first
+    # query's first token: up to 16.5 s of prefill at 150k tokens) hits
+    written_at_s = rec["arrival_at_s"][0] + float(rec["ttft_s"][0]) - s.model.network_rtt_s
+    assert hit[rec["arrival_at_s"] >= written_at_s].all() and hit.sum() >= 20
     uncached = build_scenario({**base, "prompt_cache": {"min_cacheable_tokens": 10**7}})  # caching impossible
     plain = simlib.run(uncached, engine=engine).records("prompt_cache")
     return (float(rec["ttft_s"][hit].mean()), float(plain["ttft_s"].mean()),
@@ -315,3 +323,22 @@ def test_rag_prompt_cache_prefix_is_global_unless_keyed_per_tenant(engine):
         hit = simlib.run(s, engine=engine).summary()["rag_prompt_cache"]["cache_hit_rate"]["mean"]
         theory = 1 - math.exp(-level_rate * ttl)
         assert abs(hit - theory) < 4 * math.sqrt(theory * (1 - theory) / queries) + 1e-9, (scope, hit, theory)
+
+
+@ENGINES
+def test_an_entry_exists_only_once_its_first_request_has_started_answering(engine):
+    """A cold 80,000-token prefix at 8,000 tokens/s is written ~10 s after its first request takes
+    a slot (its first token): every request arriving before then misses (and writes), every later
+    one within the TTL hits. The old rule (live from the first request's start) would hit them all."""
+    s = cache_scenario(1.0, 3_600, 200).with_changes({
+        "knowledge.facts_count": 200, "knowledge.chunks_per_fact": 1, "retrieval.chunk_tokens": 400,  # 80k-token snapshot
+        "model.prefill_tokens_per_s": 8_000, "model.context_window_tokens": 200_000})
+    rec = simlib.run(s, engine=engine).records("prompt_cache")
+    hit = (rec["flags"] & CACHE_HIT) != 0
+    t = rec["arrival_at_s"]
+    written_at_s = t[0] + (float(rec["ttft_s"][0]) - s.model.network_rtt_s)  # no queue, no retrieval: start = arrival
+    assert written_at_s - t[0] > 9.9  # 80,000 / 8,000 s of prefill
+    burst = t < written_at_s - 1e-6
+    assert burst.sum() >= 5  # ~10 arrivals at 1/s
+    assert not hit[burst].any() and hit[~burst].all()
+    assert (rec["cache_write_tokens"][burst] > 0).all()  # each of them paid a write

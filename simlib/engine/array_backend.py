@@ -384,9 +384,11 @@ def fifo_stage(dep: np.ndarray, c: int, req: np.ndarray, services) -> tuple[np.n
 class _CachedServices:
     """Model-stage service with a prompt cache: a hit reads the prefix (faster prefill).
 
-    Per cache key the entry is (version, expires_at_s, last_use_s), as in
-    ``simlib.engine.cache.PromptCacheState``: a use at t hits when the entry exists, has
-    the current version and t < expires_at; then the entry expires at t + ttl. Alive time
+    Per cache key the entry is (version, expires_at_s, last_use_s, ready_at_s), as in
+    ``simlib.engine.cache.PromptCacheState``: a use at t finds the entry live when it exists,
+    has the current version and t < expires_at, and hits when it is also written
+    (t >= ready_at); a use that finds it not live opens a generation written at that use's
+    first token (ready_at = t + miss prefill). Then the entry expires at t + ttl. Alive time
     (for cache storage prices) grows by min(t, expires_at) - last_use at every use.
     """
 
@@ -411,20 +413,26 @@ class _CachedServices:
         p_ver = np.where(first, c_ver, vs[prev])
         p_exp = np.where(first, c_exp, ts[prev] + k.ttl_s)
         p_last = np.where(first, c_last, ts[prev])
-        hit_s = p_valid & (p_ver == vs) & (ts < p_exp)
+        live_s = p_valid & (p_ver == vs) & (ts < p_exp)
+        # a use that finds no live entry opens a generation, written at its first token
+        # (start + miss prefill); later uses of the generation hit only from then on
+        src = np.where(~live_s, ts + self.pm[a:b][o], np.where(first, k.c_ready[ks], np.nan))
+        idx = np.maximum.accumulate(np.where(np.isnan(src), 0, np.arange(len(src))))
+        ready = src[idx]
+        hit_s = live_s & (ts >= ready)
         inc_s = np.where(p_valid, np.minimum(ts, p_exp) - p_last, 0.0)
         hit = np.empty(len(ks), bool)
         hit[o] = hit_s
         inc = np.empty(len(ks))
         inc[o] = inc_s
-        self._w = (a, o, ks, vs, ts, inc)
+        self._w = (a, o, ks, vs, ts, inc, ready)
         self.hit[a:b] = hit
         return np.where(hit, self.ph[a:b], self.pm[a:b]) + self.dec[a:b]
 
     def commit(self, a: int, e: int) -> None:
         """Keep the cache state of the accepted uses a..e of the last window."""
         k = self.k
-        wa, o, ks, vs, ts, inc = self._w
+        wa, o, ks, vs, ts, inc, ready = self._w
         n_acc = e - wa
         k.alive_s = float(np.cumsum(np.concatenate([[k.alive_s], inc[:n_acc]]))[-1])  # in use order, as simpy
         acc = o < n_acc
@@ -442,6 +450,7 @@ class _CachedServices:
         k.c_ver[kk] = vs_a[last]
         k.c_exp[kk] = ts_a[last] + k.ttl_s
         k.c_last[kk] = ts_a[last]
+        k.c_ready[kk] = ready[acc][last]
         k.uses += n_acc
 
     def loop(self, a: int, e: int, req: np.ndarray, dep: np.ndarray, start: np.ndarray, service: np.ndarray) -> np.ndarray:
@@ -450,7 +459,7 @@ class _CachedServices:
         heap = dep.tolist()
         heapify(heap)
         valid, ver, exp, last = k.c_valid.tolist(), k.c_ver.tolist(), k.c_exp.tolist(), k.c_last.tolist()
-        first = k.c_first.tolist()
+        first, ready = k.c_first.tolist(), k.c_ready.tolist()
         ttl, alive, uses = k.ttl_s, k.alive_s, k.uses
         kind = k.version_kind
         rebuild = world.periodic.get("cache_rebuild")
@@ -478,6 +487,9 @@ class _CachedServices:
                 h = False
                 valid[key] = True
                 first[key] = uses
+            if not h:
+                ready[key] = t + pm  # a new generation, written at its first token
+            h = h and t >= ready[key]
             uses += 1
             ver[key], exp[key], last[key] = v, t + ttl, t
             s = (ph if h else pm) + dc
@@ -493,6 +505,7 @@ class _CachedServices:
         k.c_exp[:] = exp
         k.c_last[:] = last
         k.c_first[:] = first
+        k.c_ready[:] = ready
         k.alive_s, k.uses = alive, uses
         return np.asarray(heap)
 
@@ -529,6 +542,7 @@ class _StrategyKernel:
         self.c_exp = np.zeros(keys)
         self.c_last = np.zeros(keys)
         self.c_first = np.zeros(keys, np.int64)  # order of each key's first use (dict order in simpy)
+        self.c_ready = np.zeros(keys)  # when the entry's current generation was written (its writer's first token)
         self.uses = 0
         self.alive_s = 0.0
         self.busy_s = 0.0

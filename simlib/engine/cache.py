@@ -4,7 +4,9 @@ An entry is keyed by its exact prefix: a cache key (global, or one per tenant) a
 prefix's version (which a knowledge change or a rebuild moves on). A request whose entry
 is alive and of the current version *hits* and reads the prefix; otherwise it *misses* and
 writes the entry. Either way the entry then lives ``ttl_s`` after this use (a hit refreshes
-it). Prefixes shorter than the provider's minimum never cache.
+it). An entry exists only once written: the request that opens it writes it when its
+response starts (slot start + its prefill), and requests before then miss. Prefixes shorter
+than the provider's minimum never cache.
 
 Check (tests): with Poisson requests at rate L on one prefix, a request hits exactly when
 the previous one came less than T = ttl_s before it, so the steady-state hit rate is
@@ -21,26 +23,33 @@ from __future__ import annotations
 
 
 class PromptCacheState:
-    """Live cache entries of one strategy: key -> (version, expires_at_s, last_use_s)."""
+    """Live cache entries of one strategy: key -> (version, expires_at_s, last_use_s, ready_at_s)."""
 
     def __init__(self, ttl_s: float):
         self.ttl_s = ttl_s
-        self.entries: dict[int, tuple[int, float, float]] = {}
+        self.entries: dict[int, tuple[int, float, float, float]] = {}
         self.alive_s = 0.0  # entry-seconds alive so far (for cache storage prices)
 
-    def access(self, key: int, version: int, now_s: float) -> bool:
-        """Use the entry for (key, version) at now; True on a hit. The entry lives on for ttl_s."""
+    def access(self, key: int, version: int, now_s: float, written_after_s: float = 0.0) -> bool:
+        """Use the entry for (key, version) at now; True on a hit. The entry lives on for ttl_s.
+
+        An entry exists only once written: a use that finds no live entry of the current
+        version opens a new one, written when that request's response starts (its first
+        token, ``written_after_s`` after now); uses before then miss too (and write), so a
+        burst right after an invalidation all miss.
+        """
         entry = self.entries.get(key)
-        hit = entry is not None and entry[0] == version and now_s < entry[1]
+        live = entry is not None and entry[0] == version and now_s < entry[1]
         if entry is not None:
             # the old entry lived from its last use until now or until it expired
             self.alive_s += min(now_s, entry[1]) - entry[2]
-        self.entries[key] = (version, now_s + self.ttl_s, now_s)
-        return hit
+        ready_s = entry[3] if live else now_s + written_after_s
+        self.entries[key] = (version, now_s + self.ttl_s, now_s, ready_s)
+        return live and now_s >= ready_s
 
     def close(self, end_s: float) -> float:
         """Entry-seconds alive up to end_s, counting the entries still open."""
-        return self.alive_s + sum(min(end_s, exp) - last for _, exp, last in self.entries.values())
+        return self.alive_s + sum(min(end_s, e[1]) - e[2] for e in self.entries.values())
 
 
 def cached_tokens_on_hit(prefix_tokens: int, mode: str, min_cacheable_tokens: int, increment_tokens: int) -> int:

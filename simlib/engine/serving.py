@@ -156,7 +156,7 @@ class ServingPath:
                     version = world.tenant_changes[key] if self.on_change else world.cache_rebuilds
                 else:
                     version = 0
-                hit = self.cache.access(key, version, start)
+                hit = self.cache.access(key, version, start, self.prefill_miss_s[i])
                 if self.blocks is not None:
                     prefill, hit = self.prefix_blocks(i, key, version, start, hit)
                 elif hit:
