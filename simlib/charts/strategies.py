@@ -726,7 +726,8 @@ def comparison_figure(result: RunResult, *, highlight: str | None = None) -> go.
     colours), the winner of each row highlighted, and a last column naming it.
     ``highlight``: a strategy whose column header is starred (a recommendation).
 
-    Rows have a fixed height and no cell wraps, so ``comparison_height_px`` is the height
+    Rows have a fixed height and no cell wraps (header names may take the header's two
+    lines), so ``comparison_height_px`` is the height
     that shows every row (the dashboard draws it at that height; a slide has room to spare).
     """
     strategies = result.strategies
@@ -745,7 +746,7 @@ def comparison_figure(result: RunResult, *, highlight: str | None = None) -> go.
     header_fill = ["#333333"] + [colour(s) for s in strategies] + ["#333333"]
     fig = go.Figure(go.Table(
         columnwidth=[TABLE_COLUMN_WIDTHS[0]] + [TABLE_COLUMN_WIDTHS[1]] * len(strategies) + [TABLE_COLUMN_WIDTHS[2]],
-        header=dict(values=["<b>Dimension</b>"] + [f"<b>{'★ ' if s == highlight else ''}{_two_lines(label(s))}</b>"
+        header=dict(values=["<b>Dimension</b>"] + [f"<b>{'★ ' if s == highlight else ''}{label(s)}</b>"
                                                    for s in strategies] + ["<b>Best</b>"],
                     fill_color=header_fill, font=dict(color="white", size=TABLE_HEADER_FONT_PX), align="center",
                     height=TABLE_HEADER_PX),
@@ -757,15 +758,6 @@ def comparison_figure(result: RunResult, *, highlight: str | None = None) -> go.
     how = "green: best in the row, several where not distinguishable beyond noise (95% intervals overlap, or within 0.5%)"
     return _layout(fig, "Practical comparison", result, extra_lines=(how, saturation_line(result)),
                    margin=dict(l=20, r=20, b=TABLE_BOTTOM_PX))
-
-
-def _two_lines(name: str) -> str:
-    """A header name broken before its last word when long ('RAG +<br>prompt cache'): header
-    rows are two lines tall, so a name never wraps onto a third."""
-    if len(name) <= 12 or " " not in name:
-        return name
-    head, _, tail = name.partition(" + ") if " + " in name else name.rpartition(" ")
-    return f"{head} +<br>{tail}" if " + " in name else f"{head}<br>{tail}"
 
 
 # --- everything the dashboard shows ---------------------------------------------------------
