@@ -473,3 +473,22 @@ def test_drawn_cost_labels_never_reach_the_legend(figures, width, height):
     assert len(labels) == len(figures["cost"].layout.annotations)
     assert legend_right <= width + 1
     assert all(right < legend_left for _, right in labels)
+
+
+def test_table_header_names_take_at_most_the_headers_two_lines(result):
+    """A name wrapped onto a third line grows the header and pushes the last row out of view."""
+    from simlib.charts.strategies import TABLE_HEADER_FONT_PX
+
+    px_per_unit = (TABLE_LAYOUT_WIDTH_PX - 40) / (TABLE_COLUMN_WIDTHS[0] + TABLE_COLUMN_WIDTHS[2]
+                                                   + TABLE_COLUMN_WIDTHS[1] * len(result.strategies))
+    column_px = TABLE_COLUMN_WIDTHS[1] * px_per_unit - 16
+    for s in result.strategies:
+        name = strategy_tick(s).split("</span> ")[1]
+        line, lines = "", 1
+        for word in name.split(" "):  # greedy wrap, bold text about 10% wider
+            trial = f"{line} {word}".strip()
+            if line and 1.1 * text_width_px(trial, TABLE_HEADER_FONT_PX) > column_px:
+                line, lines = word, lines + 1
+            else:
+                line = trial
+        assert lines <= 2, name

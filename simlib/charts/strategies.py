@@ -693,10 +693,10 @@ def format_comparison(table: pd.DataFrame, strategies: list[str]) -> pd.DataFram
 # The table figure's geometry, in px: fixed row heights so the table's height is known, and
 # column widths (relative) chosen so no cell wraps at the slide's 1,280-px layout.
 TABLE_HEADER_PX, TABLE_ROW_PX = 56, 34
-TABLE_FONT_PX, TABLE_HEADER_FONT_PX = 14, 15
+TABLE_FONT_PX, TABLE_HEADER_FONT_PX = 14, 14
 TABLE_BOTTOM_PX = 16
 TABLE_MAX_SUBTITLE_LINES = 4  # scenario, models, how to read it, saturation
-TABLE_COLUMN_WIDTHS = (1.3, 1.0, 2.0)  # relative: dimension, each strategy, best
+TABLE_COLUMN_WIDTHS = (1.3, 1.1, 1.8)  # relative: dimension, each strategy, best
 TABLE_LAYOUT_WIDTH_PX = 1280  # the slide layout (export.SLIDE_WIDTH_PX / LAYOUT_ZOOM), the narrowest it is drawn at
 
 
