@@ -28,14 +28,12 @@ so a failure never leaves a half-written file; an existing file is never replace
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as _dt
 import html as _html
 import os
 import re
 import shutil
-import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -777,94 +775,3 @@ def export(
     if figures is None:
         figures = dashboard_figures(result)
     return write_figures(figures, out, format, scale=1.0 if scale is None else scale, force=force)
-
-
-# --- command line ---------------------------------------------------------------------
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """``simlib export``: simulate a preset or scenario file and export its charts."""
-    from simlib.scenario_source import add_scenario_arguments
-
-    p = subparsers.add_parser(
-        "export",
-        help="simulate and export the dashboard charts (PowerPoint deck, PNG, SVG, PDF or HTML)",
-        description="Simulate a scenario and export its dashboard charts: a PowerPoint deck "
-        "(--format pptx --out deck.pptx) or one file per chart (--format png|svg|pdf|html --out FOLDER). "
-        "Images need Chromium (Debian: apt-get install chromium, or set BROWSER_PATH); HTML does not.",
-    )
-    add_scenario_arguments(p)
-    p.add_argument("--format", choices=FORMATS, default=DECK_FORMAT, help="output format (default: pptx)")
-    p.add_argument("--out", required=True, metavar="PATH", help="the .pptx file for a deck, else the folder for the charts")
-    p.add_argument("--scale", type=_scale, help=f"pixel scale of images (default 1: {SLIDE_WIDTH_PX}x{SLIDE_HEIGHT_PX} PNG; deck pictures 2)")
-    p.add_argument("--force", action="store_true", help="replace files that already exist")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-
-
-def _scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (0 < value <= 10):
-        raise argparse.ArgumentTypeError(f"must be above 0 and at most 10, got {value:g}")
-    return value
-
-
-def handles(command: str) -> bool:
-    return command == "export"
-
-
-def _unwritable_ancestor(folder: Path) -> Path | None:
-    """The nearest existing folder on the way to ``folder`` if it cannot be written (missing ones are created)."""
-    folder = folder.absolute()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
-        return None
-    return folder
-
-
-def run_command(args: argparse.Namespace) -> int:
-    import simlib
-    from simlib.progress import progress_bar as _progress_bar
-    from simlib.scenario_source import scenario_from_args
-
-    out = Path(args.out)
-    if args.format == DECK_FORMAT and out.suffix.lower() != ".pptx":
-        print(f"error: --format pptx writes one file; give --out a name ending in .pptx (got {args.out!r})", file=sys.stderr)
-        return 2
-    if args.format != DECK_FORMAT and out.suffix.lower() in {f".{f}" for f in FORMATS}:
-        print(f"error: --format {args.format} writes one file per chart into a folder; "
-              f"{args.out!r} looks like a file name", file=sys.stderr)
-        return 2
-    if args.format != DECK_FORMAT and out.exists() and not out.is_dir():
-        print(f"error: --format {args.format} writes one file per chart; --out must be a folder, and {args.out!r} is a file", file=sys.stderr)
-        return 2
-    if args.format == DECK_FORMAT and out.exists() and not args.force:
-        print(f"error: {out} already exists; not overwriting it (use --force to replace it)", file=sys.stderr)
-        return 2
-    blocked = _unwritable_ancestor(out if args.format != DECK_FORMAT else out.parent)
-    if blocked is not None:  # checked before simulating, not after
-        print(f"error: {out}: the folder {str(blocked)!r} is not writable", file=sys.stderr)
-        return 2
-    if args.format in IMAGE_FORMATS or args.format == DECK_FORMAT:
-        try:  # fail before simulating, not after
-            find_browser()
-        except BrowserNotFoundError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return exc.exit_code
-    scenario = scenario_from_args(args)
-    show = not args.no_progress and sys.stderr.isatty()
-    result = simlib.run(scenario, progress=_progress_bar(show))
-    try:
-        paths = export(result, out, args.format, scale=args.scale, force=args.force)
-    except ExportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    if args.format == DECK_FORMAT:
-        print(f"wrote {paths[0]}")
-    else:
-        print(f"wrote {len(paths)} {args.format} file(s) to {out}/")
-        for p in paths:
-            print(f"  {p.name}")
-    return 0
