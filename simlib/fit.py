@@ -150,7 +150,7 @@ def catalog_model(model: str, provider: str = "") -> tuple[str | None, str]:
     tries = [model] + ([f"{provider}/{model}"] if provider and "/" not in model else [])
     for name in tries:
         try:
-            display = prices._resolve(name)[0]
+            display = prices.resolve_model(name)[0]
             return display, f"catalog lookup of {name!r}"
         except prices.UnknownModelError:
             continue

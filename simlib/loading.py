@@ -13,7 +13,8 @@ Nothing a user points the tool at may hang it, exhaust memory or raise a traceba
 - JSON is parsed with the same duplicate-key and depth rules; a number too long to
   convert (Python refuses integers over 4,300 digits) is a located error.
 
-``did_you_mean`` is the one "did you mean" helper used by every name lookup.
+``did_you_mean`` is the one "did you mean" helper used by every name lookup (``close_names`` its
+matching, which the price catalog uses with its own message).
 """
 
 from __future__ import annotations
@@ -35,9 +36,14 @@ MAX_NODES = 1_000_000  # YAML/JSON nodes after alias expansion
 MAX_DEPTH = 64  # nesting levels (a scenario is 3 deep, a sweep grid 4)
 
 
+def close_names(word: Any, names: Iterable[str], *, n: int = 3, cutoff: float = 0.5) -> list[str]:
+    """Up to ``n`` of ``names`` similar to ``word``, best first (difflib ratio >= ``cutoff``)."""
+    return difflib.get_close_matches(str(word), list(names), n=n, cutoff=cutoff)
+
+
 def did_you_mean(word: Any, names: Iterable[str], *, n: int = 3, cutoff: float = 0.5, otherwise: str = "") -> str:
     """'; did you mean 'a' or 'b'?' for the names close to ``word``, else ``otherwise``."""
-    close = difflib.get_close_matches(str(word), list(names), n=n, cutoff=cutoff)
+    close = close_names(word, names, n=n, cutoff=cutoff)
     if close:
         return f"; did you mean {' or '.join(repr(c) for c in close)}?"
     return otherwise
