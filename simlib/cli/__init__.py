@@ -4,7 +4,7 @@
     simlib run --preset docs-assistant               a table: one row per strategy
     simlib run --scenario my.yaml --queries 200000 --replications 5 --seed 7 --json
     simlib run --preset docs-assistant --set workload.queries_per_day=50000 --set retrieval.top_k=8
-    simlib run --preset docs-assistant --queries 1000000 --engine fast   the fast kernel, streaming summaries
+    simlib run --preset docs-assistant --queries 1000000 --engine fast   the array backend, streaming summaries
     simlib sweep my_sweep.yaml --backend dask --out results.parquet    a sweep (see simlib.sweep)
     simlib run --preset docs-assistant --trace azure-conv   replay a shipped trace (or --trace my.csv)
     simlib validate my.yaml                          check a scenario file, explain every problem

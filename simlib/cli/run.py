@@ -166,11 +166,11 @@ def add_parsers(sub: Any) -> None:
     add_scenario_arguments(run)
     add_output_arguments(run, json="print one JSON object (see docs/json.md)", progress=True)
     run.add_argument("--engine", choices=("auto", "fast", "simpy"), default="auto",
-                     help="auto (default): the fast kernel where it follows the simpy engine, else simpy; "
-                          "fast: the kernel (falls back to simpy, with a note, where it cannot follow); "
+                     help="auto (default): the array backend where it follows the simpy engine, else simpy; "
+                          "fast: the array backend (falls back to simpy, with a note, where it cannot follow); "
                           "simpy: the discrete-event engine of record")
     run.add_argument("--records", choices=("auto", "full", "summary"), default="auto",
-                     help="fast kernel: keep every per-query record (full), or stream summary statistics in "
+                     help="array backend: keep every per-query record (full), or stream summary statistics in "
                           "less memory (summary: no per-query records kept, but the draws of a replication, ~80 B/query, still are; benchmarks/bench_summary_memory.py); auto: full up to 256 MiB of records")
     run.add_argument("--no-flips", action="store_true",
                      help="skip the search for the points where the verdict changes (a few seconds of extra runs)")

@@ -18,7 +18,7 @@ def evaluate_point(scenario: Scenario, metrics: Sequence[str] | None = None, eng
 
     The run's notes travel under the key "notes" (a list of strings, not a column).
 
-    Uses the fast kernel's streaming summaries (records="summary") where it follows simpy.
+    Uses the array backend's streaming summaries (records="summary") where it follows simpy.
     """
     import simlib
     from simlib.results import METRICS
