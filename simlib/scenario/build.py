@@ -18,10 +18,10 @@ import copy
 import math
 from typing import Any
 
-from pydantic import BaseModel, ValidationError, ValidationInfo, model_validator
+from pydantic import ValidationError, ValidationInfo, model_validator
 
 from simlib.errors import Problem, ScenarioError
-from simlib.loading import did_you_mean
+from simlib.loading import explain_validation
 from simlib.prices import UnknownModelError
 from simlib.scenario.catalog import catalog_field, names_catalog_model, resolve_catalog
 from simlib.scenario.schema import (
@@ -151,33 +151,6 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def _valid_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names valid at ``loc`` (the parent of a bad key), for 'did you mean'."""
-    current: Any = model
-    for part in loc:
-        field = current.model_fields.get(part) if isinstance(part, str) else None
-        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
-            return []
-        current = field.annotation
-    return list(current.model_fields)
-
-
-def _explain(err: dict[str, Any]) -> Problem:
-    loc = tuple(err["loc"])
-    path = ".".join(str(p) for p in loc)
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        names = _valid_names(Scenario, loc[:-1])
-        hint = did_you_mean(loc[-1], names, otherwise=f"; valid names here: {', '.join(names)}" if names else "")
-        return Problem(path, f"unknown field{hint}")
-    got = err.get("input")
-    shown = repr(got) if not isinstance(got, dict) else "a mapping"
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    return Problem(path or "scenario", f"{msg} (got {shown})")
-
-
 def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenario:
     """Validate ``data`` into a :class:`Scenario`, or raise ScenarioError listing every problem."""
     if not isinstance(data, dict):
@@ -192,7 +165,8 @@ def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenar
     try:
         scenario = Scenario.model_validate(data, context={_FILLED: True})
     except ValidationError as exc:
-        raise ScenarioError([_explain(e) for e in exc.errors()], source=source) from None
+        raise ScenarioError(explain_validation(exc, Scenario, otherwise=lambda names: f"; valid names here: {', '.join(names)}"),
+                            source=source) from None
     problems = check_run_size(scenario)
     if problems:
         raise ScenarioError(problems, source=source)

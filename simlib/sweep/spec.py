@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from simlib.errors import Problem, ScenarioError
+from simlib.loading import explain_validation
 from simlib.scenario import Scenario
 from simlib.sweep.paths import is_int_field, check_path
 
@@ -104,8 +106,6 @@ def _random_points(spec: Any, where: str) -> tuple[list[dict[str, Any]], list[Pr
 
 
 ENGINES: tuple[str, ...] = ("auto", "fast", "simpy")
-_SPEC_KEYS = ("base", "scenario", "changes", "grid", "random", "points", "replications", "seed", "metrics",
-              "engine", "name")
 _DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform", "choice")
 
 
@@ -287,46 +287,61 @@ def _yaml_lines(text: str) -> dict[str, int]:
     return out
 
 
+class SweepFile(BaseModel):
+    """The keys of a sweep file (see the package docstring): their kinds, checked before anything is built.
+
+    What the entries hold (field paths, values, ranges, distributions, metrics) is checked by
+    :func:`build_sweep`, which the Python API calls too; every error is located by file line.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    base: str | None = Field(None, description="a shipped preset to sweep")
+    scenario: str | None = Field(None, description="a scenario file to sweep (relative to the sweep file)")
+    changes: dict[Any, Any] | None = Field(None, description="fixed changes of the base: field path -> value")
+    grid: Any = Field(None, description="axes: field path -> values or a range mapping")
+    random: Any = Field(None, description="{samples, seed, fields}")
+    points: Any = Field(None, description="a list of changes, one per point")
+    replications: StrictInt | None = Field(None, ge=1, description="replications at every point")
+    seed: StrictInt | None = Field(None, ge=0, description="root random seed shared by every point")
+    metrics: Any = Field(None, description="metric names to keep (default: every metric)")
+    engine: Any = Field("auto", description="engine at every point")
+    name: Any = Field(None, description="the sweep's name (default: the file's stem)")
+
+    @model_validator(mode="after")
+    def _one_scenario(self) -> "SweepFile":
+        if (self.base is None) == (self.scenario is None):
+            raise ValueError("give the scenario to sweep: 'base: PRESET' or 'scenario: FILE' (one of them)")
+        return self
+
+
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read a sweep file (YAML or JSON; see the module docstring) into a validated SweepSpec."""
-    from simlib.loading import MAX_MAPPING_BYTES, did_you_mean, read_mapping, read_text
-    from simlib.scenario import load_scenario
+    from simlib.loading import MAX_MAPPING_BYTES, read_mapping, read_text
+    from simlib.scenario import load_preset, load_scenario
 
     path = Path(path)
     data = read_mapping(path, what="sweep file")
     text = read_text(path, max_bytes=MAX_MAPPING_BYTES, what="sweep file")
     lines = _yaml_lines(text) if path.suffix.lower() != ".json" else {}
-    problems = []
-    for key in data:
-        if key not in _SPEC_KEYS:
-            hint = did_you_mean(key, _SPEC_KEYS, n=2, otherwise=f" (expected: {', '.join(_SPEC_KEYS)})")
-            problems.append(Problem(str(key), f"unknown key{hint}"))
-    if ("base" in data) == ("scenario" in data):
-        problems.append(Problem("base", "give the scenario to sweep: 'base: PRESET' or 'scenario: FILE' (one of them)"))
-    for key in ("replications", "seed"):
-        v = data.get(key)
-        if v is not None and not (isinstance(v, int) and not isinstance(v, bool) and v >= (1 if key == "replications" else 0)):
-            problems.append(Problem(key, f"must be a whole number {'>= 1' if key == 'replications' else '>= 0'}, got {v!r}"))
-    if data.get("changes") is not None and not isinstance(data["changes"], Mapping):
-        problems.append(Problem("changes", "must map field paths to values"))
-    if problems:
-        raise ScenarioError(_locate(problems, lines), source=str(path))
     try:
-        if "base" in data:
-            from simlib.scenario import load_preset
-
-            if not isinstance(data["base"], str):
-                raise ScenarioError([Problem("base", f"must be a preset name, got {data['base']!r}")])
-            base = load_preset(data["base"])
+        spec = SweepFile.model_validate(data)
+    except ValidationError as exc:
+        problems = explain_validation(exc, SweepFile, unknown="unknown key", root="base",
+                                      otherwise=lambda names: f" (expected: {', '.join(names)})")
+        raise ScenarioError(_locate(problems, lines), source=str(path)) from None
+    try:
+        if spec.base is not None:
+            base = load_preset(spec.base)
         else:
-            file = Path(str(data["scenario"]))
+            file = Path(spec.scenario)
             base = load_scenario(file if file.is_absolute() else path.parent / file)
     except ScenarioError as exc:
-        key = "base" if "base" in data else "scenario"
+        key = "base" if spec.base is not None else "scenario"
         raise ScenarioError(_locate([Problem(key, str(exc))], lines), source=str(path)) from None
     return build_sweep(
-        base, grid=data.get("grid"), random=data.get("random"), points=data.get("points"),
-        changes=data.get("changes"), replications=data.get("replications"), seed=data.get("seed"),
-        metrics=data.get("metrics"), engine=data.get("engine", "auto"), name=str(data.get("name", path.stem)),
+        base, grid=spec.grid, random=spec.random, points=spec.points, changes=spec.changes,
+        replications=spec.replications, seed=spec.seed, metrics=spec.metrics, engine=spec.engine,
+        name=str(spec.name if spec.name is not None else path.stem),
         source=str(path), lines=lines,
     )
