@@ -26,6 +26,7 @@ def _figure_subtitle(fig: go.Figure) -> str:
         sub = sub or (fig.layout.title.subtitle.text or "")
     except AttributeError:  # plotly < 6 has no subtitles
         pass
+    sub = re.sub(r"<br\s*/?>", " \u00b7 ", sub, flags=re.I)  # one line on the slide: the lines joined
     return re.sub(r"<[^>]+>", "", sub).strip()
 
 

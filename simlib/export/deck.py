@@ -27,6 +27,7 @@ from simlib.export.formats import (
     _WIN_FILL,
     DECK_IMAGE_SCALE,
     ExportError,
+    SUBTITLE_LONG_CHARS,
     OutputExistsError,
 )
 from simlib.export.files import _write_atomic
@@ -248,8 +249,8 @@ def build_deck(
         pic = slide.shapes.add_picture(_bytes_io(chart.png), Inches(left), Inches(_CHART_TOP_IN), Inches(width),
                                        Inches(width * chart_h_px / chart_w_px))
         pic.name = f"Chart {chart.key}"
-        if chart.subtitle:
-            _slide_subtitle(slide, chart.subtitle)
+        if chart.subtitle:  # a long one (scenario, models, a note) in smaller type: two lines fit above the chart
+            _slide_subtitle(slide, chart.subtitle, size_pt=16 if len(chart.subtitle) <= SUBTITLE_LONG_CHARS else 12)
         _caption(slide, caption)
         _notes(slide, full_caption)
 
@@ -257,21 +258,22 @@ def build_deck(
         slide = deck.slides.add_slide(deck.slide_layouts[5])
         _slide_title(slide, "Practical comparison")
         _add_table(slide, table, result, _CHART_TOP_IN, _CHART_BOTTOM_IN)
-        _slide_subtitle(slide, _table_note(result), size_pt=14)
+        _slide_subtitle(slide, _table_note(result), size_pt=12)
         _caption(slide, caption)
         _notes(slide, full_caption)
     return deck
 
 
 def _table_note(result: RunResult) -> str:
-    """One line under the table slide's title: how to read the marks, why cells are empty."""
-    from simlib.charts.strategies import short_reason
+    """One line under the table slide's title: the models, how to read the marks, why cells are empty."""
+    from simlib.charts.strategies import model_line, saturation_line, short_reason
     from simlib.charts.theme import label
 
     from simlib.verdict import verdict
 
     v = verdict(result)
-    pick = f"Verdict: {label(v.winner)}" if v.winner else "Verdict: no strategy meets every requirement"
+    pick = f"{model_line(result.scenario)}. "
+    pick += f"Verdict: {label(v.winner)}" if v.winner else "Verdict: no strategy meets every requirement"
     if v.tied_with:
         pick += " (tied with " + ", ".join(label(t) for t in v.tied_with) + ")"
     note = (f"{pick}; its column is headed {VERDICT_MARK.strip()}, tied ones {TIED_MARK.strip()}. "
@@ -280,6 +282,9 @@ def _table_note(result: RunResult) -> str:
     for s in result.strategies:
         if result.feasibility.get(s):
             note += f" {label(s)}: {short_reason(result.feasibility[s])}."
+    saturated = saturation_line(result)
+    if saturated:
+        note += f" {saturated}."
     return note
 
 

@@ -34,6 +34,7 @@ _PX_PER_IN = 96
 DECK_IMAGE_SCALE = 2.0
 
 _INK, _MUTED, _WIN_FILL, _HEAD_FILL = "222222", "555555", "D9F2E4", "E8E8E8"
+SUBTITLE_LONG_CHARS = 110  # a slide subtitle longer than this is set at 12 pt (two lines fit) instead of 16
 
 
 # --- errors ---------------------------------------------------------------------------
