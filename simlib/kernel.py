@@ -44,7 +44,7 @@ back to simpy and says so in ``RunResult.notes``.
 
 Memory. Queries are processed in chunks (``chunk_queries``): per strategy, only a chunk's
 arrays are alive, plus the carried queue, cache and pending-request state. The shared
-draws take ~60 bytes a query; records take 54 bytes a query a strategy when kept in full
+draws take ~60 bytes a query; records take 56 bytes a query a strategy when kept in full
 (``records="full"``). With ``records="summary"`` each chunk's records are folded into
 per-batch running sums and quantile series (exact values up to ``EXACT_QUANTILE_VALUES``
 per series, then a relative-error sketch), and a systematic sample of at most
@@ -71,7 +71,8 @@ from simlib.engine.quality import behaviour_share, quality_factors
 from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
     MONTHLY_COMPONENTS,
-    CACHE_HIT, CITABLE, COMPLETED, FRESH, METRICS, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
+    CACHE_HIT, CITABLE, COMPLETED, FAILED, FRESH, METRICS, OFFLINE, RATE_LIMITED, RECORD_DTYPE, REJECTED, RETRIEVED,
+    TRUNCATED, WARMUP,
     Replication, RunResult, StrategyReplication, batch_edges, cost_per_correct_answer,
 )
 from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
@@ -91,6 +92,9 @@ BATCHES = 10  # batch means for one replication, as simlib.results.batch_metrics
 def kernel_gap(scenario: Scenario) -> str | None:
     """Why the kernel cannot follow the simpy engine on this scenario, if known before drawing."""
     w = scenario.workload
+    gap = capacity_gap(scenario)
+    if gap is not None:
+        return gap
     if w.arrival_process != "trace" or not any(STRATEGIES[n].uses_cache for n in scenario.simulation.strategies):
         return None
     try:
@@ -100,6 +104,17 @@ def kernel_gap(scenario: Scenario) -> str | None:
     except Exception:  # noqa: BLE001 - the draws will tell (prefix_hash_gap)
         return None
     return PREFIX_HASH_GAP if blocks else None
+
+
+def capacity_gap(scenario: Scenario) -> str | None:
+    """The issue-16 mechanisms the kernel does not follow yet: rate limits, dedicated serving, the batch API."""
+    if scenario.rate_limits.enabled:
+        return "rate limits (429s and retries) are simulated by the simpy engine only"
+    if "dedicated" in (scenario.serving.base_model, scenario.serving.fine_tuned_model):
+        return "dedicated serving (batching curve per replica) is simulated by the simpy engine only"
+    if scenario.workload.offline_share > 0:
+        return "the batch API share (workload.offline_share) is simulated by the simpy engine only"
+    return None
 
 
 PREFIX_HASH_GAP = ("trace replay with prefix block hashes: the per-block prompt cache is simulated by the simpy "
@@ -642,17 +657,17 @@ class _StrategyKernel:
                                 cache_write_tokens=write, output_tokens=output_tokens, query_tokens=query_tokens,
                                 sent=done)
         q = quality_factors(st, sc, fresh=fresh, retrieved=retrieved, chunks=budget.chunks_used)
-        flags = np.zeros(len(idx), np.uint8)
+        flags = np.zeros(len(idx), np.uint16)
         for mask, bit in ((done, COMPLETED), (budget.rejected, REJECTED), (fresh, FRESH), (retrieved, RETRIEVED),
                           (budget.truncated, TRUNCATED), (hit, CACHE_HIT), (q["citable"] & done, CITABLE)):
-            flags |= mask.astype(np.uint8) * np.uint8(bit)
+            flags |= mask.astype(np.uint16) * np.uint16(bit)
         values = {
             "arrival_at_s": d.arrival_at_s[idx], "queue_wait_s": wait, "ttft_s": ttft, "latency_s": latency,
             "cost_usd": sum(comps.values()), "staleness_age_s": age,
             "quality": np.where(done, q["knowledge"] * q["use"] * q["behaviour"], np.nan),
             "prompt_tokens": budget.prompt_tokens, "cache_read_tokens": read, "cache_write_tokens": write,
             "query_tokens": query_tokens, "output_tokens": np.where(done, output_tokens, 0),
-            "chunks_used": np.minimum(budget.chunks_used, 255), "flags": flags,
+            "chunks_used": np.minimum(budget.chunks_used, 255), "flags": flags, "retries": np.zeros(len(idx), np.uint8),
         }
         cols = {f: np.asarray(values[f]).astype(RECORD_DTYPE[f], copy=False) for f in RECORD_DTYPE.names}
         return cols, comps, q
@@ -833,7 +848,7 @@ class _Aggregate:
 
     SUMS = ("measured", "cost", "done", "latency", "wait", "fresh", "age", "stale", "hits", "cacheable",
             "read_tokens", "prompt_tokens", "quality", "knowledge", "use", "citable", "truncated",
-            "retrieved", "rejected", "distraction", "context", "long_context", "hallucination") + tuple(f"c_{c}" for c in PER_QUERY_COMPONENTS)
+            "retrieved", "rejected", "failed", "rate_limited", "retries", "offline", "distraction", "context", "long_context", "hallucination") + tuple(f"c_{c}" for c in PER_QUERY_COMPONENTS)
 
     def __init__(self, scenario: Scenario, name: str, n: int, exact_limit: int | None = None, warmup_n: int = 0):
         exact_limit = EXACT_QUANTILE_VALUES if exact_limit is None else exact_limit
@@ -915,6 +930,10 @@ class _Aggregate:
         add("truncated", meas & ((flags & TRUNCATED) != 0))
         add("retrieved", done & ((flags & RETRIEVED) != 0))
         add("rejected", meas & ((flags & REJECTED) != 0))
+        add("failed", meas & ((flags & FAILED) != 0))
+        add("rate_limited", meas & ((flags & RATE_LIMITED) != 0))
+        add("offline", meas & ((flags & OFFLINE) != 0))
+        add("retries", sel, pick(col["retries"]))
 
     @property
     def sketched(self) -> bool:
@@ -965,6 +984,11 @@ class _Aggregate:
         m["retrieval_miss_share"] = (n_done - s["retrieved"]) / n_done if st.uses_retrieval and n_done else None
         m["queries_completed"] = n_done
         m["queries_rejected"] = s["rejected"]
+        m["queries_failed"] = s["failed"]
+        m["rate_limited_share"] = share("rate_limited", n_meas)
+        m["retries_mean"] = share("retries", n_meas)
+        m["failed_share"] = share("failed", n_meas)
+        m["offline_share"] = share("offline", n_meas)
         m["cost_per_correct_answer_usd"] = cost_per_correct_answer(m["cost_per_query_usd"], m["quality_proxy"])
         for c in PER_QUERY_COMPONENTS:
             m[f"cost_{c}_per_query_usd"] = s[f"c_{c}"] / n_meas if n_meas else 0.0
@@ -991,6 +1015,7 @@ AGGREGATED_METRICS = frozenset(
      "prefix_hit_request_share", "quality_proxy", "quality_knowledge", "quality_use", "quality_behaviour",
      "quality_prior", "quality_weights_recall", "quality_distraction", "quality_long_context", "hallucination_share",
      "citable_share", "truncated_share", "retrieval_miss_share", "queries_completed", "queries_rejected",
+     "queries_failed", "rate_limited_share", "retries_mean", "failed_share", "offline_share",
      "cost_per_correct_answer_usd"]
     + [f"cost_{c}_per_query_usd" for c in PER_QUERY_COMPONENTS]
     + [f"cost_{c}_monthly_usd" for c in MONTHLY_COMPONENTS]
@@ -1028,7 +1053,7 @@ def run_fast(scenario: Scenario, *, replications: int | None = None,
              chunk_queries: int = CHUNK_QUERIES) -> RunResult:
     """Simulate every strategy with the fast kernel: the same RunResult as simlib.engine.run.run.
 
-    ``records``: 'full' keeps every per-query record (54 bytes a query a strategy);
+    ``records``: 'full' keeps every per-query record (56 bytes a query a strategy);
     'summary' folds them into streaming aggregates (no per-query records: ~80 B per query for the draws, a sample of records
     kept); 'auto' keeps full records up to FULL_RECORDS_MAX_BYTES. Falls back to the simpy
     engine, with a note, where the kernel cannot follow it.
@@ -1106,7 +1131,7 @@ def run_replication_fast(scenario: Scenario, replication: int, feasible: dict[st
             if not len(idx):
                 continue
             if lo < warmup_n or k.strategy.uses_retrieval and warmup_n:
-                cols["flags"] |= np.where(idx < warmup_n, WARMUP, 0).astype(np.uint8)
+                cols["flags"] |= np.where(idx < warmup_n, WARMUP, 0).astype(np.uint16)
             if full is not None:
                 target = full[name]
                 for field in RECORD_DTYPE.names:

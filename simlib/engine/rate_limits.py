@@ -22,9 +22,9 @@ Sustained throughput under steady overload (closed form checked by the tests):
 
     requests/min = min(RPM, ITPM / counted input per request, OTPM / output per request)
 
-Status: a standalone mechanism with its own time-ordered simulation
-(:func:`simulate_rate_limited`); it is not yet wired into the strategies' serving path
-(simlib/engine/serving.py) or the array kernel.
+Wired into the serving path (simlib/engine/serving.py) through :class:`RateLimiter`, from
+the scenario's ``rate_limits`` group (:func:`limiter_for`); :func:`simulate_rate_limited`
+replays one stream of requests through the same limiter (the closed-form tests).
 """
 
 from __future__ import annotations
@@ -111,34 +111,56 @@ def binding_limit(limits: RateLimits, counted_input_per_request: float, output_p
     return min(options, key=options.get)
 
 
-class TokenBuckets:
-    """The three buckets of one tier, refilled continuously; starts full."""
+def model_class(model_name: str) -> str | None:
+    """The rate-limit class of a catalog model (data/prices/rate_limits.csv), None if none is on file."""
+    name = model_name.lower()
+    return "sonnet-opus-4" if ("sonnet-4" in name or "opus-4" in name) else None
 
-    def __init__(self, limits: RateLimits):
-        self.rate_per_s = limits.per_minute() / SECONDS_PER_MINUTE
-        self.burst = limits.per_minute() * limits.burst_minutes
-        self.level = self.burst.copy()
+
+class RateLimiter:
+    """The three buckets of one tier and the retry policy: the one implementation both backends call.
+
+    Scalar floats (no numpy per attempt): the simpy engine calls :meth:`attempt` from each
+    query's process at its clock time, the array backend calls it in the same time order,
+    so both see the same levels, 429s and waits bit for bit. Starts full.
+    """
+
+    def __init__(self, limits: RateLimits, policy: RetryPolicy, honour_retry_after: bool = True):
+        rpm, itpm, otpm = (float(x) for x in limits.per_minute())
+        self.rate = (rpm / SECONDS_PER_MINUTE, itpm / SECONDS_PER_MINUTE, otpm / SECONDS_PER_MINUTE)
+        self.burst = (rpm * limits.burst_minutes, itpm * limits.burst_minutes, otpm * limits.burst_minutes)
+        self.level = list(self.burst)
         self.at_s = 0.0
+        self.policy = policy
+        self.honour_retry_after = honour_retry_after
 
-    def _refill(self, now_s: float) -> None:
-        if now_s > self.at_s:
-            self.level = np.minimum(self.burst, self.level + (now_s - self.at_s) * self.rate_per_s)
-            self.at_s = now_s
+    def attempt(self, now_s: float, input_tokens: float, output_tokens: float) -> float:
+        """Take (1 request, input, output) if every bucket holds it: return 0.0.
 
-    def try_take(self, now_s: float, need: np.ndarray) -> float:
-        """Take ``need`` (requests, input, output) if all buckets hold it: return 0.0.
-
-        Otherwise take nothing and return the retry-after (seconds until all would hold it;
-        ``inf`` when a need exceeds a bucket's burst and can never be admitted).
+        Otherwise take nothing and return the retry-after: seconds until every bucket would
+        hold it, max over buckets of (need - level) / rate; ``inf`` when a need exceeds a
+        bucket's burst and can never be admitted.
         """
-        self._refill(now_s)
-        short = need - self.level
-        if np.all(short <= 1e-9):
-            self.level = self.level - need
+        lv, rate, burst = self.level, self.rate, self.burst
+        if now_s > self.at_s:
+            dt = now_s - self.at_s
+            lv[0] = min(burst[0], lv[0] + dt * rate[0])
+            lv[1] = min(burst[1], lv[1] + dt * rate[1])
+            lv[2] = min(burst[2], lv[2] + dt * rate[2])
+            self.at_s = now_s
+        s0, s1, s2 = 1.0 - lv[0], input_tokens - lv[1], output_tokens - lv[2]
+        if s0 <= 1e-9 and s1 <= 1e-9 and s2 <= 1e-9:
+            lv[0] -= 1.0
+            lv[1] -= input_tokens
+            lv[2] -= output_tokens
             return 0.0
-        if np.any(need > self.burst + 1e-9):
+        if input_tokens > burst[1] + 1e-9 or output_tokens > burst[2] + 1e-9 or burst[0] < 1.0 - 1e-9:
             return math.inf
-        return float(np.max(np.maximum(short, 0.0) / self.rate_per_s))
+        return max(max(s0, 0.0) / rate[0], max(s1, 0.0) / rate[1], max(s2, 0.0) / rate[2])
+
+    def wait_s(self, retry_index: int, retry_after_s: float, u: float) -> float:
+        """The client's wait before retry ``retry_index`` (0-based); retry-after ignored unless honoured."""
+        return self.policy.wait_s(retry_index, retry_after_s if self.honour_retry_after else 0.0, u)
 
 
 @dataclass
@@ -153,21 +175,23 @@ class RateLimitOutcome:
 
 
 def simulate_rate_limited(arrival_at_s, counted_input_tokens_per_request, output_tokens_per_request,
-                          limits: RateLimits, policy: RetryPolicy, seed: int = 0) -> RateLimitOutcome:
+                          limits: RateLimits, policy: RetryPolicy, seed: int = 0, jitter_u=None) -> RateLimitOutcome:
     """Replay arrivals through the buckets in time order (attempts ordered by time, then index).
 
     Each attempt either takes its tokens or gets a 429; a 429 schedules the next attempt
     after ``policy.wait_s`` or, after ``max_retries`` retries, fails the request.
+    ``jitter_u[i, k]``: the jitter draw of request i's retry k (default: drawn from ``seed``).
     Metrics: rate_limited_share (requests that got >= 1 429), retries_mean, failed_share.
     """
     import heapq
 
     arrival = np.asarray(arrival_at_s, dtype=float)
     n = arrival.size
-    need_in = np.broadcast_to(np.asarray(counted_input_tokens_per_request, dtype=float), (n,))
-    need_out = np.broadcast_to(np.asarray(output_tokens_per_request, dtype=float), (n,))
-    rng = np.random.default_rng(seed)
-    buckets = TokenBuckets(limits)
+    need_in = np.broadcast_to(np.asarray(counted_input_tokens_per_request, dtype=float), (n,)).tolist()
+    need_out = np.broadcast_to(np.asarray(output_tokens_per_request, dtype=float), (n,)).tolist()
+    if jitter_u is None:
+        jitter_u = np.random.default_rng(seed).random((n, max(1, policy.max_retries)))
+    limiter = RateLimiter(limits, policy)
     admitted = np.full(n, np.nan)
     retries = np.zeros(n, dtype=int)
     throttled = np.zeros(n, dtype=int)
@@ -176,7 +200,7 @@ def simulate_rate_limited(arrival_at_s, counted_input_tokens_per_request, output
     heapq.heapify(heap)
     while heap:
         now, i = heapq.heappop(heap)
-        retry_after = buckets.try_take(now, np.array([1.0, need_in[i], need_out[i]]))
+        retry_after = limiter.attempt(now, need_in[i], need_out[i])
         if retry_after == 0.0:
             admitted[i] = now
             continue
@@ -184,7 +208,7 @@ def simulate_rate_limited(arrival_at_s, counted_input_tokens_per_request, output
         if math.isinf(retry_after) or retries[i] >= policy.max_retries:
             failed[i] = True
         else:
-            wait = policy.wait_s(int(retries[i]), retry_after, float(rng.random()))
+            wait = limiter.wait_s(int(retries[i]), retry_after, float(jitter_u[i, retries[i]]))
             retries[i] += 1
             heapq.heappush(heap, (now + wait, i))
     metrics = {
@@ -208,3 +232,48 @@ def stage_capacities(limits: RateLimits, counted_input_per_request: float, outpu
             "binding_limit": binding_limit(limits, counted_input_per_request, output_per_request),
             "offered_requests_per_minute": offered_requests_per_minute,
             "utilisation_share": offered_requests_per_minute / capacity}
+
+
+def limiter_for(scenario, strategy) -> RateLimiter | None:
+    """A fresh limiter for one strategy's serverless endpoint under the scenario's rate_limits, or None.
+
+    Each strategy is its own system (its own account's buckets), as it has its own slots.
+    None when no limits are set, the model is on dedicated GPUs, or the strategy is
+    fine-tuned and the limits apply to the base model only.
+    """
+    rl = scenario.rate_limits
+    if not rl.enabled or scenario.serving.dedicated(strategy.fine_tuned):
+        return None
+    if strategy.fine_tuned and rl.applies_to == "base":
+        return None
+    limits = RateLimits(rl.requests_per_minute, rl.input_tokens_per_minute, rl.output_tokens_per_minute,
+                        rl.counts_uncached_only(), rl.burst_s / SECONDS_PER_MINUTE)
+    policy = RetryPolicy(rl.retry_limit, rl.backoff_base_s, rl.backoff_cap_s, rl.jitter_share)
+    return RateLimiter(limits, policy, rl.honour_retry_after)
+
+
+def counted_input_per_query(scenario, strategy, prompt_tokens: np.ndarray, cached_prefix_tokens: int) -> np.ndarray:
+    """Input tokens each request presents to the input-token bucket at admission.
+
+    prompt - cached prefix where cache reads are exempt and the strategy caches, else the prompt.
+    The prefix counts as a read: whether it hits is only known when the request is served,
+    after admission, and where limits bind the load is high enough that the prefix stays
+    warm (an approximation stated in docs/capacity.md).
+    """
+    prompt = np.asarray(prompt_tokens, dtype=float)
+    if scenario.rate_limits.counts_uncached_only() and strategy.caches(scenario) and cached_prefix_tokens > 0:
+        return np.maximum(prompt - cached_prefix_tokens, 0.0)
+    return prompt
+
+
+def rate_limit_utilisation(scenario, strategy, prompt_tokens: np.ndarray, output_tokens_mean: float,
+                           offered_requests_per_minute: float) -> float:
+    """Offered requests/min over the sustained capacity of the scenario's limits (>= 1: the tier cannot carry it)."""
+    from simlib.engine.cache import cached_tokens_on_hit
+
+    rl, pc = scenario.rate_limits, scenario.prompt_cache
+    hit = cached_tokens_on_hit(strategy.cached_prefix_tokens(scenario), pc.mode, pc.min_cacheable_tokens, pc.increment_tokens)
+    counted = float(np.mean(counted_input_per_query(scenario, strategy, prompt_tokens, hit)))
+    limits = RateLimits(rl.requests_per_minute, rl.input_tokens_per_minute, rl.output_tokens_per_minute,
+                        rl.counts_uncached_only(), rl.burst_s / SECONDS_PER_MINUTE)
+    return stage_capacities(limits, counted, output_tokens_mean, offered_requests_per_minute)["utilisation_share"]

@@ -24,7 +24,8 @@ from simlib.engine.quality import quality_factors
 from simlib.engine.serving import Finish, ServingPath, source
 from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
-    CACHE_HIT, CITABLE, COMPLETED, FRESH, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
+    CACHE_HIT, CITABLE, COMPLETED, FAILED, FRESH, OFFLINE, RATE_LIMITED, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED,
+    WARMUP,
     Replication, RunResult, StrategyReplication,
 )
 from simlib.scenario import DAYS_PER_MONTH, Scenario
@@ -131,9 +132,10 @@ def _records(scenario: Scenario, path: ServingPath, draws: QueryDraws, warmup_n:
         read, write = path.cache_read_tokens, path.cache_write_tokens
     fresh = done & np.isnan(path.staleness_age_s) & (strategy.knowledge_source != "none")
     retrieved = path.retrieved & done
+    offline = draws.offline & done if draws.offline is not None else np.zeros(n, bool)
     comps = per_query_costs(
         strategy, scenario, prompt_tokens=budget.prompt_tokens, cache_read_tokens=read, cache_write_tokens=write,
-        output_tokens=draws.output_tokens, query_tokens=draws.query_tokens, sent=done,
+        output_tokens=draws.output_tokens, query_tokens=draws.query_tokens, sent=done, offline=offline,
     )
     q = quality_factors(strategy, scenario, fresh=fresh, retrieved=retrieved, chunks=budget.chunks_used)
     rec["arrival_at_s"] = draws.arrival_at_s
@@ -149,14 +151,18 @@ def _records(scenario: Scenario, path: ServingPath, draws: QueryDraws, warmup_n:
     rec["query_tokens"] = draws.query_tokens
     rec["output_tokens"] = np.where(done, draws.output_tokens, 0)
     rec["chunks_used"] = np.minimum(budget.chunks_used, 255)
-    flags = np.zeros(n, np.uint8)
-    flags |= np.where(done, COMPLETED, 0).astype(np.uint8)
-    flags |= np.where(budget.rejected, REJECTED, 0).astype(np.uint8)
-    flags |= np.where(fresh, FRESH, 0).astype(np.uint8)
-    flags |= np.where(retrieved, RETRIEVED, 0).astype(np.uint8)
-    flags |= np.where(budget.truncated, TRUNCATED, 0).astype(np.uint8)
-    flags |= np.where(hit, CACHE_HIT, 0).astype(np.uint8)
-    flags |= np.where(q["citable"] & done, CITABLE, 0).astype(np.uint8)
+    rec["retries"] = path.retries
+    flags = np.zeros(n, np.uint16)
+    flags |= np.where(done, COMPLETED, 0).astype(np.uint16)
+    flags |= np.where(budget.rejected, REJECTED, 0).astype(np.uint16)
+    flags |= np.where(fresh, FRESH, 0).astype(np.uint16)
+    flags |= np.where(retrieved, RETRIEVED, 0).astype(np.uint16)
+    flags |= np.where(budget.truncated, TRUNCATED, 0).astype(np.uint16)
+    flags |= np.where(hit, CACHE_HIT, 0).astype(np.uint16)
+    flags |= np.where(q["citable"] & done, CITABLE, 0).astype(np.uint16)
+    flags |= np.where(path.rate_limited, RATE_LIMITED, 0).astype(np.uint16)
+    flags |= np.where(path.failed, FAILED, 0).astype(np.uint16)
+    flags |= np.where(offline, OFFLINE, 0).astype(np.uint16)
     flags[:warmup_n] |= WARMUP
     rec["flags"] = flags
     cache_hours_month = 0.0
@@ -190,16 +196,25 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
             "Set fine_tuning.adapters: per_tenant for one adapter per tenant."
         )
     if tuned and scenario.fine_tuning.synthetic_data_share > 0:
-        notes.append("fine-tuning data preparation is priced at the base model's full per-token prices (no batch price is modelled)")
+        notes.append("fine-tuning data preparation is priced at the base model's full per-token prices (not at the batch API's)")
     notes += input_notes(scenario, reps)
     from simlib.results import saturation
 
     for name in reps[0].strategies:
         sat = saturation(scenario, name, reps)
         if sat["saturated"]:
-            util = sat["peak_hour_utilisation"][sat["saturated_stage"]]
+            stage = sat["saturated_stage"]
+            util = sat["peak_hour_utilisation"][stage]
+            if stage == "rate_limits":
+                notes.append(
+                    f"{name}: the rate limits cannot carry the busiest hour (offered / sustained capacity {util:.2f}, "
+                    "min(RPM, ITPM / counted input, OTPM / output)); requests get 429s and fail after their last retry "
+                    "(failed_share), so its costs count only what was served, and it cannot be the verdict"
+                )
+                continue
+            what = "dedicated replicas" if stage == "dedicated_replicas" else f"{stage} stage"
             notes.append(
-                f"{name}: the {sat['saturated_stage']} stage is saturated at the busiest hour (peak-hour "
+                f"{name}: the {what} is saturated at the busiest hour (peak-hour "
                 f"utilisation {util:.2f}); its queue grows while the peak lasts, so its latency figures are "
                 "not steady-state, and it cannot be the verdict"
             )
