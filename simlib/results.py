@@ -554,3 +554,43 @@ def batch_metrics(scenario: Scenario, strategy: str, rep: Replication, batches: 
         metrics["model_utilisation"] = None
         out.append(metrics)
     return out
+
+
+def capacity_status(result: RunResult) -> list[str]:
+    """One line per strategy behind rate limits or on dedicated GPUs: the tier or replicas, the peak-hour load and the bill.
+
+    What the CLI prints as ``capacity:`` lines and the dashboard shows under its results
+    (issue 16: "which tier or how many GPUs at our peak, and the bill").
+    """
+    from simlib.engine.rate_limits import limiter_for
+    from simlib.engine.strategies import STRATEGIES
+
+    s = result.scenario
+    rl, sv = s.rate_limits, s.serving
+    summary = result.summary()
+    lines = []
+    for name, entry in summary.items():
+        if not entry["feasible"]:
+            continue
+        st = STRATEGIES[name]
+        util = entry["peak_hour_utilisation"]
+        if limiter_for(s, st) is not None:
+            tier = f" ({rl.tier if '/' in (rl.tier or '') else f'tier {rl.tier}'})" if rl.tier else ""
+            limited, failed = entry["rate_limited_share"]["mean"] or 0.0, entry["failed_share"]["mean"] or 0.0
+            lines.append(
+                f"{name}: rate limits{tier} {rl.requests_per_minute:,.0f} RPM / {rl.input_tokens_per_minute:,.0f} ITPM / "
+                f"{rl.output_tokens_per_minute:,.0f} OTPM carry {util['rate_limits']:.2f}x their sustained capacity at the "
+                f"busiest hour; {limited:.1%} of requests got a 429, {failed:.1%} failed after {rl.retry_limit} retries"
+                + ("  << a higher tier or custom limits needed" if util["rate_limits"] >= SATURATION_UTILISATION else ""))
+        if s.serving.dedicated(st.fine_tuned):
+            from simlib.engine.dedicated import replicas_for
+
+            replicas = replicas_for(s, st)
+            how = (f"sized to p95 <= {sv.p95_target_s:g} s at the busiest hour" if sv.replicas_count is None
+                   else "fixed")
+            hosting = entry["cost_hosting_monthly_usd"]["mean"]
+            lines.append(
+                f"{name}: dedicated {replicas} replica(s) x {sv.gpus_per_replica_count} {sv.gpu} = "
+                f"{replicas * sv.gpus_per_replica_count} GPUs ({how}){' with speculative decoding' if sv.speculative else ''}: "
+                f"${hosting:,.0f}/month; busiest-hour load {util['dedicated_replicas']:.2f} of full-batch capacity")
+    return lines
