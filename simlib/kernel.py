@@ -107,9 +107,7 @@ def kernel_gap(scenario: Scenario) -> str | None:
 
 
 def capacity_gap(scenario: Scenario) -> str | None:
-    """The issue-16 mechanisms the kernel does not follow yet: rate limits, dedicated serving, the batch API."""
-    if scenario.rate_limits.enabled:
-        return "rate limits (429s and retries) are simulated by the simpy engine only"
+    """The issue-16 mechanisms the kernel does not follow yet: dedicated serving, the batch API (rate limits it does)."""
     if "dedicated" in (scenario.serving.base_model, scenario.serving.fine_tuned_model):
         return "dedicated serving (batching curve per replica) is simulated by the simpy engine only"
     if scenario.workload.offline_share > 0:
@@ -559,6 +557,16 @@ class _StrategyKernel:
         # (query, completion, retrieval start, prompt tokens, chunks used, truncated)
         self.pending = (np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int64),
                         np.empty(0, np.int64), np.empty(0, bool))
+        # rate limits: the same limiter as serving.py, met in time order (simlib.engine.rate_limits)
+        from simlib.engine.rate_limits import ArrayAdmissions, counted_input_per_query, limiter_for
+
+        limiter = limiter_for(scenario, st)
+        self.admissions = None
+        if limiter is not None:
+            probe = token_budget(st, scenario, draws.query_tokens).prompt_tokens
+            self.admissions = ArrayAdmissions(limiter, scenario.rate_limits.retry_limit,
+                                              counted_input_per_query(scenario, st, probe, self.hit_tokens),
+                                              draws.output_tokens.astype(float), draws.retry_u)
 
     def versions(self, keys: np.ndarray, t: np.ndarray) -> np.ndarray:
         if self.version_kind == "tenant":
@@ -598,15 +606,30 @@ class _StrategyKernel:
         else:
             ridx, req, r_wait = live, clock[live], None
             prompt_t, chunks_t, trunc_t = fields
-        n_req, n_rej = len(ridx), len(rej)
-        idx = np.concatenate([ridx, rej])
+        admit = req
+        fail_idx = np.empty(0, np.int64)
+        retries_req = retries_fail = None
+        if self.admissions is not None:  # 429s delay requests by the retry policy; the last one fails them
+            (ridx, req, admit, retries_req, prompt_t, chunks_t, trunc_t, r_wait, fail_idx, fail_at, retries_fail,
+             fail_fields) = self._rate_limit(ridx, req, prompt_t, chunks_t, trunc_t, r_wait, bound_s)
+            if len(fail_idx):
+                self.end_s = max(self.end_s, float(fail_at.max()))
+        n_req, n_fail, n_rej = len(ridx), len(fail_idx), len(rej)
+        idx = np.concatenate([ridx, fail_idx, rej])
         n = len(idx)
+        f_prompt, f_chunks, f_trunc = fail_fields if n_fail else (np.empty(0, np.int64),) * 2 + (np.empty(0, bool),)
         budget = Budget(
-            True, None, np.concatenate([prompt_t, b.prompt_tokens[b.rejected]]),
-            np.concatenate([chunks_t, b.chunks_used[b.rejected]]),
-            np.concatenate([trunc_t, b.truncated[b.rejected]]),
-            np.concatenate([np.zeros(n_req, bool), np.ones(n_rej, bool)]),
+            True, None, np.concatenate([prompt_t, f_prompt, b.prompt_tokens[b.rejected]]),
+            np.concatenate([chunks_t, f_chunks, b.chunks_used[b.rejected]]),
+            np.concatenate([trunc_t, f_trunc, b.truncated[b.rejected]]),
+            np.concatenate([np.zeros(n_req + n_fail, bool), np.ones(n_rej, bool)]),
         )
+        retries = np.zeros(n, np.int64)
+        failed = np.zeros(n, bool)
+        if retries_req is not None:
+            retries[:n_req] = retries_req
+            retries[n_req:n_req + n_fail] = retries_fail
+            failed[n_req:n_req + n_fail] = True
         wait, ttft, latency, age = (np.full(n, np.nan) for _ in range(4))
         hit, miss, completed = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
         retrieved = d.retrieval_u[idx] < recall_at_k(sc, budget.chunks_used)
@@ -615,7 +638,7 @@ class _StrategyKernel:
             scale = d.service_scale[ridx]
             pm = prompt / self.prefill_per_s * scale
             dec = d.output_tokens[ridx] / self.decode_per_s * scale
-            world.ensure(float(req[-1]))
+            world.ensure(float(max(req.max(), admit[-1])))
             if self.cached:
                 H = self.hit_tokens
                 ph = (self.cache_overhead_s + (prompt - H) / self.prefill_per_s + H / self.cached_prefill_per_s) * scale
@@ -623,7 +646,7 @@ class _StrategyKernel:
                 services = _CachedServices(self, keys, pm, ph, dec)
             else:
                 services = _Services(pm + dec)
-            start, service, self.model_dep = fifo_stage(self.model_dep, self.capacity, req, services)
+            start, service, self.model_dep = fifo_stage(self.model_dep, self.capacity, admit, services)
             prefill = np.where(services.hit, ph, pm) if self.cached else pm
             self.busy_s = float(np.cumsum(np.concatenate([[self.busy_s], service]))[-1])  # in start order, as simpy
             self.end_s = max(self.end_s, float((start + service).max()))
@@ -637,10 +660,37 @@ class _StrategyKernel:
                 miss[:n_req] = ~services.hit
             world.ensure(float(start.max()))
             age[:n_req] = self._staleness(ridx, req, start, retrieved[:n_req])
-        cols, comps, quality = self._columns(idx, budget, retrieved, wait, ttft, latency, age, hit, miss, completed)
+        cols, comps, quality = self._columns(idx, budget, retrieved, wait, ttft, latency, age, hit, miss, completed,
+                                             retries, failed)
         return idx, cols, comps, quality
 
-    def _columns(self, idx, budget, retrieved, wait, ttft, latency, age, hit, miss, done):
+    def _rate_limit(self, ridx, req, prompt_t, chunks_t, trunc_t, r_wait, bound_s):
+        """The requests up to bound_s through the limiter: admitted ones in admission order, failed ones apart.
+
+        Returns the admitted (query, model-stage request time, admission time, retries, prompt, chunks,
+        truncated, retrieval wait), then the failed (query, failure time, retries, (prompt, chunks, truncated)).
+        A request retried past bound_s is carried to a later step with its fields.
+        """
+        rw = r_wait if r_wait is not None else np.zeros(len(ridx))
+        payload = list(zip(req.tolist(), prompt_t.tolist(), chunks_t.tolist(), trunc_t.tolist(), rw.tolist()))
+        adm, fail = self.admissions.step(ridx, req, payload, bound_s)
+
+        def cols(rows, k):
+            return [r[3][k] for r in rows]
+
+        a_idx = np.array([r[1] for r in adm], np.int64)
+        a_at = np.array([r[0] for r in adm], float)
+        a_k = np.array([r[2] for r in adm], np.int64)
+        a_req = np.array(cols(adm, 0), float)
+        a_fields = (np.array(cols(adm, 1), np.int64), np.array(cols(adm, 2), np.int64), np.array(cols(adm, 3), bool))
+        a_rw = np.array(cols(adm, 4), float) if r_wait is not None else None
+        f_idx = np.array([r[1] for r in fail], np.int64)
+        f_at = np.array([r[0] for r in fail], float)
+        f_k = np.array([r[2] for r in fail], np.int64)
+        f_fields = (np.array(cols(fail, 1), np.int64), np.array(cols(fail, 2), np.int64), np.array(cols(fail, 3), bool))
+        return (a_idx, a_req, a_at, a_k) + a_fields + (a_rw, f_idx, f_at, f_k, f_fields)
+
+    def _columns(self, idx, budget, retrieved, wait, ttft, latency, age, hit, miss, done, retries=None, failed=None):
         """Record columns (RECORD_DTYPE's fields and types), as simlib.engine.run._records fills them.
 
         Costs and quality come from the engine's own functions (per_query_costs,
@@ -658,8 +708,11 @@ class _StrategyKernel:
                                 sent=done)
         q = quality_factors(st, sc, fresh=fresh, retrieved=retrieved, chunks=budget.chunks_used)
         flags = np.zeros(len(idx), np.uint16)
+        if retries is None:
+            retries, failed = np.zeros(len(idx), np.int64), np.zeros(len(idx), bool)
         for mask, bit in ((done, COMPLETED), (budget.rejected, REJECTED), (fresh, FRESH), (retrieved, RETRIEVED),
-                          (budget.truncated, TRUNCATED), (hit, CACHE_HIT), (q["citable"] & done, CITABLE)):
+                          (budget.truncated, TRUNCATED), (hit, CACHE_HIT), (q["citable"] & done, CITABLE),
+                          ((retries > 0) | failed, RATE_LIMITED), (failed, FAILED)):
             flags |= mask.astype(np.uint16) * np.uint16(bit)
         values = {
             "arrival_at_s": d.arrival_at_s[idx], "queue_wait_s": wait, "ttft_s": ttft, "latency_s": latency,
@@ -667,7 +720,7 @@ class _StrategyKernel:
             "quality": np.where(done, q["knowledge"] * q["use"] * q["behaviour"], np.nan),
             "prompt_tokens": budget.prompt_tokens, "cache_read_tokens": read, "cache_write_tokens": write,
             "query_tokens": query_tokens, "output_tokens": np.where(done, output_tokens, 0),
-            "chunks_used": np.minimum(budget.chunks_used, 255), "flags": flags, "retries": np.zeros(len(idx), np.uint8),
+            "chunks_used": np.minimum(budget.chunks_used, 255), "flags": flags, "retries": retries,
         }
         cols = {f: np.asarray(values[f]).astype(RECORD_DTYPE[f], copy=False) for f in RECORD_DTYPE.names}
         return cols, comps, q
@@ -1130,7 +1183,8 @@ def run_replication_fast(scenario: Scenario, replication: int, feasible: dict[st
             idx, cols, comps, quality = k.step(lo, hi, bound)
             if not len(idx):
                 continue
-            if lo < warmup_n or k.strategy.uses_retrieval and warmup_n:
+            if lo < warmup_n or (k.strategy.uses_retrieval or k.admissions is not None) and warmup_n:
+                # queries of earlier chunks finish here after retrieval or rate-limit retries
                 cols["flags"] |= np.where(idx < warmup_n, WARMUP, 0).astype(np.uint16)
             if full is not None:
                 target = full[name]

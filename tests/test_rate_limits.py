@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import simlib
 from simlib.engine.dedicated import deployment
 from simlib.errors import ScenarioError
+from simlib.kernel import run_fast
 from simlib.results import COMPLETED, FAILED, OFFLINE, RATE_LIMITED, REJECTED
+from tests.test_kernel import assert_same_run
 
 # A hand-set scenario with constant lengths, so each request's tokens are known exactly:
 # prompt_only sends system 400 + instructions 1,200 + few-shot 2,000 + query 100 = 3,700 tokens.
@@ -131,6 +133,7 @@ def test_every_arrival_is_completed_failed_or_rejected(rpm, retries, jitter, win
                               "output_tokens_per_minute": rpm * 300, "retry_limit": retries, "jitter_share": jitter},
                  simulation={"queries": 300, "seed": seed, "strategies": list(simlib.scenario.STRATEGY_NAMES)})
     result = simlib.run(s, engine="simpy")
+    assert_same_run(result, run_fast(s, records="full", chunk_queries=53))  # and the array backend agrees
     summary = result.summary()
     for name in result.strategies:
         if not summary[name]["feasible"]:
@@ -153,7 +156,7 @@ def test_overload_is_flagged_saturated_noted_and_never_the_verdict():
     assert e["saturated"] and e["saturated_stage"] == "rate_limits"
     assert e["peak_hour_utilisation"]["rate_limits"] == pytest.approx(120 / 30)
     assert any("prompt_only: the rate limits cannot carry the busiest hour" in n for n in result.notes)
-    assert any("engine: simpy" in n for n in result.notes)  # the array backend says it fell back
+    assert result.engine == "fast"  # the array backend follows rate limits
     from simlib.verdict import verdict
 
     assert verdict(result).winner is None  # both strategies are throttled: neither can be the verdict
@@ -226,3 +229,32 @@ def test_a_partial_offline_share_is_left_out_of_the_latency_percentiles():
     live_p95 = float(np.quantile(rec["latency_s"][~off].astype(float), 0.95))
     assert result.summary()["prompt_only"]["latency_p95_s"]["mean"] == pytest.approx(live_p95)
     assert not math.isnan(live_p95)
+
+
+# --- both backends --------------------------------------------------------------------
+
+@pytest.mark.parametrize("preset, limits", [
+    ("code-apply", {"tier": "4"}),  # overloaded: most requests retried, many fail
+    # night-time traffic (~1.8/min) near the limit: the fast path, with 429s in bursts
+    ("docs-assistant", {"requests_per_minute": 2, "input_tokens_per_minute": 200_000, "output_tokens_per_minute": 40_000,
+                        "burst_s": 10}),
+    ("shared-manual", {"requests_per_minute": 3, "input_tokens_per_minute": 1e6, "output_tokens_per_minute": 1e6,
+                       "retry_limit": 5, "jitter_share": 1.0}),
+])
+def test_the_array_backend_equals_simpy_record_for_record_under_rate_limits(preset, limits):
+    """Small chunks so retries and their carried fields cross chunk boundaries."""
+
+    changes = {"simulation.queries": 700, "simulation.replications": 2, "simulation.warmup_share": 0.1}
+    changes.update({f"rate_limits.{k}": v for k, v in limits.items()})
+    s = simlib.load_preset(preset).with_changes(changes)
+    a = simlib.run(s, engine="simpy")
+    b = run_fast(s, records="full", chunk_queries=97)
+    assert b.engine == "fast"
+    assert_same_run(a, b)
+    assert ((a.records("rag")["flags"] & RATE_LIMITED) != 0).sum() > 0
+    streamed = run_fast(s, records="summary", chunk_queries=97).summary()
+    for name, entry in a.summary().items():
+        for metric in ("rate_limited_share", "retries_mean", "failed_share", "queries_failed", "latency_p95_s"):
+            want = entry[metric]["mean"]
+            got = streamed[name][metric]["mean"]
+            assert (got is None) if want is None else got == pytest.approx(want, rel=1e-9), (name, metric)

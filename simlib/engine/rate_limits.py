@@ -277,3 +277,103 @@ def rate_limit_utilisation(scenario, strategy, prompt_tokens: np.ndarray, output
     limits = RateLimits(rl.requests_per_minute, rl.input_tokens_per_minute, rl.output_tokens_per_minute,
                         rl.counts_uncached_only(), rl.burst_s / SECONDS_PER_MINUTE)
     return stage_capacities(limits, counted, output_tokens_mean, offered_requests_per_minute)["utilisation_share"]
+
+
+class ArrayAdmissions:
+    """The array backend's rate-limit stage: one :class:`RateLimiter` met in time order, chunk by chunk.
+
+    ``step`` takes the requests reaching the model stage up to ``bound_s`` (sorted by time)
+    and returns which were admitted (at what time, after how many retries) and which
+    failed; retries due after ``bound_s`` are carried to the next step. Attempts are
+    processed in time order, retries due at a request's time first and equal-time retries in
+    the order they were scheduled, exactly as the simpy processes meet the limiter (a retry's
+    timeout is always scheduled before a new request's process starts), so both backends see
+    the same levels and waits.
+
+    Fast path (exact): after an admission from full buckets the levels are burst - need;
+    while each next gap refills every bucket to its burst, (burst - need) + dt x rate >=
+    burst in the limiter's own float expression, the next request is admitted from full
+    too. Such runs are decided with arrays; the first request that may find a bucket short
+    goes through the scalar limiter.
+    """
+
+    BLOCK = 4096
+
+    def __init__(self, limiter: RateLimiter, retry_limit: int, counted_input, output, retry_u):
+        self.lim, self.retry_limit = limiter, retry_limit
+        self.counted_in = np.asarray(counted_input, dtype=float)
+        self.output = np.asarray(output, dtype=float)
+        self.retry_u = retry_u
+        # (due time, scheduling order, query, retries made, payload): equal due times in the order the
+        # retries were scheduled, as simpy orders events (retry-after sends many to one refill instant)
+        self.heap: list[tuple[float, int, int, int, object]] = []
+        self.seq = 0
+
+    def _vector_run(self, t: np.ndarray, inp: np.ndarray, out: np.ndarray, j: int, prev_in: float,
+                    prev_out: float) -> int:
+        """How many requests from j on are admitted from full buckets (0 if the next is not)."""
+        lim = self.lim
+        b0, b1, b2 = lim.burst
+        r0, r1, r2 = lim.rate
+        e = min(len(t), j + self.BLOCK)
+        tt = t[j:e]
+        prev_t = np.concatenate(([lim.at_s], tt[:-1]))
+        p_in = np.concatenate(([prev_in], inp[j:e - 1]))
+        p_out = np.concatenate(([prev_out], out[j:e - 1]))
+        dt = tt - prev_t
+        ok = ((dt > 0) & ((b0 - 1.0) + dt * r0 >= b0) & ((b1 - p_in) + dt * r1 >= b1) & ((b2 - p_out) + dt * r2 >= b2)
+              & (inp[j:e] <= b1 + 1e-9) & (out[j:e] <= b2 + 1e-9) & (b0 >= 1.0 - 1e-9))
+        bad = np.flatnonzero(~ok)
+        return int(bad[0]) if bad.size else e - j
+
+    def step(self, query: np.ndarray, t: np.ndarray, payload: list, bound_s: float):
+        """Attempts up to bound_s. ``payload[j]``: what the caller needs back for request j (any object).
+
+        Returns (admitted: list of (time, query, retries, payload), failed: list of (time, query, retries, payload)),
+        admitted in admission order.
+        """
+        import heapq
+
+        lim, heap, R = self.lim, self.heap, self.retry_limit
+        attempt, wait_s = lim.attempt, lim.wait_s
+        inp, out = self.counted_in[query], self.output[query]
+        inp_l, out_l, t_l, q_l = inp.tolist(), out.tolist(), t.tolist(), query.tolist()
+        admitted, failed = [], []
+
+        def one(now: float, i: int, k: int, pay, need_in: float, need_out: float) -> bool:
+            """One attempt; True when admitted from full buckets with nothing waiting (the fast path may follow)."""
+            ra = attempt(now, need_in, need_out)
+            if ra == 0.0:
+                admitted.append((now, i, k, pay))
+                lv, b = lim.level, lim.burst
+                return (not heap and lv[0] == b[0] - 1.0 and lv[1] == b[1] - need_in and lv[2] == b[2] - need_out)
+            if ra == math.inf or k >= R:
+                failed.append((now, i, k, pay))
+            else:
+                self.seq += 1
+                heapq.heappush(heap, (now + wait_s(k, ra, self.retry_u[i][k]), self.seq, i, k + 1, pay))
+            return False
+
+        j, m = 0, len(t_l)
+        full = False
+        while j < m:
+            now = t_l[j]
+            while heap and heap[0][0] <= now:
+                due, _, i, k, pay = heapq.heappop(heap)
+                full = one(due, i, k, pay, float(self.counted_in[i]), float(self.output[i]))
+            if full and not heap:
+                last = admitted[-1][1]
+                run = self._vector_run(t, inp, out, j, float(self.counted_in[last]), float(self.output[last]))
+                if run:
+                    e = j + run
+                    admitted.extend((t_l[x], q_l[x], 0, payload[x]) for x in range(j, e))
+                    lim.level = [lim.burst[0] - 1.0, lim.burst[1] - inp_l[e - 1], lim.burst[2] - out_l[e - 1]]
+                    lim.at_s = t_l[e - 1]
+                    j = e
+                    continue
+            full = one(now, q_l[j], 0, payload[j], inp_l[j], out_l[j])
+            j += 1
+        while heap and heap[0][0] <= bound_s:
+            due, _, i, k, pay = heapq.heappop(heap)
+            one(due, i, k, pay, float(self.counted_in[i]), float(self.output[i]))
+        return admitted, failed
