@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import simlib
 from simlib.engine.dedicated import deployment
 from simlib.errors import ScenarioError
-from simlib.kernel import run_fast
+
 from simlib.results import COMPLETED, FAILED, OFFLINE, RATE_LIMITED, REJECTED
-from tests.test_kernel import assert_same_run
+from tests.test_kernel import assert_same_run, run_fast
 
 # A hand-set scenario with constant lengths, so each request's tokens are known exactly:
 # prompt_only sends system 400 + instructions 1,200 + few-shot 2,000 + query 100 = 3,700 tokens.

@@ -158,7 +158,6 @@ class ServingPath:
         self.cache_write_tokens = np.zeros(n, np.int64) if blocks else None
         self.prefix_hit_tokens = np.zeros(n, np.int64) if blocks else None
         self.completed = np.zeros(n, bool)
-        self.rate_limited = np.zeros(n, bool)  # received at least one 429
         self.failed = np.zeros(n, bool)  # failed after the last retry
         self.retries = np.zeros(n, np.int64)
         self.busy_s = 0.0  # model-slot seconds (for utilisation)
@@ -190,7 +189,6 @@ class ServingPath:
                 retry_after = self.limiter.attempt(env.now, self.counted_in[i], self.output_f[i])
                 if retry_after == 0.0:
                     break
-                self.rate_limited[i] = True
                 if retry_after == math.inf or k >= self.max_retries:
                     self.failed[i] = True
                     self.retries[i] = k
