@@ -142,21 +142,28 @@ class RateLimiter:
         bucket's burst and can never be admitted.
         """
         lv, rate, burst = self.level, self.rate, self.burst
-        if now_s > self.at_s:
+        l0, l1, l2 = lv
+        if now_s > self.at_s:  # refill: min(burst, level + dt x rate), written out (the hot loop of both backends)
             dt = now_s - self.at_s
-            lv[0] = min(burst[0], lv[0] + dt * rate[0])
-            lv[1] = min(burst[1], lv[1] + dt * rate[1])
-            lv[2] = min(burst[2], lv[2] + dt * rate[2])
+            l0, l1, l2 = l0 + dt * rate[0], l1 + dt * rate[1], l2 + dt * rate[2]
+            if l0 > burst[0]:
+                l0 = burst[0]
+            if l1 > burst[1]:
+                l1 = burst[1]
+            if l2 > burst[2]:
+                l2 = burst[2]
             self.at_s = now_s
-        s0, s1, s2 = 1.0 - lv[0], input_tokens - lv[1], output_tokens - lv[2]
+        s0, s1, s2 = 1.0 - l0, input_tokens - l1, output_tokens - l2
         if s0 <= 1e-9 and s1 <= 1e-9 and s2 <= 1e-9:
-            lv[0] -= 1.0
-            lv[1] -= input_tokens
-            lv[2] -= output_tokens
+            self.level = [l0 - 1.0, l1 - input_tokens, l2 - output_tokens]
             return 0.0
+        self.level = [l0, l1, l2]
         if input_tokens > burst[1] + 1e-9 or output_tokens > burst[2] + 1e-9 or burst[0] < 1.0 - 1e-9:
             return math.inf
-        return max(max(s0, 0.0) / rate[0], max(s1, 0.0) / rate[1], max(s2, 0.0) / rate[2])
+        w0 = s0 / rate[0] if s0 > 0.0 else 0.0
+        w1 = s1 / rate[1] if s1 > 0.0 else 0.0
+        w2 = s2 / rate[2] if s2 > 0.0 else 0.0
+        return w0 if (w0 >= w1 and w0 >= w2) else (w1 if w1 >= w2 else w2)
 
     def wait_s(self, retry_index: int, retry_after_s: float, u: float) -> float:
         """The client's wait before retry ``retry_index`` (0-based); retry-after ignored unless honoured."""
@@ -358,7 +365,7 @@ class ArrayAdmissions:
                 failed.append((now, i, k, pay))
             else:
                 self.seq += 1
-                heapq.heappush(heap, (now + wait_s(k, ra, self.retry_u[i][k]), self.seq, i, k + 1, pay))
+                heapq.heappush(heap, (now + wait_s(k, ra, float(self.retry_u[i, k])), self.seq, i, k + 1, pay))
             return False
 
         j, m = 0, len(t_l)
