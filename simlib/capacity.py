@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from simlib.errors import Problem, ScenarioError
+from simlib.prices import rate_limit_class
 
 
 def peak_requests_per_minute(scenario) -> float:
@@ -32,11 +33,6 @@ def peak_requests_per_minute(scenario) -> float:
     if w.arrival_process == "daily_profile":
         return mean * 24.0 * max(w.hourly_weights) / sum(w.hourly_weights)
     return mean
-
-
-def _model_class(model_name: str) -> str | None:
-    name = model_name.lower()
-    return "sonnet-opus-4" if ("sonnet-4" in name or "opus-4" in name) else None
 
 
 def tier_rows(provider: str, model_class: str | None) -> list:
@@ -66,7 +62,7 @@ def capacity_report(scenario, *, result=None, p95_target_s: float = 10.0, specul
     peak = peak_requests_per_minute(scenario)
     catalog = scenario.prices.model or scenario.model.name
     provider = catalog.split("/")[0]
-    tiers = tier_rows(provider, _model_class(catalog))
+    tiers = tier_rows(provider, rate_limit_class(catalog))
     basis = ("busiest hour of the daily profile" if scenario.workload.arrival_process == "daily_profile"
              else "mean rate: no daily profile in this scenario")
     out: dict[str, Any] = {"peak_requests_per_minute": peak, "peak_basis": basis, "strategies": {}}

@@ -17,7 +17,7 @@ UNIT_SUFFIXES = ("_s", "_at_s", "_usd", "_tokens", "_per_s", "_per_day", "_share
                  "_per_mtok", "_per_query", "_per_hour", "_per_gb_month", "_per_100k_tokens", "_per_mtok_hour",
                  "_multiplier", "_mean", "_cv", "_exponent", "_dimensions", "_limit", "_per_fact", "_scale",
                  "_chunks", "_hours", "_months", "_per_month", "_per_server", "_per_question", "_per_retraining",
-                 "_exposures")
+                 "_exposures", "_per_minute", "_bytes")
 
 
 def all_fields(model=Scenario, prefix=""):

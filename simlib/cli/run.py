@@ -35,6 +35,12 @@ TABLE_COLUMNS = [
     ("truncated_share", "truncated", "{:.0%}"),
     ("queries_rejected", "rejected", "{:,.0f}"),
 ]
+# shown when the scenario sets rate limits (docs/capacity.md)
+RATE_LIMIT_COLUMNS = [
+    ("rate_limited_share", "429'd", "{:.0%}"),
+    ("retries_mean", "retries", "{:.2f}"),
+    ("failed_share", "failed", "{:.0%}"),
+]
 
 
 def _fmt(value: Any, pattern: str) -> str:
@@ -50,13 +56,14 @@ def format_table(result, verdict=None) -> str:
         from simlib.verdict import verdict as find_verdict
 
         verdict = find_verdict(result)
-    headers = ["strategy"] + [h for _, h, _ in TABLE_COLUMNS]
+    columns = TABLE_COLUMNS + (RATE_LIMIT_COLUMNS if result.scenario.rate_limits.enabled else [])
+    headers = ["strategy"] + [h for _, h, _ in columns]
     rows = []
     for name, entry in summary.items():
         if not entry["feasible"]:
-            rows.append([name, "infeasible"] + [""] * (len(TABLE_COLUMNS) - 1))
+            rows.append([name, "infeasible"] + [""] * (len(columns) - 1))
             continue
-        rows.append([name] + [_fmt(entry[m]["mean"], f) for m, _, f in TABLE_COLUMNS])
+        rows.append([name] + [_fmt(entry[m]["mean"], f) for m, _, f in columns])
     widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
     line = lambda cells: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
     s = result.scenario
@@ -86,6 +93,9 @@ def format_table(result, verdict=None) -> str:
         line(["-" * w for w in widths]),
     ]
     out += [line(r) for r in rows]
+    from simlib.results import capacity_status
+
+    out += [f"capacity: {c}" for c in capacity_status(result)]
     for note in result.notes:
         out.append(f"note: {note}")
     for name, entry in summary.items():

@@ -32,6 +32,7 @@ from simlib.prices.catalog import (
 from simlib.prices.errors import PriceDataError, UnknownModelError
 from simlib.prices.lookups import (
     batch_discount,
+    rate_limit_class,
     cache_rules,
     embedding_prices,
     fine_tune_prices,
@@ -60,7 +61,7 @@ from simlib.prices.views import describe_model_prices, effective_token_prices
 
 __all__ = [
     "BatchDiscountRow", "CacheRuleRow", "EmbeddingRow", "FineTuneRow", "GpuRow", "LatencyRow", "PriceDataError",
-    "RateLimitRow", "RerankerRow", "RetrievalLatencyRow", "UnknownModelError", "VectorStoreRow", "batch_discount",
+    "RateLimitRow", "RerankerRow", "RetrievalLatencyRow", "UnknownModelError", "VectorStoreRow", "batch_discount", "rate_limit_class",
     "cache_rules", "catalog_prices", "clear_caches", "describe_model_prices", "effective_token_prices",
     "embedding_prices", "fine_tune_prices", "gpu", "latency_figures", "load_table", "long_context_tiers",
     "model_context_window_tokens", "names", "prices_dir", "rate_limit_tier", "reranker_prices", "resolve_model",

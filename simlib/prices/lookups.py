@@ -178,6 +178,15 @@ def latency_figures(model_or_class: str) -> dict:
 _Z95 = 1.6448536269514722  # standard normal 95th percentile
 
 
+def rate_limit_class(model_name: str) -> str | None:
+    """The rate-limit class of a catalog model (a model_class of data/prices/rate_limits.csv), None if none is on file.
+
+    Only Anthropic's Sonnet/Opus 4 class is on file (its published tier table); other models have no row.
+    """
+    name = model_name.lower()
+    return "sonnet-opus-4" if ("sonnet-4" in name or "opus-4" in name) else None
+
+
 def rate_limit_tier(provider: str, tier: str, model_class: str) -> RateLimitRow:
     """One tier's limits from data/prices/rate_limits.csv (UnknownModelError if not on file)."""
     return _find_row("rate_limits", f"{provider}/{tier}/{model_class}", "rate-limit tier")  # type: ignore[return-value]

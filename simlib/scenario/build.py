@@ -23,7 +23,7 @@ from pydantic import ValidationError, ValidationInfo, model_validator
 from simlib.errors import Problem, ScenarioError
 from simlib.loading import explain_validation
 from simlib.prices import UnknownModelError
-from simlib.scenario.catalog import catalog_field, names_catalog_model, resolve_catalog
+from simlib.scenario.catalog import catalog_field, names_catalog_model, resolve_capacity, resolve_catalog
 from simlib.scenario.schema import (
     MAX_CHANGES_PER_RUN,
     MAX_HORIZON_S,
@@ -36,8 +36,10 @@ from simlib.scenario.schema import (
     Prompt,
     PromptCache,
     Quality,
+    RateLimitGroup,
     Requirements,
     Retrieval,
+    Serving,
     Simulation,
     Workload,
     _f,
@@ -63,6 +65,8 @@ class Scenario(_Group):
     prices: Prices = Prices()
     fine_tuning: FineTuning = FineTuning()
     prompt_cache: PromptCache = PromptCache()
+    rate_limits: RateLimitGroup = RateLimitGroup()
+    serving: Serving = Serving()
     quality: Quality = Quality()
     simulation: Simulation = Simulation()
     requirements: Requirements = Requirements()
@@ -155,6 +159,10 @@ def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenar
     """Validate ``data`` into a :class:`Scenario`, or raise ScenarioError listing every problem."""
     if not isinstance(data, dict):
         raise ScenarioError([Problem("", f"a scenario must be a mapping of groups, got {type(data).__name__}")], source=source)
+    try:  # rate-limit tier and batch discount from data/prices
+        data = resolve_capacity(data)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.problems, source=source) from None
     if names_catalog_model(data):  # the one catalog fill of this build
         try:
             data = resolve_catalog(data)

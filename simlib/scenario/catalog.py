@@ -106,6 +106,57 @@ def resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def resolve_capacity(data: dict[str, Any]) -> dict[str, Any]:
+    """Fill rate limits from a named tier and the batch discount from the provider (data/prices).
+
+    ``rate_limits.tier`` 'PROVIDER/TIER' or 'TIER' (the provider of prices.model): the row of
+    data/prices/rate_limits.csv for prices.model's class fills the limits not set by hand and
+    ``cache_reads_exempt``. prices.batch_discount_share and batch_completion_window_s come
+    from data/prices/batch_discounts.csv for prices.model's provider when not set.
+    """
+    prices = data.get("prices") if isinstance(data.get("prices"), dict) else {}
+    model = prices.get("model") if isinstance(prices.get("model"), str) else None
+    marks: list[str] = []
+    limits = data.get("rate_limits")
+    if isinstance(limits, dict) and isinstance(limits.get("tier"), str) and limits["tier"]:
+        tier = limits["tier"]
+        provider, _, name = tier.rpartition("/")
+        if not provider:
+            if model is None:
+                raise ScenarioError([Problem("rate_limits.tier", f"'{tier}' names no provider: write 'PROVIDER/{tier}' or set prices.model")])
+            provider = model.split("/")[0]
+        cls = catalog.rate_limit_class(model) if model else None
+        rows = [r for r in catalog.load_table("rate_limits") if r.provider == provider and r.tier == name
+                and (cls is None or r.model_class == cls)]
+        if not rows:
+            on_file = sorted({f"{r.provider}/{r.tier}" for r in catalog.load_table("rate_limits")})
+            raise ScenarioError([Problem("rate_limits.tier", (
+                f"no tier '{provider}/{name}' on file for {model or 'this model'} (data/prices/rate_limits.csv holds "
+                f"{', '.join(on_file)} for {'its class' if cls else 'Sonnet/Opus 4 models'})"))])
+        row = rows[0]
+        filled = dict(limits)
+        for key in ("requests_per_minute", "input_tokens_per_minute", "output_tokens_per_minute", "cache_reads_exempt"):
+            if key not in filled:
+                filled[key] = getattr(row, key)
+                marks.append(f"rate_limits.{key}")
+        data = {**data, "rate_limits": filled}
+    if model is not None and ("batch_discount_share" not in prices or "batch_completion_window_s" not in prices):
+        try:
+            row = catalog.batch_discount(model.split("/")[0])
+        except catalog.UnknownModelError:
+            row = None
+        if row is not None:
+            filled = dict(prices)
+            for key, value in (("batch_discount_share", row.discount_share), ("batch_completion_window_s", row.completion_window_s)):
+                if key not in filled:
+                    filled[key] = value
+                    marks.append(f"prices.{key}")
+            data = {**data, "prices": filled}
+    if marks:
+        data = {**data, "catalog_filled": tuple(sorted(set(data.get("catalog_filled", ())) | set(marks)))}
+    return data
+
+
 def _number_or(value: Any, default: float) -> float:
     """A raw (unvalidated) input as a float, or the default if it is not one (validation reports it)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):

@@ -1,7 +1,7 @@
 """The scenario's schema: the groups of fields, each with its unit, bounds and the source of its default.
 
 A scenario is a tree of groups (workload, knowledge, retrieval, model, prompt, prices,
-fine_tuning, prompt_cache, quality, simulation, requirements). Every numeric field carries its unit in
+fine_tuning, prompt_cache, rate_limits, serving, quality, simulation, requirements). Every numeric field carries its unit in
 its name (``_s`` durations, ``_at_s`` instants, ``_usd`` money, ``_tokens``, ``_per_s``,
 ``_per_day``, ``_share`` fractions in [0, 1]), a constraint, and a description that
 states where its default comes from.
@@ -107,6 +107,14 @@ class Workload(_Group):
     trace_start_s: float = _f(0.0, "Trace replay: skip the trace before this many seconds.", ge=0, le=MAX_DURATION_S)
     trace_duration_s: float | None = _f(None, "Trace replay: use this many seconds of trace from trace_start_s (None: to the end).", gt=0, le=MAX_DURATION_S)
     trace_loop: bool = _f(False, "Trace replay: loop the window until simulation.queries have arrived.")
+    offline_share: float = _f(
+        0.0,
+        "Share of queries that need no live answer and go through the provider's batch API: billed at "
+        "prices.batch_discount_share off the token prices (fine_tuning.batch_discount_share for fine-tuned "
+        "strategies), answered within prices.batch_completion_window_s instead of a latency (left out of the "
+        "latency, TTFT and queue metrics; they bypass the live rate limits and model slots). Default 0: all live.",
+        ge=0, le=1,
+    )
 
     @model_validator(mode="after")
     def _weights_usable(self) -> "Workload":
@@ -230,6 +238,8 @@ class Prices(_Group):
     vector_store_minimum_usd_per_month: float = _f(50.0, "Vector store plan minimum per month: usage below it (storage, reads, re-index writes) is topped up to it. Default: Pinecone Standard (data/prices/vector_stores.csv, 2025-10-01); 0 for an in-process index.", ge=0, le=1_000_000)
     engineer_usd_per_hour: float = _f(100.0, "Loaded engineering cost per hour (retraining, evaluation and pipeline upkeep). Assumption: about 1.5x the US median software developer wage (~64 USD/h, BLS May 2023).", ge=0, le=10_000)
     rerank_usd_per_query: float = _f(0.002, "Rerank price per query. Default: hosted reranker at $2 per 1,000 searches.", ge=0, le=100)
+    batch_discount_share: float = _f(0.5, "Batch API discount on the token prices of the offline share (workload.offline_share). Filled from data/prices/batch_discounts.csv for a catalog model's provider; default 0.5: Anthropic's and OpenAI's batch APIs (as of 2026-11-01).", ge=0, lt=1)
+    batch_completion_window_s: float = _f(86_400.0, "Batch API completion window: an offline query is answered within it (its 'latency'). Filled from data/prices/batch_discounts.csv; default 24 h (Anthropic, OpenAI).", gt=0, le=MAX_DURATION_S)
     catalog_date: str | None = _f(None, "Date (ISO) to read catalog prices on; None: today. Pin it to make a saved scenario's prices reproducible.")
     source: str = _f("hand-set scenario prices", "Where these prices come from (filled from the catalog when model is set).")
     as_of: str = _f("2025-11-01", "Date the prices were valid (ISO).")
@@ -279,7 +289,8 @@ class FineTuning(_Group):
     training_usd_per_mtok: float = _f(25.0, "Training price, USD per million training tokens (x epochs). Default: OpenAI gpt-4o fine-tuning (2025).", ge=0, le=MAX_USD_PER_MTOK)
     input_usd_per_mtok: float = _f(3.75, "Fine-tuned model input price. Default: OpenAI fine-tuned gpt-4o (2025).", ge=0, le=MAX_USD_PER_MTOK)
     output_usd_per_mtok: float = _f(15.0, "Fine-tuned model output price. Default: OpenAI fine-tuned gpt-4o (2025).", ge=0, le=MAX_USD_PER_MTOK)
-    hosting_usd_per_hour: float = _f(0.0, "Dedicated hosting of the fine-tuned model (0 for serverless per-token pricing).", ge=0, le=1e6)
+    hosting_usd_per_hour: float = _f(0.0, "Dedicated hosting of the fine-tuned model (0 for serverless per-token pricing); ignored when serving.fine_tuned_model is 'dedicated' (the GPU bill replaces it).", ge=0, le=1e6)
+    batch_discount_share: float = _f(0.0, "Batch API discount on the fine-tuned model's token prices for the offline share. Default 0: no batch price is assumed for fine-tuned endpoints (set it where your provider has one).", ge=0, lt=1)
     prefill_tokens_per_s: float = _f(8_000.0, "Fine-tuned model prefill rate.", gt=0, le=1e15)
     decode_tokens_per_s: float = _f(60.0, "Fine-tuned model decode rate.", gt=0, le=1e15)
     network_rtt_s: float = _f(0.3, "Network round trip to the fine-tuned model's endpoint.", ge=0, le=3600)
@@ -287,6 +298,92 @@ class FineTuning(_Group):
     latency_source: str = _f("hand-set defaults (typical frontier API model)", "Where the fine-tuned model's speeds come from.")
     source: str = _f("hand-set scenario prices", "Where the fine-tuning prices come from.")
     as_of: str = _f("2025-11-01", "Date the fine-tuning prices were valid (ISO).")
+
+
+class RateLimitGroup(_Group):
+    """The provider's rate limits on the base model's API, and the client's retry policy (docs/capacity.md).
+
+    Default: no limits (every field None), today's behaviour. Set ``tier`` (a row of
+    data/prices/rate_limits.csv) or all three per-minute limits; hand-set limits override
+    the tier's.
+    """
+
+    tier: str | None = _f(None, "Provider tier from data/prices/rate_limits.csv: 'PROVIDER/TIER' (e.g. 'anthropic/4') or 'TIER' for the provider of prices.model; its limits are those of prices.model's class. None: no tier.")
+    requests_per_minute: float | None = _f(None, "Requests per minute (RPM bucket). None: from tier, or no limits.", gt=0, le=1e9)
+    input_tokens_per_minute: float | None = _f(None, "Input tokens per minute (ITPM bucket). None: from tier, or no limits.", gt=0, le=1e13)
+    output_tokens_per_minute: float | None = _f(None, "Output tokens per minute (OTPM bucket). None: from tier, or no limits.", gt=0, le=1e13)
+    counted_input: Literal["uncached", "all"] | None = _f(None, "Which input tokens count toward ITPM: 'uncached' (cache reads exempt, as Anthropic's current models) or 'all'. None: the tier's rule, else 'all'.")
+    burst_s: float = _f(60.0, "Bucket size in seconds of refill (burst = limit / 60 x this). Default: one minute's worth (the issue's reading of per-minute limits).", gt=0, le=86_400)
+    retry_limit: int = _f(3, "Retries after a 429 before the request fails (counted in failed_share). Assumption: a typical SDK default (Anthropic's and OpenAI's SDKs retry 2 times by default).", ge=0, le=20)
+    backoff_base_s: float = _f(1.0, "Exponential backoff: retry n waits min(backoff_cap_s, backoff_base_s x 2^n) x (1 + jitter_share x u). Assumption.", ge=0, le=3600)
+    backoff_cap_s: float = _f(60.0, "Longest backoff before jitter. Assumption.", ge=0, le=86_400)
+    jitter_share: float = _f(0.5, "Jitter: the backoff is stretched by up to this share (u uniform in [0, 1)). Assumption.", ge=0, le=1)
+    honour_retry_after: bool = _f(True, "Wait at least the 429's retry-after (the time until the buckets hold the request) before retrying.")
+    applies_to: Literal["base", "base_and_fine_tuned"] = _f("base", "Which serverless endpoints the limits apply to: the base model only (a fine-tuned model on another provider has its own limits), or both.")
+    cache_reads_exempt: bool | None = _f(None, "Filled from the tier when one is set (whether its provider exempts cache reads).")
+
+    @property
+    def enabled(self) -> bool:
+        return None not in (self.requests_per_minute, self.input_tokens_per_minute, self.output_tokens_per_minute)
+
+    @model_validator(mode="after")
+    def _complete(self) -> "RateLimitGroup":
+        given = [x is not None for x in (self.requests_per_minute, self.input_tokens_per_minute, self.output_tokens_per_minute)]
+        if any(given) and not all(given):
+            raise ValueError("set all three of requests_per_minute, input_tokens_per_minute and output_tokens_per_minute, "
+                             "or a tier (whose limits fill the ones not set)")
+        return self
+
+    def counts_uncached_only(self) -> bool:
+        """True where cache reads do not count toward the input-token limit."""
+        if self.counted_input is not None:
+            return self.counted_input == "uncached"
+        return bool(self.cache_reads_exempt)
+
+
+class Serving(_Group):
+    """How each model is served: serverless per-token API (today's behaviour) or a dedicated GPU deployment.
+
+    A dedicated model is billed per GPU-hour (replicas x gpus_per_replica_count x hours x the GPU's price,
+    data/prices/gpus.csv), not per token, and its speed per stream follows the roofline batching
+    curve of simlib.engine.dedicated at the number of requests in flight on its replica.
+    The roofline fields describe the model deployed (defaults: a 70B dense model in FP8, Llama-3-70B's
+    KV layout); they apply to whichever model is dedicated (each gets its own replicas).
+    """
+
+    base_model: Literal["serverless", "dedicated"] = _f("serverless", "'serverless' (the provider's per-token API, behind rate_limits) or 'dedicated' (an open-weight base model on our GPUs).")
+    fine_tuned_model: Literal["serverless", "dedicated"] = _f("serverless", "'serverless' (per-token fine-tuned endpoint) or 'dedicated' (the fine-tuned model on our GPUs).")
+    gpu: str = _f("nvidia-h100-sxm", "GPU type from data/prices/gpus.csv.")
+    gpus_per_replica_count: int = _f(4, "GPUs per replica (tensor parallel). Default: 4 x H100 holds a 70B FP8 model with room for KV cache.", ge=1, le=64)
+    replicas_count: int | None = _f(None, "Replicas per dedicated model. None: the smallest count whose simulated p95 latency at the busiest hour meets p95_target_s (simlib.engine.dedicated.size_replicas).", ge=1, le=10_000)
+    p95_target_s: float = _f(10.0, "p95 latency target the replicas are sized to (when replicas_count is None). Assumption.", gt=0, le=86_400)
+    replicas_count_limit: int = _f(256, "Largest replica count the sizing tries (a target none meets is a scenario error).", ge=1, le=10_000)
+    parameters_count: float = _f(70e9, "Parameters of the dedicated model. Default: a 70B dense model (Llama-3-70B class).", gt=0, le=1e13)
+    parameter_bytes: float = _f(1.0, "Bytes per weight. Default: FP8.", gt=0, le=8)
+    kv_token_bytes: float = _f(163_840.0, "KV-cache bytes per token: 2 x layers x KV heads x head dim x bytes. Default: Llama-3-70B in FP8 (2 x 80 x 8 x 128 x 1).", gt=0, le=1e8)
+    stream_context_tokens: float = _f(4_000.0, "Context tokens held per stream for the KV read per decode step. Assumption.", gt=0, le=1e8)
+    batch_streams_limit: int = _f(32, "Streams one replica serves at once (more wait FIFO). Assumption: a vLLM-style continuous batch.", ge=1, le=4096)
+    bandwidth_efficiency_share: float = _f(0.7, "Share of the GPUs' memory bandwidth real kernels reach. Assumption.", gt=0, le=1)
+    compute_efficiency_share: float = _f(0.5, "Share of the GPUs' dense BF16 FLOP/s real kernels reach. Assumption.", gt=0, le=1)
+    speculative: bool = _f(False, "Speculative decoding: decode speed x (1 - a^(g+1)) / ((1 - a)(g c + 1)) (Leviathan et al. 2023).")
+    acceptance_share: float = _f(0.9, "Speculative decoding: acceptance rate a of drafted tokens. Assumption.", ge=0, le=1)
+    draft_tokens: int = _f(8, "Speculative decoding: draft length g. Assumption.", ge=0, le=256)
+    draft_cost_multiplier: float = _f(0.05, "Speculative decoding: cost c of one draft step / one target step (about 0 when the draft is the edited file). Assumption.", ge=0, le=10)
+
+    @field_validator("gpu")
+    @classmethod
+    def _gpu_on_file(cls, value: str) -> str:
+        from simlib.prices import UnknownModelError, gpu
+
+        try:
+            gpu(value)
+        except UnknownModelError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    def dedicated(self, fine_tuned: bool) -> bool:
+        """True when the model a strategy uses (fine-tuned or base) is served on dedicated GPUs."""
+        return (self.fine_tuned_model if fine_tuned else self.base_model) == "dedicated"
 
 
 class PromptCache(_Group):

@@ -635,9 +635,14 @@ class Dashboard(RunnerStatus, W.VBox):
 
     @staticmethod
     def _notes_html(result: RunResult) -> str:
-        if not result.notes:
+        """The capacity lines (rate-limit tier or dedicated replicas and their bill, issue 16), then the run's notes."""
+        from simlib.results import capacity_status
+
+        capacity = capacity_status(result)
+        if not result.notes and not capacity:
             return ""
-        items = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
+        items = "".join(f"<li class='simlib-capacity' style='color:#333'>capacity: {html.escape(c)}</li>" for c in capacity)
+        items += "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
         return f"<ul style='color:#8a5300;margin:2px 0'>{items}</ul>"
 
     def show(self) -> "Dashboard":
