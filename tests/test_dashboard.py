@@ -397,3 +397,33 @@ def test_voila_culls_the_kernel_of_a_closed_page():
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)
+
+
+def test_explorer_writes_a_static_copy_that_live_widgets_hide(monkeypatch):
+    """nbconvert and GitHub cannot draw FigureWidgets: displayed, an explorer also writes its
+    charts as plotly HTML, inside a div that the live widget's own style hides."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from simlib.charts.strategies import cost_figure, freshness_figure
+    from simlib.widgets import Control, ScenarioExplorer
+    from simlib.widgets.static import STATIC_CLASS
+
+    base = simlib.load_preset("docs-assistant").with_changes(SMALL)
+    explorer = ScenarioExplorer(base, [Control("retrieval.top_k", "Top k", "int", 0, 40, 1)],
+                                {"cost": cost_figure, "freshness": freshness_figure}, background=False)
+    copy = explorer.static_copy()
+    assert copy.count('class="plotly-graph-div"') == 2 and f"class='{STATIC_CLASS}'" in copy
+    assert "Top k: <b>5</b>" in copy
+    styles = [w for w in explorer.children if isinstance(w, W.HTML) and "<style>" in w.value]
+    assert styles and f".{STATIC_CLASS} {{ display: none; }}" in styles[0].value
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw=False, **kw: shown.append(obj))
+    monkeypatch.setattr("simlib.widgets.static._ensure_plotly_js", lambda: None)
+    InteractiveShell.instance()
+    explorer._ipython_display_()
+    assert "application/vnd.jupyter.widget-view+json" in shown[0] and STATIC_CLASS in shown[1]["text/html"]
+    shown.clear()
+    monkeypatch.setenv("VOILA_BASE_URL", "/")  # Voila's page is live: no copy
+    explorer._ipython_display_()
+    assert len(shown) == 1

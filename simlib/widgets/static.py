@@ -15,8 +15,8 @@ widget alone, and a page without a kernel (HTML export, a notebook opened withou
 it) shows the static copy. The copy is of the state at display time: what the notebook
 draws when it runs top to bottom.
 
-Voila serves only the dashboard's live widgets: under Voila (``$SERVER_SOFTWARE`` starts
-with "voila") no static copy is written, which keeps its first paint unchanged.
+Voila serves only the dashboard's live widgets: under Voila (``in_voila``) no static copy is
+written, which keeps its first paint unchanged.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ def hide_static_style() -> W.HTML:
 
 
 def in_voila() -> bool:
-    """True inside a kernel started by Voila (it sets the CGI variable SERVER_SOFTWARE)."""
-    return os.environ.get("SERVER_SOFTWARE", "").lower().startswith("voila")
+    """True inside a kernel started by Voila: it sets ``VOILA_BASE_URL`` for every kernel
+    (pre-heated ones too) and the CGI variable ``SERVER_SOFTWARE`` ("voila/0.5.13")."""
+    return "VOILA_BASE_URL" in os.environ or os.environ.get("SERVER_SOFTWARE", "").lower().startswith("voila")
 
 
 _PLOTLY_JS_SENT = False
