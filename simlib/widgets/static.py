@@ -43,6 +43,26 @@ def in_voila() -> bool:
     return "VOILA_BASE_URL" in os.environ or os.environ.get("SERVER_SOFTWARE", "").lower().startswith("voila")
 
 
+EVERYWHERE_RENDERER = "plotly_mimetype+notebook"
+
+
+def render_everywhere() -> str:
+    """Make every ``go.Figure`` a notebook shows readable without a kernel, and return the
+    renderer now in force.
+
+    In a Jupyter kernel plotly's default renderer is "plotly_mimetype" alone: JupyterLab
+    draws it, but an HTML export or a viewer has only a JSON blob it cannot show. Adding
+    plotly's ``notebook`` renderer puts the chart as HTML beside it (plotly.js embedded once,
+    before the first chart; plotly's documented combination for nbconvert). A live
+    JupyterLab keeps drawing the mimetype version. Called by the story notebooks' first
+    cell; under Voila (``in_voila``) nothing changes.
+    """
+    if not in_voila() and "notebook" not in pio.renderers.default.split("+"):
+        pio.renderers.default = EVERYWHERE_RENDERER if pio.renderers.default in ("", "plotly_mimetype") else (
+            pio.renderers.default + "+notebook")
+    return pio.renderers.default
+
+
 _PLOTLY_JS_SENT = False
 
 
