@@ -197,7 +197,7 @@ class Dashboard(StaticFallback, RunnerStatus, W.VBox):
                  changes: dict[str, Any] | None = None, queries: int | None = None, background: bool = True,
                  cache: ResultCache | None = None, horizon: bool | None = None):
         # summary records: the charts need per-query records only for the timeline's bins,
-        # and the kernel's systematic sample of them serves those (simlib.kernel)
+        # and the array backend's systematic sample of them serves those (simlib.engine.array_backend)
         self.cache = cache or ResultCache(runner=_summary_run)
         self.preset_name = preset
         changes = dict(changes or {})
