@@ -20,7 +20,6 @@ left to do).
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from simlib.errors import Problem, ScenarioError
@@ -134,42 +133,3 @@ def format_report(report: dict[str, Any], p95_target_s: float) -> str:
               "are assumptions (data/prices/gpus.csv). Output-token limits are checked against the mean output; "
               "Anthropic admits on max_tokens, so a tight OTPM binds sooner."]
     return "\n".join(lines)
-
-
-def add_parser(subparsers) -> None:
-    """``simlib capacity``: defined here, loaded by simlib.cli."""
-    from simlib.scenario_source import add_scenario_arguments
-
-    p = subparsers.add_parser("capacity", help="which rate-limit tier or how many GPUs the peak needs, and the bill")
-    add_scenario_arguments(p)
-    p.add_argument("--p95-target-s", type=float, default=10.0, help="p95 latency target for sizing dedicated replicas")
-    p.add_argument("--speculative", action="store_true",
-                   help="dedicated replicas use speculative decoding (acceptance 0.95, draft 16, cost ratio 0.01)")
-    p.add_argument("--gpu", default="nvidia-h100-sxm", help="GPU type from data/prices/gpus.csv")
-    p.add_argument("--gpus-per-replica", type=int, default=4)
-    p.add_argument("--json", action="store_true")
-
-
-def handles(command: str) -> bool:
-    return command == "capacity"
-
-
-def run_command(args: argparse.Namespace) -> int:
-    import json
-
-    from simlib.scenario_source import scenario_from_args
-    from simlib.prices import UnknownModelError, gpu as gpu_row
-
-    if not (args.p95_target_s > 0) or args.p95_target_s == float("inf"):
-        raise ScenarioError([Problem("--p95-target-s", f"must be a finite number > 0 (got {args.p95_target_s})")])
-    if args.gpus_per_replica < 1:
-        raise ScenarioError([Problem("--gpus-per-replica", "must be at least 1")])
-    try:
-        gpu_row(args.gpu)
-    except UnknownModelError as exc:
-        raise ScenarioError([Problem("--gpu", str(exc))]) from None
-    scenario = scenario_from_args(args)
-    report = capacity_report(scenario, p95_target_s=args.p95_target_s, speculative=args.speculative,
-                             gpu=args.gpu, gpus_per_replica=args.gpus_per_replica)
-    print(json.dumps(report, indent=2) if args.json else format_report(report, args.p95_target_s))
-    return 0

@@ -178,3 +178,22 @@ def test_the_catalog_fills_the_context_window_and_hand_set_wins():
     hand = build_scenario({"prices": {"model": "openai/gpt-4.1"}, "model": {"context_window_tokens": 200_000}, **kb})
     assert hand.model.context_window_tokens == 200_000
     assert feasibility(hand)["prompt_cache"] is not None  # the hand-set window wins, and 500k does not fit it
+
+
+def test_the_catalog_fill_runs_once_per_build(monkeypatch):
+    """Issue 12: the fill ran in build_scenario and again in the model's before-validator."""
+    import simlib.scenario.build as build
+
+    calls = []
+    real = build.resolve_catalog
+    monkeypatch.setattr(build, "resolve_catalog", lambda data: calls.append(1) or real(data))
+    s = build.build_scenario({"prices": {"model": "openai/gpt-4.1-mini"}})
+    assert len(calls) == 1 and "prices.input_usd_per_mtok" in s.catalog_filled
+    s.with_changes({"workload.queries_per_day": 5})
+    assert len(calls) == 2
+
+
+def test_a_scenario_naming_a_catalog_model_cannot_skip_the_fill():
+    """Scenario(prices={'model': ...}) would run on the default prices: a silent wrong number, so it is refused."""
+    with pytest.raises(pydantic.ValidationError, match="build_scenario"):
+        Scenario(prices={"model": "openai/gpt-4.1-mini"})

@@ -543,9 +543,12 @@ class Dashboard(StaticFallback, RunnerStatus, W.VBox):
     def save(self, path: str) -> str | None:
         from pathlib import Path
 
+        from simlib.writing import write_atomic
+
         try:
             target = Path(path).expanduser()
-            target.write_text(self.scenario_yaml(), encoding="utf-8")
+            text = self.scenario_yaml().encode("utf-8")
+            write_atomic(target, lambda f: f.write(text), force=True)  # Save replaces, but never half-writes
         except OSError as exc:
             self.file_status.value = _error_html(f"could not save {path}: {exc}")
             return None
