@@ -280,16 +280,34 @@ def figure_html(fig: go.Figure, *, width: int = SLIDE_WIDTH_PX, height: int = SL
 # --- atomic writes --------------------------------------------------------------------
 
 def _write_atomic(path: Path, write: Callable[[IO[bytes]], None], *, force: bool) -> Path:
-    """Write ``path`` atomically through simlib.writing.write_atomic (creating its folder).
+    """Write ``path`` atomically through simlib.writing.write_atomic (its folder must exist).
 
     Without ``force`` an existing target (or one appearing meanwhile) is not clobbered; on
     any failure the temporary file is removed and ``path`` is left as it was.
     """
     from simlib.writing import write_atomic
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_atomic(path, write, force=force, exists_error=OutputExistsError)
+    return write_atomic(Path(path), write, force=force, exists_error=OutputExistsError)
+
+
+def destination_error(out: str | os.PathLike[str], format: str, *, force: bool) -> ExportError | None:
+    """Why ``out`` cannot receive an export of ``format``, or None; checked before any work.
+
+    The rule of every writer (simlib.writing): the tool creates what ``--out`` names and
+    nothing above it. A deck is the file ``out``: its folder must exist and be writable,
+    and an existing deck needs ``force``. A folder of charts is ``out`` itself: created if
+    missing, but its parent must exist and be writable (a typo in the parent is refused,
+    not silently created).
+    """
+    from simlib.writing import destination_problem
+
+    out = Path(out)
+    if format != DECK_FORMAT and out.is_dir():
+        return None if os.access(out, os.W_OK | os.X_OK) else ExportError(f"{out}: the folder is not writable")
+    problem = destination_problem(out, force=force)
+    if problem is None:
+        return None
+    return (OutputExistsError if out.is_file() else ExportError)(str(problem))
 
 
 def _write_all(files: Mapping[Path, bytes], *, force: bool) -> list[Path]:
@@ -372,6 +390,9 @@ def write_figures(
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ExportError(f"{folder} is a file; give a folder to write the charts into")
+    problem = destination_error(folder, format, force=force)
+    if problem is not None:
+        raise problem
     _check_size(width, height, scale)
     targets = _file_names(figures, folder, format)
     if not force:
@@ -383,6 +404,7 @@ def write_figures(
         data = {key: figure_html(fig, width=width, height=height).encode("utf-8") for key, fig in figures.items()}
     else:
         data = render_images(figures, format, width=width, height=height, scale=scale)
+    folder.mkdir(exist_ok=True)  # the folder --out names; its parent was checked above
     return _write_all({targets[key]: data[key] for key in figures}, force=force)
 
 
@@ -735,8 +757,9 @@ def write_deck(
         raise ExportError(f"a deck is written to a .pptx file; got {str(path)!r}")
     if path.is_dir():
         raise ExportError(f"{path} is a folder; give the deck's file name (e.g. {path / 'deck.pptx'})")
-    if not force and path.exists():
-        raise OutputExistsError(f"{path} already exists; not overwriting it (use --force, or force=True, to replace it)")
+    problem = destination_error(path, DECK_FORMAT, force=force)
+    if problem is not None:
+        raise problem
     if figures is None:
         figures = {k: f for k, f in dashboard_figures(result).items() if k not in DECK_SKIPS}
     if table is None:
@@ -814,16 +837,6 @@ def handles(command: str) -> bool:
     return command == "export"
 
 
-def _unwritable_ancestor(folder: Path) -> Path | None:
-    """The nearest existing folder on the way to ``folder`` if it cannot be written (missing ones are created)."""
-    folder = folder.absolute()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
-        return None
-    return folder
-
-
 def run_command(args: argparse.Namespace) -> int:
     import simlib
     from simlib.progress import progress_bar as _progress_bar
@@ -840,13 +853,10 @@ def run_command(args: argparse.Namespace) -> int:
     if args.format != DECK_FORMAT and out.exists() and not out.is_dir():
         print(f"error: --format {args.format} writes one file per chart; --out must be a folder, and {args.out!r} is a file", file=sys.stderr)
         return 2
-    if args.format == DECK_FORMAT and out.exists() and not args.force:
-        print(f"error: {out} already exists; not overwriting it (use --force to replace it)", file=sys.stderr)
-        return 2
-    blocked = _unwritable_ancestor(out if args.format != DECK_FORMAT else out.parent)
-    if blocked is not None:  # checked before simulating, not after
-        print(f"error: {out}: the folder {str(blocked)!r} is not writable", file=sys.stderr)
-        return 2
+    problem = destination_error(out, args.format, force=args.force)
+    if problem is not None:  # checked before simulating, not after
+        print(f"error: {problem}", file=sys.stderr)
+        return problem.exit_code
     if args.format in IMAGE_FORMATS or args.format == DECK_FORMAT:
         try:  # fail before simulating, not after
             find_browser()

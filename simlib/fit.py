@@ -27,8 +27,6 @@ network_rtt_s = a (when b > 0 and at least 10 calls).
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -332,34 +330,7 @@ def format_report(report: dict[str, Any], out: str) -> str:
     return "\n".join(lines)
 
 
-# --- writing ---------------------------------------------------------------------------
-
-def check_destination(out: str | Path, force: bool) -> Path:
-    """The destination, checked before any work: its folder exists, and it is new unless force."""
-    p = Path(out)
-    if p.exists() and not force:
-        raise ScenarioError([Problem(str(p), "already exists; pass --force to overwrite it")])
-    if p.is_dir():
-        raise ScenarioError([Problem(str(p), "is a directory; give a file name such as my.yaml")])
-    if not p.parent.resolve().is_dir():
-        raise ScenarioError([Problem(str(p), f"the folder {p.parent} does not exist")])
-    return p
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file in the destination folder + os.replace: never a half-written file.
-
-    (Private on purpose: to be swapped for the project's shared atomic writer.)
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
+# --- writing (simlib.writing: checked before the work, written atomically) ----------------
 
 def scenario_yaml(mapping: dict[str, Any]) -> str:
     import yaml
@@ -502,10 +473,14 @@ def handles(command: str) -> bool:
 def run_command(args: Any) -> int:
     import json
 
-    out = check_destination(args.out, args.force)
+    from simlib.writing import check_destination, write_atomic
+
+    out = Path(args.out)
+    check_destination(out, force=args.force)  # before the work: its folder exists, it is new unless --force
     fitted = fit_scenario(args.file)
     report = calibrate(fitted)
-    _write_atomic(out, scenario_yaml(report["scenario"]))
+    text = scenario_yaml(report["scenario"])
+    write_atomic(out, lambda f: f.write(text.encode("utf-8")), force=args.force)
     if args.json:
         print(json.dumps(report, indent=2, allow_nan=False, default=float))
     else:

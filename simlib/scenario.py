@@ -113,12 +113,15 @@ class Workload(_Group):
     trace_duration_s: float | None = _f(None, "Trace replay: use this many seconds of trace from trace_start_s (None: to the end).", gt=0, le=MAX_DURATION_S)
     trace_loop: bool = _f(False, "Trace replay: loop the window until simulation.queries have arrived.")
 
-    @model_validator(mode="after")
-    def _weights_usable(self) -> "Workload":
-        w = self.hourly_weights
-        if any(not math.isfinite(x) or x < 0 or x > 1e6 for x in w) or sum(w) <= 0:
-            raise ValueError("hourly_weights must be 24 finite numbers in [0, 1e6], not all zero")
-        return self
+    @field_validator("hourly_weights")
+    @classmethod
+    def _weights_usable(cls, w: tuple[float, ...]) -> tuple[float, ...]:
+        # NaN fails every comparison, so test for the good range, not the bad one (issue 13: NaN passed `x < 0`)
+        bad = [h for h, x in enumerate(w) if not (math.isfinite(x) and 0 <= x <= 1e6)]
+        if bad or not sum(w) > 0:
+            where = f"hour {bad[0]} is {w[bad[0]]!r}" if bad else "all are zero"
+            raise ValueError(f"must be 24 finite numbers in [0, 1e6], not all zero ({where})")
+        return w
 
     @model_validator(mode="after")
     def _trace_named(self) -> "Workload":
@@ -593,6 +596,7 @@ def _explain(err: dict[str, Any]) -> Problem:
         return Problem(path, f"unknown field{hint}")
     got = err.get("input")
     shown = repr(got) if not isinstance(got, dict) else "a mapping"
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
@@ -616,35 +620,49 @@ def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenar
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError([_explain(e) for e in exc.errors()], source=source) from None
-    problems = check_run_size(scenario)
-    if problems:
-        raise ScenarioError(problems, source=source)
-    if scenario.workload.arrival_process == "trace":
+    if scenario.workload.arrival_process != "trace":
+        problems = check_run_size(scenario)
+        if problems:
+            raise ScenarioError(problems, source=source)
+    else:
         from simlib.traces import check_replay  # the trace file, its window and the query count
 
         try:
-            check_replay(scenario)
+            span_s = check_replay(scenario)
         except ScenarioError as exc:
             raise ScenarioError(exc.problems, source=source) from None
+        problems = check_run_size(scenario, horizon_s=span_s)  # the replay's own horizon (a 1e15-s timestamp)
+        if problems:
+            raise ScenarioError(problems, source=source)
     return scenario
 
 
-def check_run_size(scenario: Scenario) -> list[Problem]:
+def check_run_size(scenario: Scenario, *, horizon_s: float | None = None) -> list[Problem]:
     """Limits relative to the horizon: the events a run must draw stay bounded.
 
-    horizon_s = simulation.queries / (workload.queries_per_day / 86,400). Over the horizon
+    horizon_s = simulation.queries / (workload.queries_per_day / 86,400), or, for a trace
+    replay, the replayed requests' last arrival (``horizon_s``, from simlib.traces). Over the horizon
     plus the look-back the change history needs (the longest lag or period), the expected
     changes are changes_per_day / 86,400 x (horizon_s + look-back_s); each periodic process
     (batch re-index, periodic cache rebuild, retraining) fires horizon_s / period times.
     """
     w, k, ft, pc, sim = scenario.workload, scenario.knowledge, scenario.fine_tuning, scenario.prompt_cache, scenario.simulation
     problems: list[Problem] = []
-    horizon_s = sim.queries / scenario.arrival_rate_per_s
-    if horizon_s > MAX_HORIZON_S:
-        problems.append(Problem("workload.queries_per_day", (
-            f"{sim.queries:,} queries at {w.queries_per_day:g}/day span {horizon_s / 86_400 / 365.25:,.0f} years "
-            f"(limit {MAX_HORIZON_S / 86_400 / 365.25:,.0f}); raise queries_per_day or lower simulation.queries")))
-        return problems
+    years = lambda s: f"{s / 86_400 / 365.25:,.0f} years"  # noqa: E731
+    if horizon_s is not None:
+        if horizon_s > MAX_HORIZON_S:
+            problems.append(Problem("workload.trace", (
+                f"replaying {sim.queries:,} requests spans {horizon_s:,.4g} s ({years(horizon_s)}; limit "
+                f"{years(MAX_HORIZON_S)}); lower simulation.queries or workload.trace_time_scale, or replay a "
+                "window (trace_start_s, trace_duration_s)")))
+            return problems
+    else:
+        horizon_s = sim.queries / scenario.arrival_rate_per_s
+        if horizon_s > MAX_HORIZON_S:
+            problems.append(Problem("workload.queries_per_day", (
+                f"{sim.queries:,} queries at {w.queries_per_day:g}/day span {years(horizon_s)} "
+                f"(limit {years(MAX_HORIZON_S)}); raise queries_per_day or lower simulation.queries")))
+            return problems
     retrain_s = ft.retrain_interval_days * SECONDS_PER_DAY
     lookback_s = max(k.index_lag_s, k.reindex_interval_s + k.reindex_duration_s,
                      retrain_s + ft.training_duration_s + ft.deploy_delay_s, pc.rebuild_interval_s)

@@ -71,6 +71,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from simlib.scenario import Scenario
 
 BLOCK_TOKENS = 512  # tokens per prefix block (Mooncake's KV-cache block)
+# A request's token count is at most ten times the largest context window the schema allows
+# (model.context_window_tokens <= 1e8): larger is a typo, and 1e9 x 5e7 requests still sums
+# within int64 (9.2e18), where 1e20 overflowed it (issue 13).
+MAX_REQUEST_TOKENS = 1_000_000_000
 MAX_PROBLEMS = 20  # a malformed file lists this many problems, then stops reading
 SECONDS_PER_DAY = 86_400.0
 
@@ -488,6 +492,10 @@ def _parse(path: Path, name: str) -> Trace:
             elif v < 0:
                 problems.add(line, f"{keys[role]} ({what}) is negative ({raw!r})")
                 v = None
+            elif v > MAX_REQUEST_TOKENS:
+                problems.add(line, f"{keys[role]} ({what}) {raw!r} is over {MAX_REQUEST_TOKENS:,}, ten times the "
+                                   "largest context window a scenario allows")
+                v = None
             counts.append(v)
         # prefix blocks and tenant
         blocks: list[Any] = []
@@ -505,7 +513,7 @@ def _parse(path: Path, name: str) -> Trace:
         if keys["cache_read"] is not None:
             raw = row.get(keys["cache_read"])
             cache_read = _whole_number(raw)
-            if cache_read is None or cache_read < 0:
+            if cache_read is None or cache_read < 0 or cache_read > MAX_REQUEST_TOKENS:
                 problems.add(line, f"{keys['cache_read']} (cache-read input tokens) {raw!r} is not a whole number >= 0")
             elif counts[0] is not None and cache_read > counts[0]:
                 problems.add(line, f"{keys['cache_read']} ({cache_read}) is more than the input tokens ({counts[0]})")
@@ -683,6 +691,17 @@ def _check(scenario: "Scenario", n: int | None = None) -> tuple[Trace, _Window, 
     return trace, win, n
 
 
+def replay_span_s(trace: Trace, win: _Window, n: int, time_scale: float) -> float:
+    """Arrival time of the n-th replayed request (the replay's horizon), without building the replay.
+
+    Request i is row lo + i mod m of pass i // m: (t[row] - start_s + pass x period_s) x time_scale.
+    """
+    m = win.hi - win.lo
+    last = n - 1
+    row, k = win.lo + last % m, last // m
+    return float((trace.timestamp_s[row] - win.start_s + k * win.period_s) * time_scale)
+
+
 def replay(scenario: "Scenario", n: int | None = None) -> Replay:
     """The first n (default simulation.queries) requests of the scenario's trace replay."""
     w = scenario.workload
@@ -722,10 +741,13 @@ def replay_arrays(scenario: "Scenario", n: int) -> tuple[np.ndarray, np.ndarray,
     return r.arrival_at_s, r.input_tokens, r.output_tokens, r.prefix_hashes
 
 
-def check_replay(scenario: "Scenario") -> None:
-    """Raise a located ScenarioError if the scenario's trace replay cannot run (build-time check)."""
-    if scenario.workload.arrival_process == "trace":
-        _check(scenario)
+def check_replay(scenario: "Scenario") -> float:
+    """The replay's horizon (last arrival, s), or a located ScenarioError if it cannot run (build-time check).
+
+    ``simlib.scenario.check_run_size`` bounds that horizon as it bounds queries / rate.
+    """
+    trace, win, n = _check(scenario)
+    return replay_span_s(trace, win, n, scenario.workload.trace_time_scale)
 
 
 def window_requests(scenario: "Scenario") -> int:
