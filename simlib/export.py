@@ -320,10 +320,15 @@ def _write_all(files: Mapping[Path, bytes], *, force: bool) -> list[Path]:
     created: list[Path] = []
     try:
         for path, data in files.items():
-            existed = path.exists()
-            _write_atomic(path, lambda f, data=data: f.write(data), force=force)
-            if not existed:
+            new = not path.exists()
+            if new:  # listed before the write: an interrupt after its rename still removes it
                 created.append(path)
+            try:
+                _write_atomic(path, lambda f, data=data: f.write(data), force=force)
+            except OutputExistsError:
+                if new:  # it appeared meanwhile: someone else's file, kept
+                    created.remove(path)
+                raise
     except BaseException:
         for path in created:
             path.unlink(missing_ok=True)
