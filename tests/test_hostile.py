@@ -410,3 +410,32 @@ def test_fresh_share_is_monotone_along_the_change_rate_in_a_sweep(tmp_path, caps
     for name, rows in table.groupby("strategy"):
         fresh = rows.sort_values("knowledge.changes_per_day")["mean"].tolist()
         assert all(b <= a + 1e-12 for a, b in zip(fresh, fresh[1:])), (name, fresh)
+
+
+# --- the shipped presets through ``python -m simlib``: strict JSON, every number finite ------
+
+def _presets() -> list[str]:
+    from simlib.presets import list_presets
+
+    return [name for name, _ in list_presets()]
+
+
+@pytest.mark.parametrize("preset", _presets())
+def test_python_m_simlib_prints_finite_or_null_json(preset):
+    proc = subprocess.run([sys.executable, "-m", "simlib", "run", "--preset", preset, "--queries", "300", "--json",
+                           "--no-flips"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    data = _strict_json(proc.stdout)
+
+    def floats(v):
+        if isinstance(v, float):
+            yield v
+        elif isinstance(v, dict):
+            for x in v.values():
+                yield from floats(x)
+        elif isinstance(v, list):
+            for x in v:
+                yield from floats(x)
+
+    assert all(math.isfinite(x) for x in floats(data))
