@@ -1,7 +1,7 @@
 """The array backend ("fast"): the simpy backend's model computed with arrays and a heap recursion.
 
     result = simlib.run(scenario, engine="fast")                     # or engine="auto" (the default)
-    result = simlib.run(scenario, engine="fast", records="summary")  # streaming aggregates (~80 B per query: the draws)
+    result = simlib.run(scenario, engine="fast", records="summary")  # streaming aggregates, memory flat in the run size
 
 ``engine.run`` drives it (replications, progress, notes, fall-back); this module holds
 only what is time-ordered, :func:`run_replication`, plus the streaming aggregates of
@@ -46,9 +46,11 @@ Where the kernel cannot follow the simpy model (trace replay with prefix block h
 whose per-block cache belongs to ``simlib.engine.cache.PrefixBlockCache``), the run falls
 back to simpy and says so in ``RunResult.notes``.
 
-Memory. Queries are processed in chunks (``chunk_queries``): per strategy, only a chunk's
-arrays are alive, plus the carried queue, cache and pending-request state. The shared
-draws take ~60 bytes a query; records take 54 bytes a query a strategy when kept in full
+Memory. Queries are drawn and processed in chunks (``chunk_queries``): the draws of about
+two chunks are alive (``_DrawWindow``: this chunk, the next one's first arrival, and the
+queries still in retrieval from earlier ones), plus the carried queue, cache, knowledge
+and pending-request state; the pieces are the very values of one draw of the run
+(``engine.draws.QueryDrawer``). Records take 54 bytes a query a strategy when kept in full
 (``records="full"``). With ``records="summary"`` each chunk's records are folded into
 per-batch running sums and quantile series (exact values up to ``EXACT_QUANTILE_VALUES``
 per series, then a relative-error sketch), and a systematic sample of at most
