@@ -150,7 +150,7 @@ def catalog_model(model: str, provider: str = "") -> tuple[str | None, str]:
     tries = [model] + ([f"{provider}/{model}"] if provider and "/" not in model else [])
     for name in tries:
         try:
-            display = prices._resolve(name)[0]
+            display = prices.resolve_model(name)[0]
             return display, f"catalog lookup of {name!r}"
         except prices.UnknownModelError:
             continue
@@ -330,7 +330,15 @@ def format_report(report: dict[str, Any], out: str) -> str:
     return "\n".join(lines)
 
 
-# --- writing (simlib.writing: checked before the work, written atomically) ----------------
+# --- writing ---------------------------------------------------------------------------
+
+def write_scenario(mapping: dict[str, Any], path: str | Path, *, force: bool = False) -> Path:
+    """Write a fitted scenario as YAML through simlib.writing (atomic; never replaces a file without ``force``)."""
+    from simlib.writing import write_atomic
+
+    text = scenario_yaml(mapping)
+    return write_atomic(path, lambda f: f.write(text.encode("utf-8")), force=force)
+
 
 def scenario_yaml(mapping: dict[str, Any]) -> str:
     import yaml
@@ -454,35 +462,3 @@ def reuse_share_at_ttl(stats: SessionStats, ttl_s: float) -> float:
     z = (math.log(ttl_s) - stats.think_time_log_mean) / (stats.think_time_log_sd * math.sqrt(2))
     cdf = 0.5 * (1 + math.erf(z))
     return stats.shared_reuse_token_share + (stats.reuse_token_share_inf - stats.shared_reuse_token_share) * cdf
-
-
-# --- the command -----------------------------------------------------------------------
-
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("fit", help="fit a scenario to your call log (OTLP JSON GenAI spans, or a CSV/JSONL trace)")
-    p.add_argument("file", help="OTLP JSON file (resourceSpans...) or a CSV / JSONL call log (docs/fit.md)")
-    p.add_argument("--out", required=True, metavar="FILE", help="the scenario YAML to write")
-    p.add_argument("--json", action="store_true", help='print {"measured", "simulated", "scenario"} as one JSON object')
-    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-
-
-def handles(command: str) -> bool:
-    return command == "fit"
-
-
-def run_command(args: Any) -> int:
-    import json
-
-    from simlib.writing import check_destination, write_atomic
-
-    out = Path(args.out)
-    check_destination(out, force=args.force)  # before the work: its folder exists, it is new unless --force
-    fitted = fit_scenario(args.file)
-    report = calibrate(fitted)
-    text = scenario_yaml(report["scenario"])
-    write_atomic(out, lambda f: f.write(text.encode("utf-8")), force=args.force)
-    if args.json:
-        print(json.dumps(report, indent=2, allow_nan=False, default=float))
-    else:
-        print(format_report(report, str(out)))
-    return 0

@@ -15,6 +15,9 @@ Distributions (each a tiny helper, as in simpy's examples):
 - Lengths and latencies: lognormal with mean m and coefficient of variation c,
   sigma^2 = ln(1 + c^2), mu = ln(m) - sigma^2 / 2 (c = 0 gives the constant m).
 - Fact asked: uniform, or Zipf by rank, P(rank r) = r^-s / sum_j j^-s.
+- Offline (batch API) queries: u < workload.offline_share, u ~ U(0, 1) per query.
+- Retry jitter: one U(0, 1) per query and retry (rate limits on), so a retry's wait does
+  not depend on the order in which an engine meets the 429s.
 - Knowledge changes: bursts at rate changes_per_day / burst_mean, each burst of
   Geometric(1 / burst_mean) changes at one instant (burst_mean = 1: plain Poisson), by
   thinning one common Poisson process, so a higher rate gives a superset of a lower
@@ -31,7 +34,8 @@ from simlib.scenario import SECONDS_PER_DAY, Scenario
 from simlib.engine.injection import retrain_interval_days
 from simlib.engine.popularity import popularity_cdf
 
-STREAMS = ("arrivals", "tokens", "facts", "retrieval", "service", "changes", "phases")
+STREAMS = ("arrivals", "tokens", "facts", "retrieval", "service", "changes", "phases", "offline", "retries")
+# appended streams leave the earlier ones unchanged (SeedSequence.spawn children are positional)
 
 
 def streams(seed: int, replication: int) -> dict[str, np.random.Generator]:
@@ -91,6 +95,8 @@ class QueryDraws:
     retrieval_u: np.ndarray  # float64 U(0,1): retrieved iff u < recall(k)
     service_scale: np.ndarray  # float64: 1, or Exp(1) for exponential service
     prefix_hashes: list | None = None  # trace replay: prefix block ids per query
+    offline: np.ndarray | None = None  # bool: sent through the batch API (workload.offline_share > 0), else None
+    retry_u: np.ndarray | None = None  # (n, max_retries) U(0,1): jitter of each retry (rate limits on), else None
 
     @property
     def n(self) -> int:
@@ -194,8 +200,11 @@ class QueryDrawer:
             service_scale = self.rng["service"].exponential(1.0, k)
         else:
             service_scale = np.ones(k)
+        offline = self.rng["offline"].random(k) < w.offline_share if w.offline_share > 0 else None
+        rl = sc.rate_limits
+        retry_u = self.rng["retries"].random((k, max(1, rl.retry_limit))) if rl.enabled else None
         return QueryDraws(arrivals, query_tokens, output_tokens, fact, retrieval_s, retrieval_u, service_scale,
-                          prefix_hashes)
+                          prefix_hashes, offline, retry_u)
 
 
 class ChangeStream:
