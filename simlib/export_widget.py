@@ -9,7 +9,8 @@
 writes the current charts with :func:`simlib.export.export` and lists the files written
 (or says why it could not). A deck goes to ``FOLDER/SCENARIO.pptx``; per-chart formats go
 to ``FOLDER/SCENARIO/KEY.FORMAT``. Existing files are kept unless "Replace existing files"
-is ticked.
+is ticked. FOLDER is what the box names, so a click creates it if it is missing (its parent
+must exist, as for every writer: ``simlib.export.destination_error``).
 """
 
 from __future__ import annotations
@@ -76,7 +77,12 @@ class ExportBox(widgets.VBox):
         self.status.value = f"<i>Exporting {html.escape(fmt)}...</i>"
         try:
             result, figures = _unpack(self._current())
-            out = output_path(result, self.folder.value or ".", fmt)
+            folder = Path(self.folder.value or ".").expanduser()
+            problem = None if folder.is_dir() else _export.destination_error(folder, "html", force=False)
+            if problem is not None:  # "html": a folder of charts, created if missing below an existing parent
+                raise problem
+            folder.mkdir(exist_ok=True)
+            out = output_path(result, folder, fmt)
             self.written = _export.export(result, out, fmt, figures=figures, force=self.force.value)
         except _export.OutputExistsError as exc:
             text = str(exc).split("; not overwriting")[0]

@@ -9,9 +9,10 @@ preset (2 cores, 2026-12-01; peak RSS above the ~120 MB of imported libraries, w
   every replication), plus the 40 B of cost components kept beside each record since
   2026-12-02 (``results.COST_COMPONENTS_DTYPE``: 5 x float64, arithmetic, not measured);
   160 B is used;
-- array backend, records 'summary': ~300 MB of samples and sketches, plus ~77 B per query
-  (the draws of a replication are drawn up front; 1.7 GB at 20M, 4.0 GB at 50M queries,
-  issue 13) and ~2.3 us per query x strategy; 100 B per query is used.
+- array backend, records 'summary': ~300 MB of samples and sketches, flat in the run size
+  (queries are drawn a chunk at a time: peak RSS 368 MB at 1M, 5M and 20M queries,
+  benchmarks/bench_summary_memory.py, 2026-12-02; it was 394 / 549 / 1,674 MB while the
+  draws were made up front) and ~2.3 us per query x strategy; no per-query bytes.
 
 memory_bytes = per_query_strategy_B x queries x strategies (x replications when full
 records are kept) + per_query_B x queries + fixed (summary: 300 MB) + 150 MB of libraries. The limit is
@@ -28,7 +29,7 @@ from simlib.errors import Problem, ScenarioError
 
 BASE_BYTES = 150 * 1024**2
 PER_QUERY_STRATEGY_BYTES = {"simpy": 1000, "full": 160, "summary": 0}
-PER_QUERY_BYTES = {"simpy": 200, "full": 200, "summary": 100}
+PER_QUERY_BYTES = {"simpy": 200, "full": 200, "summary": 0}
 FIXED_BYTES = {"simpy": 0, "full": 0, "summary": 300 * 1024**2}
 PER_QUERY_STRATEGY_S = {"simpy": 80e-6, "full": 4e-6, "summary": 2.3e-6}
 DEFAULT_LIMIT_GIB = 20.0

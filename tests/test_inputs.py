@@ -136,22 +136,29 @@ def test_cli_sample_exits_2_or_runs(tmp_path, path, value):
 
 # --- random valid scenarios through the CLI: the JSON parses, every metric finite or null ---
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(qpd=st.floats(10, 1e6), top_k=st.integers(0, 50), ttl=st.sampled_from([0.0, 300.0, 3600.0, math.inf]),
-       cv=st.floats(0, 3), changes=st.floats(0, 500), seed=st.integers(0, 2**31))
-def test_random_valid_scenarios_give_strict_json(tmp_path, qpd, top_k, ttl, cv, changes, seed):
+       cv=st.floats(0, 3), changes=st.floats(0, 500), seed=st.integers(0, 2**31),
+       warmup=st.floats(0, 0.5), replications=st.integers(1, 2), engine=st.sampled_from(["auto", "simpy"]))
+def test_random_valid_scenarios_give_strict_json(tmp_path, capsys, qpd, top_k, ttl, cv, changes, seed, warmup,
+                                                 replications, engine):
+    """In-process (simlib.cli.main) and without the flip search, so eight examples stay well under a minute."""
     import yaml
+
+    from simlib.cli import main
 
     data = {"base": "docs-assistant", "workload": {"queries_per_day": qpd, "token_length_cv": cv},
             "retrieval": {"top_k": top_k}, "prompt_cache": {"ttl_s": ttl}, "knowledge": {"changes_per_day": changes},
-            "simulation": {"queries": 150, "seed": seed}}
+            "simulation": {"queries": 150, "seed": seed, "warmup_share": warmup, "replications": replications}}
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump(data))
-    proc = subprocess.run([sys.executable, "-m", "simlib.cli", "run", "--scenario", str(f), "--json"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)  # strict: json.loads accepts NaN, so check the values too
-    for entry in out["strategies"].values():
+    capsys.readouterr()
+    code = main(["run", "--scenario", str(f), "--json", "--no-flips", "--no-progress", "--engine", engine])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    # strict: json.loads accepts NaN and Infinity, so refuse them as constants, then check every number
+    parsed = json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in --json"))
+    for entry in parsed["strategies"].values():
         for metric, v in entry.items():
             if metric == "peak_hour_utilisation":  # {stage: utilisation or None}
                 assert all(u is None or math.isfinite(u) for u in v.values()), v

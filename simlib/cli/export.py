@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -49,16 +48,6 @@ def _scale(text: str) -> float:
     return value
 
 
-def _unwritable_ancestor(folder: Path) -> Path | None:
-    """The nearest existing folder on the way to ``folder`` if it cannot be written (missing ones are created)."""
-    folder = folder.absolute()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
-        return None
-    return folder
-
-
 def run_command(args: argparse.Namespace) -> int:
     """``simlib export``: 0 written, 2 bad input or no browser (checked before simulating)."""
     import simlib
@@ -74,13 +63,12 @@ def run_command(args: argparse.Namespace) -> int:
     if args.format != DECK_FORMAT and out.exists() and not out.is_dir():
         print(f"error: --format {args.format} writes one file per chart; --out must be a folder, and {args.out!r} is a file", file=sys.stderr)
         return 2
-    if args.format == DECK_FORMAT and out.exists() and not args.force:
-        print(f"error: {out} already exists; not overwriting it (use --force to replace it)", file=sys.stderr)
-        return 2
-    blocked = _unwritable_ancestor(out if args.format != DECK_FORMAT else out.parent)
-    if blocked is not None:  # checked before simulating, not after
-        print(f"error: {out}: the folder {str(blocked)!r} is not writable", file=sys.stderr)
-        return 2
+    from simlib.export import destination_error
+
+    problem = destination_error(out, args.format, force=args.force)
+    if problem is not None:  # checked before simulating, not after
+        print(f"error: {problem}", file=sys.stderr)
+        return problem.exit_code
     if args.format in IMAGE_FORMATS or args.format == DECK_FORMAT:
         try:  # fail before simulating, not after
             find_browser()

@@ -181,7 +181,7 @@ def add_parsers(sub: Any) -> None:
                           "simpy: the discrete-event engine of record")
     run.add_argument("--records", choices=("auto", "full", "summary"), default="auto",
                      help="array backend: keep every per-query record (full), or stream summary statistics in "
-                          "less memory (summary: no per-query records kept, but the draws of a replication, ~80 B/query, still are; benchmarks/bench_summary_memory.py); auto: full up to 256 MiB of records")
+                          "memory that does not grow with the run (summary: queries drawn and folded a chunk at a time, a 100k-record sample kept per strategy; benchmarks/bench_summary_memory.py); auto: full up to 256 MiB of records")
     run.add_argument("--no-flips", action="store_true",
                      help="skip the search for the points where the verdict changes (a few seconds of extra runs)")
     run.set_defaults(handler=_cmd_run)

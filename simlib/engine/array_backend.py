@@ -1,7 +1,7 @@
 """The array backend ("fast"): the simpy backend's model computed with arrays and a heap recursion.
 
     result = simlib.run(scenario, engine="fast")                     # or engine="auto" (the default)
-    result = simlib.run(scenario, engine="fast", records="summary")  # streaming aggregates (~80 B per query: the draws)
+    result = simlib.run(scenario, engine="fast", records="summary")  # streaming aggregates, memory flat in the run size
 
 ``engine.run`` drives it (replications, progress, notes, fall-back); this module holds
 only what is time-ordered, :func:`run_replication`, plus the streaming aggregates of
@@ -46,9 +46,11 @@ Where the kernel cannot follow the simpy model (trace replay with prefix block h
 whose per-block cache belongs to ``simlib.engine.cache.PrefixBlockCache``), the run falls
 back to simpy and says so in ``RunResult.notes``.
 
-Memory. Queries are processed in chunks (``chunk_queries``): per strategy, only a chunk's
-arrays are alive, plus the carried queue, cache and pending-request state. The shared
-draws take ~60 bytes a query; records take 56 bytes a query a strategy when kept in full
+Memory. Queries are drawn and processed in chunks (``chunk_queries``): the draws of about
+two chunks are alive (``_DrawWindow``: this chunk, the next one's first arrival, and the
+queries still in retrieval from earlier ones), plus the carried queue, cache, knowledge
+and pending-request state; the pieces are the very values of one draw of the run
+(``engine.draws.QueryDrawer``). Records take 56 bytes a query a strategy when kept in full
 (``records="full"``). With ``records="summary"`` each chunk's records are folded into
 per-batch running sums and quantile series (exact values up to ``EXACT_QUANTILE_VALUES``
 per series, then a relative-error sketch), and a systematic sample of at most
@@ -68,7 +70,7 @@ from simlib.engine.budget import Budget, recall_at_k, token_budget
 from simlib.engine.cache import cached_tokens_on_hit
 from simlib.engine.costs import PER_QUERY_COMPONENTS, monthly_components
 from simlib.engine.injection import decayed_prior_share, weights_knowledge_share
-from simlib.engine.draws import ChangeStream, QueryDraws, draw_phases, draw_queries, streams
+from simlib.engine.draws import ChangeStream, QueryDrawer, QueryDraws, draw_phases, streams
 from simlib.engine.knowledge import history_start_s, periodic_processes, schedules
 from simlib.engine.quality import behaviour_share
 from simlib.engine.records import RecordColumns, record_columns
@@ -130,18 +132,20 @@ def prefix_hash_gap(draws: QueryDraws, names: list[str]) -> str | None:
     return None
 
 
-def simpy_clock(t: np.ndarray) -> np.ndarray:
-    """simpy's clock at each arrival: now <- now + (t_i - now) when t_i > now, from now = 0.
+def simpy_clock(t: np.ndarray, now_s: float = 0.0) -> np.ndarray:
+    """simpy's clock at each arrival: now <- now + (t_i - now) when t_i > now, from now = now_s.
 
     Equal to t wherever the subtraction is exact (Sterbenz: now >= t_i / 2), which is
     almost everywhere; where it is not, the clock runs one ulp off until it meets t again.
+    ``now_s`` is the clock at the previous arrival (0 at the start), so a run in chunks
+    continues the clock exactly where the last chunk left it.
     """
     t = np.asarray(t, dtype=float)
     n = len(t)
     if n == 0:
         return t.copy()
     prev = np.empty(n)
-    prev[0] = 0.0
+    prev[0] = now_s
     prev[1:] = t[:-1]
     # the clock at i, assuming the clock at i - 1 equals t[i - 1]
     clock = np.where(t > prev, prev + (t - prev), prev)
@@ -160,6 +164,66 @@ def simpy_clock(t: np.ndarray) -> np.ndarray:
                 break
             j += 1
     return clock
+
+
+# --- the draws of the queries still in flight ---------------------------------------------
+
+class _Column:
+    """One per-query column of a _DrawWindow, indexed by query number (a slice lo:hi or an index array)."""
+
+    def __init__(self, window: "_DrawWindow", name: str):
+        self.window, self.name = window, name
+
+    def __getitem__(self, key):
+        arr, base = self.window.arrays[self.name], self.window.base
+        if isinstance(key, slice):
+            return arr[key.start - base:key.stop - base]
+        return arr[np.asarray(key) - base]
+
+
+class _DrawWindow:
+    """The draws (and simpy clock) of queries base .. top, drawn a chunk at a time (QueryDrawer).
+
+    The kernels index it by query number as they indexed the whole run's arrays; queries
+    below the oldest one still pending at the retrieval stage are dropped, so memory holds
+    about two chunks, not the run. Values are exactly draw_queries' (QueryDrawer).
+    """
+
+    FIELDS = ("arrival_at_s", "query_tokens", "output_tokens", "fact", "retrieval_s", "retrieval_u", "service_scale")
+
+    def __init__(self, drawer: QueryDrawer):
+        self.drawer = drawer
+        self.base = self.top = 0
+        self.arrays: dict[str, np.ndarray] = {}  # set by the first draw (keeps each column's dtype)
+        self.prefix_hashes: list | None = None
+        self.retry_u: np.ndarray | None = None  # rate limits: the whole run's (drawn in one piece)
+        self.first_arrival_s = self.last_arrival_s = math.nan
+        self._clock_s = 0.0
+        for name in (*self.FIELDS, "clock"):
+            setattr(self, name, _Column(self, name))
+
+    def draw(self, k: int) -> None:
+        """Draw the next k queries (clipped to the run)."""
+        d = self.drawer.next(k)
+        if not d.n:
+            return
+        clock = simpy_clock(d.arrival_at_s, self._clock_s)
+        self._clock_s = float(clock[-1])
+        if self.top == 0:
+            self.first_arrival_s = float(d.arrival_at_s[0])
+            self.prefix_hashes, self.retry_u = d.prefix_hashes, d.retry_u
+        self.last_arrival_s = float(d.arrival_at_s[-1])
+        new = {name: getattr(d, name) for name in self.FIELDS}
+        new["clock"] = clock
+        self.arrays = {name: np.concatenate([self.arrays[name], x]) if self.arrays else x for name, x in new.items()}
+        self.top += d.n
+
+    def drop_below(self, base: int) -> None:
+        """Forget queries before ``base`` (none of them is needed again)."""
+        if base > self.base:
+            cut = base - self.base
+            self.arrays = {name: arr[cut:].copy() for name, arr in self.arrays.items()}
+            self.base = base
 
 
 # --- knowledge lookups ------------------------------------------------------------------
@@ -573,10 +637,12 @@ class _StrategyKernel:
         limiter = limiter_for(scenario, st)
         self.admissions = None
         if limiter is not None:
-            probe = token_budget(st, scenario, draws.query_tokens).prompt_tokens
+            # admissions are computed from every query up front: a rate-limited run draws all at once
+            assert draws.base == 0 and draws.top == draws.drawer.n, "rate limits need the whole run's draws"
+            probe = token_budget(st, scenario, draws.arrays["query_tokens"]).prompt_tokens
             self.admissions = ArrayAdmissions(limiter, scenario.rate_limits.retry_limit,
                                               counted_input_per_query(scenario, st, probe, self.hit_tokens),
-                                              draws.output_tokens.astype(float), draws.retry_u)
+                                              draws.arrays["output_tokens"].astype(float), draws.retry_u)
 
     def versions(self, keys: np.ndarray, t: np.ndarray) -> np.ndarray:
         if self.version_kind == "tenant":
@@ -1131,30 +1197,32 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
     ``metrics`` and ``batch metrics`` are empty with full records (results computes them from the records).
     """
     rng = streams(scenario.simulation.seed, replication)
-    draws = draw_queries(scenario, rng)
+    chunk = max(1, int(chunk_queries))
+    draws = _DrawWindow(QueryDrawer(scenario, rng))  # draws chunk by chunk: memory ~ two chunks, not the run
+    n = draws.drawer.n
+    whole = scenario.rate_limits.enabled  # admissions read every query's draws up front (rate_limits.ArrayAdmissions)
+    draws.draw(n if whole else chunk)
     phases = draw_phases(scenario, rng["phases"])
     changes = ChangeStream(scenario, rng["changes"], history_start_s(scenario, phases))
     names = [name for name in scenario.simulation.strategies if feasible[name] is None]
     gap = prefix_hash_gap(draws, names)
     if gap is not None:
         return gap
-    n = draws.n
-    clock = simpy_clock(draws.arrival_at_s)
-    horizon = float(clock[-1]) + 3_600.0 if n else 0.0
-    world = _World(scenario, changes, phases, names, horizon)
-    kernels = {name: _StrategyKernel(scenario, name, draws, clock, world) for name in names}
+    # the world is extended as the chunks reach later times (ChangeStream's blocks do not depend on how far)
+    world = _World(scenario, changes, phases, names, float(draws.arrays["clock"][-1]) + 3_600.0 if n else 0.0)
+    kernels = {name: _StrategyKernel(scenario, name, draws, draws.clock, world) for name in names}
     warmup_n = int(scenario.simulation.warmup_share * n)
-    span = float(draws.arrival_at_s[-1] - draws.arrival_at_s[0]) if n > 1 else 0.0
     full = {name: np.zeros(n, RECORD_DTYPE) for name in names} if records == "full" else None
     full_costs = {name: np.zeros(n, COST_COMPONENTS_DTYPE) for name in names} if records == "full" else None
     aggs = ({name: _Aggregate(scenario, name, n, warmup_n=warmup_n) for name in names}
             if records == "summary" else None)
     stride = max(1, -(-n // SAMPLE_RECORDS))
     samples: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {name: [] for name in names}
-    chunk = max(1, int(chunk_queries))
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
-        bound = float(clock[hi]) if hi < n else math.inf
+        if hi < n and draws.top <= hi:
+            draws.draw(chunk)  # the next chunk: its first arrival bounds this one
+        bound = float(draws.clock[hi:hi + 1][0]) if hi < n else math.inf
         for name, k in kernels.items():
             idx, built = k.step(lo, hi, bound)
             if not len(idx):
@@ -1175,8 +1243,12 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
                 for field in RECORD_DTYPE.names:
                     rec[field] = cols[field][keep]
                 samples[name].append((idx[keep], rec, built.cost_components(keep)))
+        pending = [int(k.pending[0].min()) for k in kernels.values() if len(k.pending[0])]
+        if not whole:
+            draws.drop_below(min([hi, *pending]))
         if progress is not None:
             progress(hi)
+    span = draws.last_arrival_s - draws.first_arrival_s if n > 1 else 0.0
     end = max([k.end_s for k in kernels.values()], default=-math.inf)
     if not names:
         end = -math.inf
@@ -1187,7 +1259,7 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
     for name, k in kernels.items():
         hours = 0.0
         if k.cached and span > 0:
-            hours = k.cache_entry_s(float(draws.arrival_at_s[-1])) / 3600.0 * (DAYS_PER_MONTH * SECONDS_PER_DAY / span)
+            hours = k.cache_entry_s(draws.last_arrival_s) / 3600.0 * (DAYS_PER_MONTH * SECONDS_PER_DAY / span)
         monthly = monthly_components(k.strategy, scenario, cache_entry_hours_per_month=hours)
         if full is not None:
             rec, costs = full[name], full_costs[name]

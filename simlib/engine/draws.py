@@ -58,17 +58,25 @@ def draw_facts(rng: np.random.Generator, facts_count: int, cdf: np.ndarray | Non
     return np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), facts_count - 1)
 
 
-def poisson_arrivals(rng: np.random.Generator, rate_per_s: float, n: int) -> np.ndarray:
-    """First n points of a Poisson process of the given rate, from time 0."""
-    return np.cumsum(rng.exponential(1.0 / rate_per_s, n))
+def poisson_arrivals(rng: np.random.Generator, rate_per_s: float, n: int, after_s: float = 0.0) -> np.ndarray:
+    """The next n points of a Poisson process of the given rate after the point ``after_s`` (0: from time 0).
+
+    Summed in order from ``after_s`` (numpy's cumsum is sequential), so n points drawn in
+    pieces, each after the last point of the previous piece, are the very same floats.
+    """
+    return np.cumsum(np.concatenate([[after_s], rng.exponential(1.0 / rate_per_s, n)]))[1:]
 
 
 def daily_profile_arrivals(rng: np.random.Generator, queries_per_day: float, hourly_weights, n: int) -> np.ndarray:
     """First n points of the hourly piecewise-constant Poisson process, from midnight."""
+    return _profile_times(poisson_arrivals(rng, 1.0, n), queries_per_day, hourly_weights)
+
+
+def _profile_times(unit: np.ndarray, queries_per_day: float, hourly_weights) -> np.ndarray:
+    """Times of the points ``unit`` of a unit-rate process under the hourly profile (Lambda^-1)."""
     w = np.asarray(hourly_weights, dtype=float)
     per_hour = queries_per_day * w / w.sum()  # expected queries in each hour
     cum = np.concatenate([[0.0], np.cumsum(per_hour)])  # Lambda at hour boundaries
-    unit = np.cumsum(rng.exponential(1.0, n))  # unit-rate process
     day, rem = np.divmod(unit, queries_per_day)
     hour = np.clip(np.searchsorted(cum, rem, side="right") - 1, 0, 23)
     within = (rem - cum[hour]) / np.where(per_hour[hour] > 0, per_hour[hour], 1.0)
@@ -100,40 +108,103 @@ class QueryDraws:
 
 
 def draw_queries(scenario: Scenario, rng: dict[str, np.random.Generator], n: int | None = None) -> QueryDraws:
-    """Draw every per-query input of one replication."""
-    w, r = scenario.workload, scenario.retrieval
-    n = scenario.simulation.queries if n is None else n
-    prefix_hashes = None
-    if w.arrival_process == "poisson":
-        arrivals = poisson_arrivals(rng["arrivals"], scenario.arrival_rate_per_s, n)
-    elif w.arrival_process == "daily_profile":
-        arrivals = daily_profile_arrivals(rng["arrivals"], w.queries_per_day, w.hourly_weights, n)
-    else:
-        from simlib.traces import replay_arrays  # trace replay (issue: replay real workloads)
+    """Draw every per-query input of one replication (QueryDrawer in one piece)."""
+    drawer = QueryDrawer(scenario, rng, n)
+    return drawer.next(drawer.n)
 
-        arrivals, in_tok, out_tok, prefix_hashes = replay_arrays(scenario, n)
-    tok = rng["tokens"]
-    query_tokens = np.maximum(1, np.rint(lognormal(tok, w.query_tokens_mean, w.token_length_cv, n))).astype(np.int64)
-    output_tokens = np.maximum(1, np.rint(lognormal(tok, w.output_tokens_mean, w.token_length_cv, n))).astype(np.int64)
-    if w.arrival_process == "trace":
-        query_tokens, output_tokens = np.maximum(1, in_tok), np.maximum(1, out_tok)
-    output_tokens = np.minimum(output_tokens, scenario.model.max_output_tokens)
-    fact = draw_facts(rng["facts"], scenario.knowledge.facts_count, popularity_cdf(scenario), n)
-    ret = rng["retrieval"]
-    retrieval_s = lognormal(ret, r.embed_latency_s, r.latency_cv, n) + lognormal(ret, r.search_latency_s, r.latency_cv, n)
-    rerank_s = lognormal(ret, r.rerank_latency_s, r.latency_cv, n)  # drawn always: CRN whether or not reranking
-    if r.rerank:
-        retrieval_s = retrieval_s + rerank_s
-    retrieval_u = ret.random(n)
-    if scenario.model.service_time_distribution == "exponential":
-        service_scale = rng["service"].exponential(1.0, n)
-    else:
-        service_scale = np.ones(n)
-    offline = rng["offline"].random(n) < w.offline_share if w.offline_share > 0 else None
-    rl = scenario.rate_limits
-    retry_u = rng["retries"].random((n, max(1, rl.retry_limit))) if rl.enabled else None
-    return QueryDraws(arrivals, query_tokens, output_tokens, fact, retrieval_s, retrieval_u, service_scale, prefix_hashes,
-                      offline, retry_u)
+
+class QueryDrawer:
+    """The per-query inputs of one replication, drawn in pieces: ``next(k)`` gives the next k queries.
+
+    Pieces hold the very values one draw of all n gives (``draw_queries``, what the simpy
+    backend uses), so a run in chunks keeps its memory to a chunk without changing a number.
+    A stream serves several purposes in turn (tokens: n query lengths, then n output
+    lengths; retrieval: n embed, n search, n rerank latencies, then n uniforms), and numpy's
+    generators give the same values drawn in pieces or at once (checked in
+    tests/test_kernel.py). So each later purpose starts from a copy of its stream advanced
+    past the earlier purposes' n draws (drawn in pieces and discarded: ~4 n lognormals of
+    extra work, only when the run is chunked; one piece of all n draws in the original order).
+    """
+
+    PIECE = 65_536  # discarded draws are made in pieces of this size (memory, not values)
+
+    def __init__(self, scenario: Scenario, rng: dict[str, np.random.Generator], n: int | None = None):
+        self.scenario, self.rng = scenario, rng
+        self.n = scenario.simulation.queries if n is None else n
+        self.done = 0
+        self._after_s = 0.0  # the last arrival (Poisson) or unit-rate point (daily profile) drawn
+        self._split: dict[str, np.random.Generator] | None = None  # each purpose's own generator
+        w, r = scenario.workload, scenario.retrieval
+        self._cdf = popularity_cdf(scenario)
+        self._query = lambda g, k: lognormal(g, w.query_tokens_mean, w.token_length_cv, k)
+        self._output = lambda g, k: lognormal(g, w.output_tokens_mean, w.token_length_cv, k)
+        self._latency = {part: (lambda g, k, m=getattr(r, f"{part}_latency_s"): lognormal(g, m, r.latency_cv, k))
+                         for part in ("embed", "search", "rerank")}
+
+    def _splits(self) -> dict[str, np.random.Generator]:
+        """Per purpose, its stream advanced past the n draws of the purposes before it on that stream."""
+        if self._split is None:
+            import copy
+
+            def advanced(g: np.random.Generator, draw) -> np.random.Generator:
+                g = copy.deepcopy(g)
+                for lo in range(0, self.n, self.PIECE):
+                    draw(g, min(self.PIECE, self.n - lo))
+                return g
+
+            tok, ret = self.rng["tokens"], self.rng["retrieval"]
+            search = advanced(ret, self._latency["embed"])
+            rerank = advanced(search, self._latency["search"])
+            self._split = {"query": tok, "embed": ret, "search": search, "rerank": rerank,
+                           "u": advanced(rerank, self._latency["rerank"])}
+            if self.scenario.workload.arrival_process != "trace":  # a replay's lengths come from the trace
+                self._split["output"] = advanced(tok, self._query)
+        return self._split
+
+    def next(self, k: int) -> QueryDraws:
+        """Draws of queries done .. done + k (k clipped to what is left)."""
+        sc, w, r = self.scenario, self.scenario.workload, self.scenario.retrieval
+        lo, k = self.done, max(0, min(k, self.n - self.done))
+        self.done += k
+        whole = lo == 0 and k == self.n  # one piece: the purposes of a stream in turn, as drawn at once
+        g = self.rng if whole else None
+        split = None if whole else self._splits()
+        prefix_hashes = None
+        if w.arrival_process == "poisson":
+            arrivals = poisson_arrivals(self.rng["arrivals"], sc.arrival_rate_per_s, k, self._after_s)
+            self._after_s = float(arrivals[-1]) if k else self._after_s
+        elif w.arrival_process == "daily_profile":
+            unit = poisson_arrivals(self.rng["arrivals"], 1.0, k, self._after_s)
+            self._after_s = float(unit[-1]) if k else self._after_s
+            arrivals = _profile_times(unit, w.queries_per_day, w.hourly_weights)
+        else:
+            from simlib.traces import replay_arrays  # trace replay (issue: replay real workloads)
+
+            arrivals, in_tok, out_tok, prefix_hashes = replay_arrays(sc, lo + k, start=lo)
+        if w.arrival_process == "trace":
+            query_tokens, output_tokens = np.maximum(1, in_tok), np.maximum(1, out_tok)
+        else:
+            q = self._query(g["tokens"] if whole else split["query"], k)
+            o = self._output(g["tokens"] if whole else split["output"], k)
+            query_tokens = np.maximum(1, np.rint(q)).astype(np.int64)
+            output_tokens = np.maximum(1, np.rint(o)).astype(np.int64)
+        output_tokens = np.minimum(output_tokens, sc.model.max_output_tokens)
+        fact = draw_facts(self.rng["facts"], sc.knowledge.facts_count, self._cdf, k)
+        ret = {part: self.rng["retrieval"] for part in ("embed", "search", "rerank", "u")} if whole else split
+        retrieval_s = self._latency["embed"](ret["embed"], k) + self._latency["search"](ret["search"], k)
+        rerank_s = self._latency["rerank"](ret["rerank"], k)  # drawn always: CRN whether or not reranking
+        if r.rerank:
+            retrieval_s = retrieval_s + rerank_s
+        retrieval_u = ret["u"].random(k)
+        if sc.model.service_time_distribution == "exponential":
+            service_scale = self.rng["service"].exponential(1.0, k)
+        else:
+            service_scale = np.ones(k)
+        offline = self.rng["offline"].random(k) < w.offline_share if w.offline_share > 0 else None
+        rl = sc.rate_limits
+        retry_u = self.rng["retries"].random((k, max(1, rl.retry_limit))) if rl.enabled else None
+        return QueryDraws(arrivals, query_tokens, output_tokens, fact, retrieval_s, retrieval_u, service_scale,
+                          prefix_hashes, offline, retry_u)
 
 
 class ChangeStream:

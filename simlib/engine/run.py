@@ -53,7 +53,7 @@ def run(scenario: Scenario, *, replications: int | None = None, progress: Callab
 
     ``records`` applies to the array backend: 'full' keeps every per-query record;
     'summary' folds them into streaming aggregates (no per-query records kept but a
-    sample; the replication's draws, ~80 B per query, still are); 'auto' keeps full
+    sample; queries are drawn a chunk at a time, so memory does not grow with the run); 'auto' keeps full
     records up to 256 MiB. ``chunk_queries``: queries per chunk of the array backend.
     """
     reps = scenario.simulation.replications if replications is None else replications

@@ -54,7 +54,7 @@ from simlib.export.deck import (
     deck_charts,
     write_deck,
 )
-from simlib.export.files import _write_atomic
+from simlib.export.files import _write_atomic, destination_error
 from simlib.export.formats import (
     DECK_FORMAT,
     DECK_IMAGE_SCALE,
@@ -99,6 +99,7 @@ __all__ = [
     "render_images",
     "short_source",
     "write_deck",
+    "destination_error",
     "write_figures",
     "DECK_IMAGE_SCALE", "DECK_SKIPS", "INSTALL_HINT", "TIED_MARK", "VERDICT_MARK", "WINNER_MARK", "DeckChart",
     "comparison_table", "dashboard_figures", "deck_charts",
@@ -115,10 +116,15 @@ def _write_all(files: Mapping[Path, bytes], *, force: bool) -> list[Path]:
     created: list[Path] = []
     try:
         for path, data in files.items():
-            existed = path.exists()
-            _write_atomic(path, lambda f, data=data: f.write(data), force=force)
-            if not existed:
+            new = not path.exists()
+            if new:  # listed before the write: an interrupt after its rename still removes it
                 created.append(path)
+            try:
+                _write_atomic(path, lambda f, data=data: f.write(data), force=force)
+            except OutputExistsError:
+                if new:  # it appeared meanwhile: someone else's file, kept
+                    created.remove(path)
+                raise
     except BaseException:
         for path in created:
             path.unlink(missing_ok=True)
@@ -167,6 +173,9 @@ def write_figures(
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ExportError(f"{folder} is a file; give a folder to write the charts into")
+    problem = destination_error(folder, format, force=force)
+    if problem is not None:
+        raise problem
     _check_size(width, height, scale)
     targets = _file_names(figures, folder, format)
     if not force:
@@ -178,6 +187,7 @@ def write_figures(
         data = {key: figure_html(fig, width=width, height=height).encode("utf-8") for key, fig in figures.items()}
     else:
         data = render_images(figures, format, width=width, height=height, scale=scale)
+    folder.mkdir(exist_ok=True)  # the folder --out names; its parent was checked above
     return _write_all({targets[key]: data[key] for key in figures}, force=force)
 
 

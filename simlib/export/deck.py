@@ -28,7 +28,6 @@ from simlib.export.formats import (
     DECK_IMAGE_SCALE,
     ExportError,
     SUBTITLE_LONG_CHARS,
-    OutputExistsError,
 )
 from simlib.export.files import _write_atomic
 from simlib.export.render import _draw
@@ -344,8 +343,11 @@ def write_deck(
         raise ExportError(f"a deck is written to a .pptx file; got {str(path)!r}")
     if path.is_dir():
         raise ExportError(f"{path} is a folder; give the deck's file name (e.g. {path / 'deck.pptx'})")
-    if not force and path.exists():
-        raise OutputExistsError(f"{path} already exists; not overwriting it (use --force, or force=True, to replace it)")
+    from simlib.export.files import destination_error
+
+    problem = destination_error(path, "pptx", force=force)
+    if problem is not None:
+        raise problem
     if figures is None:
         figures = {k: f for k, f in dashboard_figures(result).items() if k not in DECK_SKIPS}
     if table is None:

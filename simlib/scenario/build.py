@@ -179,35 +179,49 @@ def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenar
     except ValidationError as exc:
         raise ScenarioError(explain_validation(exc, Scenario, otherwise=lambda names: f"; valid names here: {', '.join(names)}"),
                             source=source) from None
-    problems = check_run_size(scenario)
-    if problems:
-        raise ScenarioError(problems, source=source)
-    if scenario.workload.arrival_process == "trace":
+    if scenario.workload.arrival_process != "trace":
+        problems = check_run_size(scenario)
+        if problems:
+            raise ScenarioError(problems, source=source)
+    else:
         from simlib.traces import check_replay  # lazy: numpy loads only for a replayed trace
 
         try:  # the trace file, its window and the query count
-            check_replay(scenario)
+            span_s = check_replay(scenario)
         except ScenarioError as exc:
             raise ScenarioError(exc.problems, source=source) from None
+        problems = check_run_size(scenario, horizon_s=span_s)  # the replay's own horizon (a 1e15-s timestamp)
+        if problems:
+            raise ScenarioError(problems, source=source)
     return scenario
 
 
-def check_run_size(scenario: Scenario) -> list[Problem]:
+def check_run_size(scenario: Scenario, *, horizon_s: float | None = None) -> list[Problem]:
     """Limits relative to the horizon: the events a run must draw stay bounded.
 
-    horizon_s = simulation.queries / (workload.queries_per_day / 86,400). Over the horizon
+    horizon_s = simulation.queries / (workload.queries_per_day / 86,400), or, for a trace
+    replay, the replayed requests' last arrival (``horizon_s``, from simlib.traces). Over the horizon
     plus the look-back the change history needs (the longest lag or period), the expected
     changes are changes_per_day / 86,400 x (horizon_s + look-back_s); each periodic process
     (batch re-index, periodic cache rebuild, retraining) fires horizon_s / period times.
     """
     w, k, ft, pc, sim = scenario.workload, scenario.knowledge, scenario.fine_tuning, scenario.prompt_cache, scenario.simulation
     problems: list[Problem] = []
-    horizon_s = sim.queries / scenario.arrival_rate_per_s
-    if horizon_s > MAX_HORIZON_S:
-        problems.append(Problem("workload.queries_per_day", (
-            f"{sim.queries:,} queries at {w.queries_per_day:g}/day span {horizon_s / 86_400 / 365.25:,.0f} years "
-            f"(limit {MAX_HORIZON_S / 86_400 / 365.25:,.0f}); raise queries_per_day or lower simulation.queries")))
-        return problems
+    years = lambda s: f"{s / 86_400 / 365.25:,.0f} years"  # noqa: E731
+    if horizon_s is not None:
+        if horizon_s > MAX_HORIZON_S:
+            problems.append(Problem("workload.trace", (
+                f"replaying {sim.queries:,} requests spans {horizon_s:,.4g} s ({years(horizon_s)}; limit "
+                f"{years(MAX_HORIZON_S)}); lower simulation.queries or workload.trace_time_scale, or replay a "
+                "window (trace_start_s, trace_duration_s)")))
+            return problems
+    else:
+        horizon_s = sim.queries / scenario.arrival_rate_per_s
+        if horizon_s > MAX_HORIZON_S:
+            problems.append(Problem("workload.queries_per_day", (
+                f"{sim.queries:,} queries at {w.queries_per_day:g}/day span {years(horizon_s)} "
+                f"(limit {years(MAX_HORIZON_S)}); raise queries_per_day or lower simulation.queries")))
+            return problems
     retrain_s = ft.retrain_interval_days * SECONDS_PER_DAY
     lookback_s = max(k.index_lag_s, k.reindex_interval_s + k.reindex_duration_s,
                      retrain_s + ft.training_duration_s + ft.deploy_delay_s, pc.rebuild_interval_s)

@@ -117,12 +117,15 @@ class Workload(_Group):
         ge=0, le=1,
     )
 
-    @model_validator(mode="after")
-    def _weights_usable(self) -> "Workload":
-        w = self.hourly_weights
-        if any(not math.isfinite(x) or x < 0 or x > 1e6 for x in w) or sum(w) <= 0:
-            raise ValueError("hourly_weights must be 24 finite numbers in [0, 1e6], not all zero")
-        return self
+    @field_validator("hourly_weights")
+    @classmethod
+    def _weights_usable(cls, w: tuple[float, ...]) -> tuple[float, ...]:
+        # NaN fails every comparison, so test for the good range, not the bad one (issue 13: NaN passed `x < 0`)
+        bad = [h for h, x in enumerate(w) if not (math.isfinite(x) and 0 <= x <= 1e6)]
+        if bad or not sum(w) > 0:
+            where = f"hour {bad[0]} is {w[bad[0]]!r}" if bad else "all are zero"
+            raise ValueError(f"must be 24 finite numbers in [0, 1e6], not all zero ({where})")
+        return w
 
     @model_validator(mode="after")
     def _trace_named(self) -> "Workload":

@@ -20,6 +20,11 @@ from simlib.traces.trace import BLOCK_TOKENS, MAX_PROBLEMS, Trace
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+# A request's token count is at most ten times the largest context window the schema allows
+# (model.context_window_tokens <= 1e8): larger is a typo, and 1e9 x 5e7 requests still sums
+# within int64 (9.2e18), where 1e20 overflowed it (issue 13).
+MAX_REQUEST_TOKENS = 1_000_000_000
+
 
 
 def load_trace(trace: str | Path) -> Trace:
@@ -281,6 +286,10 @@ def _parse(path: Path, name: str) -> Trace:
             elif v < 0:
                 problems.add(line, f"{keys[role]} ({what}) is negative ({raw!r})")
                 v = None
+            elif v > MAX_REQUEST_TOKENS:
+                problems.add(line, f"{keys[role]} ({what}) {raw!r} is over {MAX_REQUEST_TOKENS:,}, ten times the "
+                                   "largest context window a scenario allows")
+                v = None
             counts.append(v)
         # prefix blocks and tenant
         blocks: list[Any] = []
@@ -298,7 +307,7 @@ def _parse(path: Path, name: str) -> Trace:
         if keys["cache_read"] is not None:
             raw = row.get(keys["cache_read"])
             cache_read = whole_number(raw)
-            if cache_read is None or cache_read < 0:
+            if cache_read is None or cache_read < 0 or cache_read > MAX_REQUEST_TOKENS:
                 problems.add(line, f"{keys['cache_read']} (cache-read input tokens) {raw!r} is not a whole number >= 0")
             elif counts[0] is not None and cache_read > counts[0]:
                 problems.add(line, f"{keys['cache_read']} ({cache_read}) is more than the input tokens ({counts[0]})")

@@ -100,13 +100,28 @@ def _check(scenario: "Scenario", n: int | None = None) -> tuple[Trace, _Window, 
     return trace, win, n
 
 
-def replay(scenario: "Scenario", n: int | None = None) -> Replay:
-    """The first n (default simulation.queries) requests of the scenario's trace replay."""
+def replay_span_s(trace: Trace, win: _Window, n: int, time_scale: float) -> float:
+    """Arrival time of the n-th replayed request (the replay's horizon), without building the replay.
+
+    Request i is row lo + i mod m of pass i // m: (t[row] - start_s + pass x period_s) x time_scale.
+    """
+    m = win.hi - win.lo
+    last = n - 1
+    row, k = win.lo + last % m, last // m
+    return float((trace.timestamp_s[row] - win.start_s + k * win.period_s) * time_scale)
+
+
+def replay(scenario: "Scenario", n: int | None = None, *, start: int = 0) -> Replay:
+    """Requests start .. n (default: the first simulation.queries) of the scenario's trace replay.
+
+    ``start`` lets a chunked run replay piece by piece (the same requests as one replay of n).
+    """
     w = scenario.workload
     trace, win, n = _check(scenario, n)
     m = win.hi - win.lo
-    passes = np.arange(n, dtype=np.int64) // m
-    rows = win.lo + np.arange(n, dtype=np.int64) % m
+    i = np.arange(start, n, dtype=np.int64)
+    passes = i // m
+    rows = win.lo + i % m
     t = (trace.timestamp_s[rows] - win.start_s + passes * win.period_s) * w.trace_time_scale
     hashes = None
     if trace.has_blocks:
@@ -129,20 +144,23 @@ def replay(scenario: "Scenario", n: int | None = None) -> Replay:
     )
 
 
-def replay_arrays(scenario: "Scenario", n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list | None]:
-    """(arrival_at_s, input_tokens, output_tokens, prefix_hashes) of n replayed requests.
+def replay_arrays(scenario: "Scenario", n: int, *, start: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, list | None]:
+    """(arrival_at_s, input_tokens, output_tokens, prefix_hashes) of replayed requests start .. n.
 
-    What ``simlib.engine.draws.draw_queries`` uses for ``arrival_process: trace``;
+    What ``simlib.engine.draws.QueryDrawer`` uses for ``arrival_process: trace``;
     prefix_hashes is None when the trace has no block hashes.
     """
-    r = replay(scenario, n)
+    r = replay(scenario, n, start=start)
     return r.arrival_at_s, r.input_tokens, r.output_tokens, r.prefix_hashes
 
 
-def check_replay(scenario: "Scenario") -> None:
-    """Raise a located ScenarioError if the scenario's trace replay cannot run (build-time check)."""
-    if scenario.workload.arrival_process == "trace":
-        _check(scenario)
+def check_replay(scenario: "Scenario") -> float:
+    """The replay's horizon (last arrival, s), or a located ScenarioError if it cannot run (build-time check).
+
+    ``simlib.scenario.check_run_size`` bounds that horizon as it bounds queries / rate.
+    """
+    trace, win, n = _check(scenario)
+    return replay_span_s(trace, win, n, scenario.workload.trace_time_scale)
 
 
 def window_requests(scenario: "Scenario") -> int:
