@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -78,6 +78,13 @@ class _Group(BaseModel):
             if isinstance(item, float) and math.isinf(item) and info.field_name not in INFINITE_OK:
                 raise ValueError("must be finite")
         return value
+
+
+def _mapping_as_pairs(value: Any) -> Any:
+    """A mapping written in a file ({5: 0.85}) as the sorted (key, value) pairs a frozen group holds."""
+    if isinstance(value, dict):
+        return tuple(value.items())
+    return value
 
 
 def _f(default: Any, description: str, **constraints: Any) -> Any:
@@ -189,6 +196,30 @@ class Retrieval(_Group):
     index_build_engineering_hours: float = _f(40.0, "Engineering hours to build the first index pipeline (chunking, embedding, evaluation), amortised over index_build_amortisation_months. Assumption: one engineer-week.", ge=0, le=100_000)
     index_build_amortisation_months: float = _f(12.0, "Months over which the initial index build (embedding every chunk + its engineering hours) is amortised. Assumption: a one-year horizon.", gt=0, le=120)
     index_upkeep_hours_per_month: float = _f(8.0, "Engineering hours per month to keep the index pipeline running (retrieval strategies). Assumption: a day a month.", ge=0, le=10_000)
+    measured_recall_at_k: tuple[tuple[Annotated[int, Field(ge=1, le=1000)], Annotated[float, Field(ge=0, le=1)]], ...] | None = _f(
+        None,
+        "Your retrieval eval's recall at a few k ({1: 0.6, 5: 0.85, 20: 0.93}: at least 2 k, recall not falling with k). "
+        "When set, recall at k is the curve c x (1 - (1 - r1)^k) fitted to these points (least squares) instead of "
+        "recall_at_1_share, recall_ceiling_share, the corpus-size and rerank adjustments (the eval measured the retriever "
+        "as configured); the run's notes give the fit. None: the documented defaults.",
+    )
+
+    _recall_as_pairs = field_validator("measured_recall_at_k", mode="before")(lambda v: _mapping_as_pairs(v))
+
+    @field_validator("measured_recall_at_k")
+    @classmethod
+    def _recall_points_usable(cls, points: tuple[tuple[int, float], ...] | None) -> tuple[tuple[int, float], ...] | None:
+        if points is None:
+            return None
+        ks = [k for k, _ in points]
+        if len(set(ks)) != len(ks):
+            raise ValueError("each k may appear once")
+        if len(points) < 2:
+            raise ValueError("needs recall at 2 or more k to fit the curve's top-1 recall and ceiling")
+        points = tuple(sorted(points))
+        if any(b[1] < a[1] for a, b in zip(points, points[1:])):
+            raise ValueError("recall cannot fall as k grows (more chunks retrieved hold every chunk of fewer)")
+        return points
 
 
 class Model(_Group):
@@ -325,6 +356,27 @@ class Quality(_Group):
     behaviour_prompted_share: float = _f(0.75, "P(the answer has the required behaviour) under prompting with instructions. 1 = no specialised behaviour.", ge=0, le=1)
     few_shot_uplift_share: float = _f(0.1, "Added to behaviour_prompted_share when few-shot examples are in the prompt (capped at 1).", ge=0, le=1)
     behaviour_fine_tuned_share: float = _f(0.95, "P(the answer has the required behaviour) after fine-tuning. 1 = no specialised behaviour.", ge=0, le=1)
+    measured_accuracy_share: tuple[tuple[StrategyName, Annotated[float, Field(ge=0, le=1)]], ...] = _f(
+        (),
+        "Your eval's answer accuracy per strategy ({rag: 0.82, fine_tune: 0.7}), measured on current knowledge. For each "
+        "strategy named, the behaviour factor B is fitted so that the proxy's expected quality with fresh knowledge, "
+        "E[K U] x B, equals the measurement (B capped at 1; the run's notes say so); staleness and retrieval misses still "
+        "lower it in the run. Empty: the documented defaults.",
+    )
+
+    _accuracy_as_pairs = field_validator("measured_accuracy_share", mode="before")(lambda v: _mapping_as_pairs(v))
+
+    @field_validator("measured_accuracy_share")
+    @classmethod
+    def _one_accuracy_each(cls, pairs: tuple[tuple[str, float], ...]) -> tuple[tuple[str, float], ...]:
+        names = [n for n, _ in pairs]
+        if len(set(names)) != len(names):
+            raise ValueError("each strategy may appear once")
+        return tuple(sorted(pairs))
+
+    def measured_accuracy(self) -> dict[str, float]:
+        """strategy -> measured accuracy (the pairs of measured_accuracy_share as a mapping)."""
+        return dict(self.measured_accuracy_share)
 
 
 class Simulation(_Group):
