@@ -72,7 +72,7 @@ from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
     MONTHLY_COMPONENTS,
     CACHE_HIT, CITABLE, COMPLETED, FRESH, METRICS, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
-    Replication, RunResult, StrategyReplication, batch_edges, cost_per_correct_answer,
+    Replication, RunResult, StrategyReplication, batch_edges, cost_per_correct_answer, session_metrics,
 )
 from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
 
@@ -91,6 +91,8 @@ BATCHES = 10  # batch means for one replication, as simlib.results.batch_metrics
 def kernel_gap(scenario: Scenario) -> str | None:
     """Why the kernel cannot follow the simpy engine on this scenario, if known before drawing."""
     w = scenario.workload
+    if scenario.sessions.kind != "none":
+        return SESSIONS_GAP
     if w.arrival_process != "trace" or not any(STRATEGIES[n].uses_cache for n in scenario.simulation.strategies):
         return None
     try:
@@ -102,6 +104,8 @@ def kernel_gap(scenario: Scenario) -> str | None:
     return PREFIX_HASH_GAP if blocks else None
 
 
+SESSIONS_GAP = ("sessions (conversations, agent tasks): each turn's history cache level is simulated by the simpy "
+                "engine only")
 PREFIX_HASH_GAP = ("trace replay with prefix block hashes: the per-block prompt cache is simulated by the simpy "
                    "engine only")
 
@@ -966,6 +970,7 @@ class _Aggregate:
         m["queries_completed"] = n_done
         m["queries_rejected"] = s["rejected"]
         m["cost_per_correct_answer_usd"] = cost_per_correct_answer(m["cost_per_query_usd"], m["quality_proxy"])
+        m.update(session_metrics(None))  # sessions run on the simpy engine (kernel_gap)
         for c in PER_QUERY_COMPONENTS:
             m[f"cost_{c}_per_query_usd"] = s[f"c_{c}"] / n_meas if n_meas else 0.0
         for c in MONTHLY_COMPONENTS:

@@ -1,7 +1,7 @@
 """The scenario: one validated, immutable description of a system to simulate.
 
 A scenario is a tree of groups (workload, knowledge, retrieval, model, prompt, prices,
-fine_tuning, prompt_cache, quality, simulation, requirements). Every numeric field carries its unit in
+fine_tuning, prompt_cache, quality, sessions, simulation, requirements). Every numeric field carries its unit in
 its name (``_s`` durations, ``_at_s`` instants, ``_usd`` money, ``_tokens``, ``_per_s``,
 ``_per_day``, ``_share`` fractions in [0, 1]), a constraint, and a description that
 states where its default comes from. Validation happens when the scenario is built,
@@ -379,6 +379,33 @@ class Quality(_Group):
         return dict(self.measured_accuracy_share)
 
 
+class Sessions(_Group):
+    """Conversations and agent tasks (docs/model.md, Sessions): calls grouped into sessions whose history grows.
+
+    With kind 'none' (the default) every query is one independent call. Otherwise
+    workload.queries_per_day stays the call (turn) rate and sessions start at
+    queries_per_day / turns_mean a day; workload.query_tokens_mean is a user turn's message
+    (and an agent task's first input).
+    """
+
+    kind: Literal["none", "conversation", "agent_task"] = _f(
+        "none",
+        "'conversation': turns of a user's message and an answer, each turn carrying the earlier ones as history; "
+        "'agent_task': a chain of calls, each adding its tool call (the output) and the tool's result to the context; "
+        "'none': independent queries.",
+    )
+    turns_distribution: Literal["fixed", "geometric"] = _f("geometric", "Turns (calls) per session: 'fixed' (round(turns_mean)) or 'geometric' on 1, 2, ... with mean turns_mean (a constant chance 1 / turns_mean to stop after each turn).")
+    turns_mean: float = _f(5.0, "Mean turns per conversation, or calls per agent task (before the turns_max cap). Assumption.", ge=1, le=10_000)
+    turns_max: int = _f(200, "No session has more turns than this (caps the geometric tail).", ge=1, le=100_000)
+    think_time_distribution: Literal["fixed", "exponential", "lognormal"] = _f("lognormal", "Gap between two requests of a session (the user reading and typing, or the agent's tool running, plus the answer's own time, as traces record request times).")
+    think_time_mean_s: float = _f(60.0, "Mean gap between two requests of a session. Assumption: a minute; compare it with prompt_cache.ttl_s (a turn within the TTL reads the earlier turns from cache).", gt=0, le=MAX_DURATION_S)
+    think_time_cv: float = _f(1.0, "Coefficient of variation of the lognormal gap.", ge=0, le=20)
+    first_turn_tokens_mean: float | None = _f(None, "Mean new input tokens of a session's first turn (a pasted document, an agent's task with its starting context); None: workload.query_tokens_mean like every other turn. Lognormal with workload.token_length_cv.", ge=1, le=1e7)
+    tool_result_tokens_mean: float = _f(2_000.0, "agent_task: mean tokens of a tool result (file contents, command output), the new input of every call after the first (lognormal, workload.token_length_cv). Assumption.", ge=1, le=1e7)
+    history_cap_tokens: int = _f(100_000, "History kept in the prompt: when it exceeds this, the oldest whole turns are dropped (a sliding window; the history prefix changes, so that turn reads none of it from cache). Assumption: half of a 200k window.", ge=0, le=100_000_000)
+    retrieval: Literal["per_turn", "per_session"] = _f("per_turn", "Retrieval strategies: retrieve on every turn (chunks not kept in history), or once per session on its first turn (the chunks then stay in the history; later turns ask about the same fact).")
+
+
 class Simulation(_Group):
     """How much to simulate, and with which random seed."""
 
@@ -420,6 +447,7 @@ class Scenario(_Group):
     fine_tuning: FineTuning = FineTuning()
     prompt_cache: PromptCache = PromptCache()
     quality: Quality = Quality()
+    sessions: Sessions = Sessions()
     simulation: Simulation = Simulation()
     requirements: Requirements = Requirements()
 
@@ -669,6 +697,10 @@ def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenar
     except ValidationError as exc:
         raise ScenarioError([_explain(e) for e in exc.errors()], source=source) from None
     problems = check_run_size(scenario)
+    if scenario.sessions.kind != "none" and scenario.workload.arrival_process == "trace":
+        problems.append(Problem("sessions.kind", (
+            f"'{scenario.sessions.kind}' draws its own session arrivals, so workload.arrival_process must be 'poisson' "
+            "or 'daily_profile', not 'trace' (a replayed trace brings its conversations with it: its prefix blocks)")))
     if problems:
         raise ScenarioError(problems, source=source)
     if scenario.workload.arrival_process == "trace":

@@ -28,7 +28,14 @@ class Budget:
     rejected: np.ndarray  # bool: does not fit even without chunks
 
 
-def token_budget(strategy: Strategy, scenario: Scenario, query_tokens: np.ndarray) -> Budget:
+def token_budget(strategy: Strategy, scenario: Scenario, query_tokens: np.ndarray,
+                 history_tokens: np.ndarray | None = None, retrieves: np.ndarray | None = None) -> Budget:
+    """Prompt tokens, chunks, truncation and rejection of each query.
+
+    Sessions (engine/sessions.py): ``history_tokens`` H carried in each prompt, and
+    ``retrieves`` (False: the turn retrieves nothing; its session's chunks are in H).
+    prompt = fixed + H + query + chunks.
+    """
     window = scenario.model.context_window_tokens
     reserved = scenario.model.max_output_tokens
     fixed = strategy.fixed_prompt_tokens(scenario)
@@ -41,13 +48,16 @@ def token_budget(strategy: Strategy, scenario: Scenario, query_tokens: np.ndarra
         )
         zeros = np.zeros(n, np.int64)
         return Budget(False, reason, zeros, zeros, np.zeros(n, bool), np.ones(n, bool))
-    room = window - reserved - fixed - query_tokens  # tokens left for chunks
+    carried = query_tokens if history_tokens is None else query_tokens + history_tokens
+    room = window - reserved - fixed - carried  # tokens left for chunks
     rejected = room < 0
     k = scenario.retrieval.top_k if strategy.uses_retrieval else 0
-    chunks = np.clip(room // scenario.retrieval.chunk_tokens, 0, k).astype(np.int64)
+    if retrieves is not None:
+        k = np.where(retrieves, k, 0)
+    chunks = np.minimum(np.clip(room // scenario.retrieval.chunk_tokens, 0, None), k).astype(np.int64)
     chunks[rejected] = 0
     truncated = (chunks < k) & ~rejected
-    prompt = np.where(rejected, 0, fixed + query_tokens + chunks * scenario.retrieval.chunk_tokens)
+    prompt = np.where(rejected, 0, fixed + carried + chunks * scenario.retrieval.chunk_tokens)
     return Budget(True, None, prompt.astype(np.int64), chunks, truncated, rejected)
 
 

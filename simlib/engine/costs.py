@@ -77,8 +77,12 @@ def per_query_costs(
     output_tokens: np.ndarray,
     query_tokens: np.ndarray,
     sent: np.ndarray,
+    retrieves: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Cost components of each query in USD (zero for queries never sent to the model)."""
+    """Cost components of each query in USD (zero for queries never sent to the model).
+
+    ``retrieves``: which queries ran retrieval (None: all; sessions that retrieve once per session).
+    """
     pc, pr = scenario.prompt_cache, scenario.prices
     p_in, p_out = token_prices_per_token(strategy, scenario, prompt_tokens)
     prompt = prompt_tokens.astype(float)
@@ -95,6 +99,8 @@ def per_query_costs(
         retrieval = query_tokens * pr.embedding_usd_per_mtok / 1e6 + pr.vector_read_usd_per_query
         if scenario.retrieval.rerank:
             retrieval = retrieval + pr.rerank_usd_per_query
+        if retrieves is not None:
+            retrieval = np.where(retrieves, retrieval, 0.0)
     else:
         retrieval = np.zeros(len(prompt))
     out["retrieval"] = retrieval

@@ -30,8 +30,9 @@ import numpy as np
 from simlib.scenario import SECONDS_PER_DAY, Scenario
 from simlib.engine.injection import retrain_interval_days
 from simlib.engine.popularity import popularity_cdf
+from simlib.engine.sessions import SessionDraws, draw_sessions, sessions_on
 
-STREAMS = ("arrivals", "tokens", "facts", "retrieval", "service", "changes", "phases")
+STREAMS = ("arrivals", "tokens", "facts", "retrieval", "service", "changes", "phases", "sessions")
 
 
 def streams(seed: int, replication: int) -> dict[str, np.random.Generator]:
@@ -83,6 +84,7 @@ class QueryDraws:
     retrieval_u: np.ndarray  # float64 U(0,1): retrieved iff u < recall(k)
     service_scale: np.ndarray  # float64: 1, or Exp(1) for exponential service
     prefix_hashes: list | None = None  # trace replay: prefix block ids per query
+    sessions: "SessionDraws | None" = None  # conversations and agent tasks (engine/sessions.py)
 
     @property
     def n(self) -> int:
@@ -98,7 +100,11 @@ def draw_queries(scenario: Scenario, rng: dict[str, np.random.Generator], n: int
     w, r = scenario.workload, scenario.retrieval
     n = scenario.simulation.queries if n is None else n
     prefix_hashes = None
-    if w.arrival_process == "poisson":
+    sessions = None
+    if sessions_on(scenario):
+        sessions = draw_sessions(scenario, rng["sessions"], n)
+        arrivals = sessions.arrival_at_s
+    elif w.arrival_process == "poisson":
         arrivals = poisson_arrivals(rng["arrivals"], scenario.arrival_rate_per_s, n)
     elif w.arrival_process == "daily_profile":
         arrivals = daily_profile_arrivals(rng["arrivals"], w.queries_per_day, w.hourly_weights, n)
@@ -109,10 +115,30 @@ def draw_queries(scenario: Scenario, rng: dict[str, np.random.Generator], n: int
     tok = rng["tokens"]
     query_tokens = np.maximum(1, np.rint(lognormal(tok, w.query_tokens_mean, w.token_length_cv, n))).astype(np.int64)
     output_tokens = np.maximum(1, np.rint(lognormal(tok, w.output_tokens_mean, w.token_length_cv, n))).astype(np.int64)
-    if w.arrival_process == "trace":
+    if w.arrival_process == "trace" and sessions is None:
         query_tokens, output_tokens = np.maximum(1, in_tok), np.maximum(1, out_tok)
     output_tokens = np.minimum(output_tokens, scenario.model.max_output_tokens)
     fact = draw_facts(rng["facts"], scenario.knowledge.facts_count, popularity_cdf(scenario), n)
+    if sessions is not None:
+        s = scenario.sessions
+        if s.first_turn_tokens_mean is not None:
+            opening = np.maximum(1, np.rint(lognormal(rng["sessions"], s.first_turn_tokens_mean, w.token_length_cv, n))).astype(np.int64)
+            query_tokens = np.where(sessions.turn == 0, opening, query_tokens)
+        if s.kind == "agent_task":  # every call after the first: the new input is the previous call's tool result
+            tool = np.maximum(1, np.rint(lognormal(rng["sessions"], s.tool_result_tokens_mean, w.token_length_cv, n))).astype(np.int64)
+            query_tokens = np.where(sessions.turn > 0, tool, query_tokens)
+        tenants = scenario.workload.tenants_count
+        if tenants > 1:  # a session is one tenant's (user's): every turn asks about a fact of its first turn's tenant
+            opening = sessions.turn == 0
+            owner = np.zeros(sessions.sessions_count, np.int64)
+            owner[sessions.session[opening]] = fact[opening] % tenants
+            moved = (fact // tenants) * tenants + owner[sessions.session]
+            fact = np.where(moved < scenario.knowledge.facts_count, moved, moved - tenants)
+        if s.retrieval == "per_session":  # the session asks about the fact of its first turn
+            first = np.zeros(sessions.sessions_count, np.int64)
+            opening = sessions.turn == 0
+            first[sessions.session[opening]] = fact[opening]
+            fact = first[sessions.session]
     ret = rng["retrieval"]
     retrieval_s = lognormal(ret, r.embed_latency_s, r.latency_cv, n) + lognormal(ret, r.search_latency_s, r.latency_cv, n)
     rerank_s = lognormal(ret, r.rerank_latency_s, r.latency_cv, n)  # drawn always: CRN whether or not reranking
@@ -123,7 +149,8 @@ def draw_queries(scenario: Scenario, rng: dict[str, np.random.Generator], n: int
         service_scale = rng["service"].exponential(1.0, n)
     else:
         service_scale = np.ones(n)
-    return QueryDraws(arrivals, query_tokens, output_tokens, fact, retrieval_s, retrieval_u, service_scale, prefix_hashes)
+    return QueryDraws(arrivals, query_tokens, output_tokens, fact, retrieval_s, retrieval_u, service_scale, prefix_hashes,
+                      sessions)
 
 
 class ChangeStream:

@@ -22,6 +22,7 @@ from simlib.engine.draws import ChangeStream, QueryDraws, draw_phases, draw_quer
 from simlib.engine.knowledge import KnowledgeWorld, history_start_s
 from simlib.engine.quality import quality_factors
 from simlib.engine.serving import Finish, ServingPath, source
+from simlib.engine.sessions import History, session_history
 from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
     CACHE_HIT, CITABLE, COMPLETED, FRESH, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
@@ -88,8 +89,10 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
     paths = {}
     for name in names:
         strategy = STRATEGIES[name]
-        budget = token_budget(strategy, scenario, draws.query_tokens)
-        paths[name] = ServingPath(env, world, strategy, scenario, draws, budget, finish)
+        history = strategy_history(scenario, strategy, draws)
+        budget = token_budget(strategy, scenario, draws.query_tokens,
+                              *((history.tokens, history.retrieves) if history is not None else ()))
+        paths[name] = ServingPath(env, world, strategy, scenario, draws, budget, finish, history)
     if scenario.knowledge.changes_per_day > 0:
         env.process(world.knowledge_changes())
     _start_periodic(env, world, scenario, names)
@@ -106,6 +109,15 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
     results = {name: _records(scenario, path, draws, warmup_n, span) for name, path in paths.items()}
     timeline = {k: np.asarray(v) for k, v in world.timeline.items()}
     return Replication(index=replication, strategies=results, timeline=timeline, span_s=span)
+
+
+def strategy_history(scenario: Scenario, strategy, draws: QueryDraws) -> History | None:
+    """The history each prompt of this strategy carries (None without sessions): its own, as chunks kept once
+    per session (sessions.retrieval: per_session) are part of a retrieval strategy's history only."""
+    if draws.sessions is None:
+        return None
+    chunks = scenario.retrieval.top_k * scenario.retrieval.chunk_tokens if strategy.uses_retrieval else 0
+    return session_history(scenario, draws.sessions, draws.query_tokens, draws.output_tokens, chunks)
 
 
 def _start_periodic(env: simpy.Environment, world: KnowledgeWorld, scenario: Scenario, names: list[str]) -> None:
@@ -134,6 +146,7 @@ def _records(scenario: Scenario, path: ServingPath, draws: QueryDraws, warmup_n:
     comps = per_query_costs(
         strategy, scenario, prompt_tokens=budget.prompt_tokens, cache_read_tokens=read, cache_write_tokens=write,
         output_tokens=draws.output_tokens, query_tokens=draws.query_tokens, sent=done,
+        retrieves=None if path.history is None else path.history.retrieves,
     )
     q = quality_factors(strategy, scenario, fresh=fresh, retrieved=retrieved, chunks=budget.chunks_used)
     rec["arrival_at_s"] = draws.arrival_at_s
@@ -165,7 +178,9 @@ def _records(scenario: Scenario, path: ServingPath, draws: QueryDraws, warmup_n:
         cache_hours_month = path.cache.close(end) / 3600.0 * (DAYS_PER_MONTH * 86_400.0 / span_s)
     monthly = monthly_components(strategy, scenario, cache_entry_hours_per_month=cache_hours_month)
     return StrategyReplication(records=rec, monthly_components_usd=monthly, busy_s=path.busy_s, capacity=path.capacity,
-                               prefix_hit_tokens=path.prefix_hit_tokens)
+                               prefix_hit_tokens=path.prefix_hit_tokens, sessions=draws.sessions,
+                               history_tokens=None if path.history is None else path.history.tokens,
+                               history_read_tokens=path.history_read_tokens)
 
 
 def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str | None]) -> list[str]:
