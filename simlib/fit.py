@@ -488,8 +488,10 @@ def reuse_share_at_ttl(stats: SessionStats, ttl_s: float) -> float:
 def session_workload(stats: SessionStats, calls_per_day: float, output_tokens_mean: float) -> dict[str, Any]:
     """The scenario groups (workload, sessions) of a conversation workload with the trace's session statistics.
 
-    Turns: geometric with the trace's mean (capped at its maximum). Gaps: the lognormal fitted to
-    the trace's gaps (mean exp(mu + sd^2 / 2), cv sqrt(exp(sd^2) - 1)). First turn: the trace's mean
+    Turns: geometric with the trace's mean (capped at its maximum). Think time: the lognormal
+    fitted to the trace's gaps (mean exp(mu + sd^2 / 2), cv sqrt(exp(sd^2) - 1)); a trace's gap
+    runs from request to request, so it also holds the answer's time, which the engine adds
+    again (seconds, against gaps of minutes). First turn: the trace's mean
     first-turn input; every later turn adds the trace's mean new input, which the session model
     splits into the previous answer (output_tokens_mean) and the new message (the rest). The
     history is never capped (the trace shows no truncation).

@@ -4,7 +4,9 @@ Symbols: T cache TTL (s), G the gap between two requests of a session, q a turn'
 a its answer, H the history a turn carries, R the part of H an alive session entry holds,
 P the static prefix.
 - History: H_1 = 0, H_{j+1} = H_j + q_j + a_j; R_{j+1} = H_j + q_j (docs/model.md, Sessions).
-- Cache: turn j > 1 reads its history from the cache iff G < T, so the share of such turns is P(G < T).
+- Cache: with instant answers, turn j > 1 reads its history from the cache iff its think time G < T, so the
+  share of such turns is P(G < T).
+- Chains: a turn is sent a think time after the previous answer, so an agent task's calls never overlap.
 - Mooncake: a session workload fitted to the trace's turns and gaps gives back its TTL reuse curve.
 """
 
@@ -27,7 +29,7 @@ def _draws(turns: list[int]) -> SessionDraws:
     session = np.repeat(np.arange(len(turns)), turns)
     turn = np.concatenate([np.arange(m) for m in turns])
     n = len(session)
-    return SessionDraws(session, turn, np.ones(n, bool), np.arange(n, dtype=float), np.arange(n))
+    return SessionDraws(session, turn, np.ones(n, bool), np.arange(n, dtype=float), np.arange(n), np.zeros(n))
 
 
 def _scenario(**changes) -> Scenario:
@@ -89,11 +91,15 @@ def test_engine_prompts_carry_the_history_by_hand():
 
 
 def _cache_scenario(think: dict, ttl_s: float = 300.0) -> Scenario:
-    """A busy global static prefix (always alive), no queueing and no retrieval: a turn's cache access is at its arrival."""
+    """A busy global static prefix (always alive), no queueing, no retrieval and instant answers: turn j + 1's cache
+    access comes one think time after turn j's."""
     return _scenario(**{
         "sessions.turns_distribution": "fixed", "sessions.turns_mean": 4, **think,
         "workload.queries_per_day": 200_000, "prompt_cache.mode": "automatic", "prompt_cache.ttl_s": ttl_s,
         "prompt_cache.min_cacheable_tokens": 0, "prompt_cache.increment_tokens": 1, "model.concurrency_limit": 100_000,
+        # answers take no time, so the gap between two cache accesses is the think time
+        "model.network_rtt_s": 0.0, "model.prefill_tokens_per_s": 1e12, "model.cached_prefill_tokens_per_s": 1e12,
+        "model.decode_tokens_per_s": 1e12,
         "simulation.queries": 8_000, "simulation.strategies": ["prompt_only"],
     })
 
@@ -151,6 +157,12 @@ def test_agent_task_calls_add_tool_results_and_task_latency_is_the_sum():
     complete = np.bincount(sr.sessions.session, weights=sr.sessions.complete) == 5
     assert m["session_latency_mean_s"]["mean"] == pytest.approx(by_task[complete].mean(), rel=1e-5)
     assert m["turns_per_session_mean"]["mean"] == 5.0
+    # each call is sent 20 s after the previous answer reached the agent (its latency after its arrival)
+    order = np.lexsort((sr.sessions.turn, sr.sessions.session))
+    same = sr.sessions.session[order][1:] == sr.sessions.session[order][:-1]
+    sent = rec["arrival_at_s"][order]
+    answered = sent + rec["latency_s"][order].astype(float)
+    assert np.allclose((sent[1:] - answered[:-1])[same], 20.0, atol=1e-3)
     # retrieval once per task: the embedding and vector read are paid on the first call only
     per_call = m["cost_retrieval_per_query_usd"]["mean"]
     first = (sc.prices.embedding_usd_per_mtok * 200 / 1e6 + sc.prices.vector_read_usd_per_query)

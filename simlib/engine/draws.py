@@ -28,9 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from simlib.scenario import SECONDS_PER_DAY, Scenario
+from simlib.engine.distributions import daily_profile_arrivals, lognormal, poisson_arrivals
 from simlib.engine.injection import retrain_interval_days
 from simlib.engine.popularity import popularity_cdf
 from simlib.engine.sessions import SessionDraws, draw_sessions, sessions_on
+
+__all__ = ["ChangeStream", "Phases", "QueryDraws", "STREAMS", "SessionDraws", "daily_profile_arrivals", "draw_facts",
+           "draw_phases", "draw_queries", "lognormal", "poisson_arrivals", "streams"]
 
 STREAMS = ("arrivals", "tokens", "facts", "retrieval", "service", "changes", "phases", "sessions")
 
@@ -41,35 +45,10 @@ def streams(seed: int, replication: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
 
 
-def lognormal(rng: np.random.Generator, mean: float, cv: float, size: int) -> np.ndarray:
-    """Lognormal draws with the given mean and coefficient of variation."""
-    if cv == 0 or mean == 0:
-        return np.full(size, float(mean))
-    sigma2 = np.log1p(cv * cv)
-    return rng.lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), size)
-
-
 def draw_facts(rng: np.random.Generator, facts_count: int, cdf: np.ndarray | None, size: int) -> np.ndarray:
     if cdf is None:
         return rng.integers(0, facts_count, size)
     return np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), facts_count - 1)
-
-
-def poisson_arrivals(rng: np.random.Generator, rate_per_s: float, n: int) -> np.ndarray:
-    """First n points of a Poisson process of the given rate, from time 0."""
-    return np.cumsum(rng.exponential(1.0 / rate_per_s, n))
-
-
-def daily_profile_arrivals(rng: np.random.Generator, queries_per_day: float, hourly_weights, n: int) -> np.ndarray:
-    """First n points of the hourly piecewise-constant Poisson process, from midnight."""
-    w = np.asarray(hourly_weights, dtype=float)
-    per_hour = queries_per_day * w / w.sum()  # expected queries in each hour
-    cum = np.concatenate([[0.0], np.cumsum(per_hour)])  # Lambda at hour boundaries
-    unit = np.cumsum(rng.exponential(1.0, n))  # unit-rate process
-    day, rem = np.divmod(unit, queries_per_day)
-    hour = np.clip(np.searchsorted(cum, rem, side="right") - 1, 0, 23)
-    within = (rem - cum[hour]) / np.where(per_hour[hour] > 0, per_hour[hour], 1.0)
-    return day * SECONDS_PER_DAY + (hour + within) * 3600.0
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from simlib.engine.costs import monthly_components, per_query_costs
 from simlib.engine.draws import ChangeStream, QueryDraws, draw_phases, draw_queries, streams
 from simlib.engine.knowledge import KnowledgeWorld, history_start_s
 from simlib.engine.quality import quality_factors
-from simlib.engine.serving import Finish, ServingPath, source
+from simlib.engine.serving import Finish, ServingPath, session_source, source
 from simlib.engine.sessions import History, session_history
 from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
@@ -96,7 +96,10 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
     if scenario.knowledge.changes_per_day > 0:
         env.process(world.knowledge_changes())
     _start_periodic(env, world, scenario, names)
-    env.process(source(env, draws.arrival_at_s.tolist(), list(paths.values())))
+    if draws.sessions is not None:
+        env.process(session_source(env, draws, list(paths.values())))
+    else:
+        env.process(source(env, draws.arrival_at_s.tolist(), list(paths.values())))
     if progress is not None:
         # run in steps of arrivals so a long run reports how far it got
         for i in np.linspace(0, draws.n - 1, 51).astype(int)[1:]:
@@ -149,7 +152,7 @@ def _records(scenario: Scenario, path: ServingPath, draws: QueryDraws, warmup_n:
         retrieves=None if path.history is None else path.history.retrieves,
     )
     q = quality_factors(strategy, scenario, fresh=fresh, retrieved=retrieved, chunks=budget.chunks_used)
-    rec["arrival_at_s"] = draws.arrival_at_s
+    rec["arrival_at_s"] = path.arrival_at_s
     rec["queue_wait_s"] = path.queue_wait_s
     rec["ttft_s"] = path.ttft_s
     rec["latency_s"] = path.latency_s

@@ -40,7 +40,7 @@ from simlib.engine.budget import Budget, recall_at_k
 from simlib.engine.cache import PrefixBlockCache, PromptCacheState, cached_tokens_on_hit
 from simlib.engine.draws import QueryDraws
 from simlib.engine.knowledge import KnowledgeWorld
-from simlib.engine.sessions import History
+from simlib.engine.sessions import History, session_turns
 from simlib.engine.strategies import Strategy
 from simlib.scenario import Scenario
 
@@ -145,12 +145,14 @@ class ServingPath:
         self.prefix_hit_tokens = np.zeros(n, np.int64) if blocks else None
         self.history_read_tokens = np.zeros(n, np.int64) if self.session_cache is not None else None
         self.completed = np.zeros(n, bool)
+        self.arrival_at_s = draws.arrival_at_s.copy()  # sessions: later turns arrive when the chain sends them
         self.busy_s = 0.0  # model-slot seconds (for utilisation)
 
     def query(self, i: int):
         """Process: one query through retrieval and the model stage."""
         env, world, src = self.env, self.world, self.strategy.knowledge_source
         arrival = env.now
+        self.arrival_at_s[i] = arrival
         if self.rejected[i]:
             self.finish.done()
             return
@@ -243,3 +245,22 @@ def source(env: simpy.Environment, arrival_at_s: list[float], paths: list[Servin
             yield env.timeout(t - env.now)
         for path in paths:
             env.process(path.query(i))
+
+
+def session_source(env: simpy.Environment, draws: QueryDraws, paths: list[ServingPath]):
+    """Process: sessions start at their drawn times; each strategy runs its own copy of each (``conversation``)."""
+    think = draws.sessions.think_s.tolist()
+    for turns in session_turns(draws.sessions):  # in start order: a session's first turn is its earliest query
+        t = float(draws.arrival_at_s[turns[0]])
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        for path in paths:
+            env.process(conversation(env, path, turns, think))
+
+
+def conversation(env: simpy.Environment, path: ServingPath, turns: list[int], think_s: list[float]):
+    """Process: one session's turns, each sent a think time after the previous answer arrived (its latency)."""
+    for j, i in enumerate(turns):
+        if j:
+            yield env.timeout(path.rtt_s + think_s[i])  # the answer reaches the user a round trip after the model's end
+        yield env.process(path.query(i))

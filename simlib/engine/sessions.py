@@ -9,9 +9,10 @@ an answer) or an agent task (``agent_task``: a chain of calls, each call's new i
 previous call's tool result). Sessions start at rate queries_per_day / turns_mean per day
 (Poisson or the daily profile, as ``workload.arrival_process``), so the call rate stays
 ``workload.queries_per_day``. Each has m turns (fixed, or geometric on 1, 2, ... with mean
-turns_mean, capped at turns_max); turn j + 1 arrives a think time G after turn j (G fixed,
-exponential or lognormal with think_time_mean_s): the gap between two requests, as traces
-record it (it includes the time the answer took).
+turns_mean, capped at turns_max); turn j + 1 is sent a think time G after turn j's answer
+arrived (G fixed, exponential or lognormal with think_time_mean_s): the user reading and
+typing, or the agent's tool running. When the answer arrives is time-ordered (it depends on
+the queues), so the simpy engine sends the next turn; the draws here give G.
 
 History, for turn j of a session with new input q_j (the user message, or for j > 1 of an
 agent task the tool result) and answer a_j, and C the chunks of the first turn when
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simlib.engine.distributions import daily_profile_arrivals, lognormal, poisson_arrivals
 from simlib.scenario import Scenario
 
 
@@ -45,8 +47,9 @@ class SessionDraws:
     session: np.ndarray  # int64: session id (0, 1, ... in start order)
     turn: np.ndarray  # int64: 0 for a session's first turn
     complete: np.ndarray  # bool: the query's session has all its turns in the run
-    arrival_at_s: np.ndarray  # float64, non-decreasing
+    arrival_at_s: np.ndarray  # float64, non-decreasing: a first turn's arrival; for later turns the arrival with answers taking no time
     order: np.ndarray  # int64: query i is turn (session, turn) number order[i] in session-major order
+    think_s: np.ndarray  # float64: the think time before this turn (0 for a first turn)
 
     @property
     def sessions_count(self) -> int:
@@ -80,8 +83,6 @@ def draw_turn_counts(rng: np.random.Generator, scenario: Scenario, size: int) ->
 
 def draw_think_times(rng: np.random.Generator, scenario: Scenario, size: int) -> np.ndarray:
     """Gaps between a session's requests: fixed, exponential, or lognormal (mean, cv), in seconds."""
-    from simlib.engine.draws import lognormal
-
     s = scenario.sessions
     if s.think_time_distribution == "fixed":
         return np.full(size, s.think_time_mean_s)
@@ -95,9 +96,7 @@ def draw_sessions(scenario: Scenario, rng: np.random.Generator, n: int) -> Sessi
 
     Session starts follow workload.arrival_process at queries_per_day / turns_mean sessions a day.
     """
-    from simlib.engine.draws import daily_profile_arrivals, poisson_arrivals
-
-    w, s = scenario.workload, scenario.sessions
+    w = scenario.workload
     expected_turns = _expected_turns(scenario)
     sessions_per_day = w.queries_per_day / expected_turns
     counts = draw_turn_counts(rng, scenario, int(n / expected_turns * 1.2) + 16)
@@ -119,11 +118,18 @@ def draw_sessions(scenario: Scenario, rng: np.random.Generator, n: int) -> Sessi
     turn = np.arange(n) - np.repeat(first, counts)
     gaps = draw_think_times(rng, scenario, n)
     gaps[turn == 0] = 0.0
-    # arrival = session start + the gaps before this turn (a cumulative sum restarted per session)
+    # nominal arrival (answers taking no time) = session start + the gaps before this turn: it orders the queries
     csum = np.cumsum(gaps)
     arrival = starts[session] + csum - np.repeat(csum[first], counts)
     order = np.argsort(arrival, kind="stable")
-    return SessionDraws(session[order], turn[order], complete[session][order], arrival[order], order)
+    return SessionDraws(session[order], turn[order], complete[session][order], arrival[order], order, gaps[order])
+
+
+def session_turns(sd: SessionDraws) -> list[list[int]]:
+    """Each session's queries (indices in arrival order), in turn order, sessions in start order."""
+    by_session = np.lexsort((sd.turn, sd.session))
+    cuts = np.flatnonzero(np.diff(sd.session[by_session])) + 1
+    return [chunk.tolist() for chunk in np.split(by_session, cuts)]
 
 
 def _expected_turns(scenario: Scenario) -> float:
@@ -185,3 +191,4 @@ def retrieves_mask(scenario: Scenario, sd: SessionDraws | None, n: int) -> np.nd
     if sd is None or scenario.sessions.retrieval != "per_session":
         return np.ones(n, bool)
     return sd.turn == 0
+
