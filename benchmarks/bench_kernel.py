@@ -1,4 +1,8 @@
-"""The fast kernel against the simpy engine, and a million queries in bounded memory.
+"""The array backend against the simpy backend, and a million queries in bounded memory.
+
+Every run pins its backend: ``simlib.run(..., engine="fast")`` is the array backend
+(``simlib/engine/array_backend.py``), ``engine="simpy"`` the engine of record; each result's
+``engine`` is checked to be the one asked for (a fall-back would measure the other one).
 
     python benchmarks/bench_kernel.py            # from the repository root, in the venv
     python benchmarks/bench_kernel.py --quick    # smaller sizes (a smoke run)
@@ -30,7 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import simlib  # noqa: E402
-from simlib.kernel import run_fast  # noqa: E402
 from simlib.results import RECORD_DTYPE  # noqa: E402
 
 
@@ -62,10 +65,10 @@ CHILD = """
 import json, resource, sys, time
 t0 = time.perf_counter()
 import simlib
-from simlib.kernel import run_fast
 s = simlib.load_preset(sys.argv[1]).with_changes({"simulation.queries": int(sys.argv[2])})
 t1 = time.perf_counter()
-result = run_fast(s, records="summary")
+result = simlib.run(s, engine="fast", records="summary")
+assert result.engine == "fast", result.engine
 t2 = time.perf_counter()
 summary = result.summary()
 t3 = time.perf_counter()
@@ -92,7 +95,8 @@ def main() -> None:
     for preset in ("docs-assistant", "shared-manual", "code-apply", "coaching-app"):
         s = simlib.load_preset(preset).with_changes({"simulation.queries": n_same})
         t_simpy, a = timed(lambda: simlib.run(s, engine="simpy"))
-        t_fast, b = timed(lambda: run_fast(s, records="full"), repeat=3)
+        t_fast, b = timed(lambda: simlib.run(s, engine="fast", records="full"), repeat=3)
+        assert (a.engine, b.engine) == ("simpy", "fast"), (a.engine, b.engine)
         ratios.append(t_simpy / t_fast)
         print(f"{preset:<16} {len(a.replications[0].strategies):>10} {t_simpy:>9.2f} {t_fast:>9.3f} "
               f"{t_simpy / t_fast:>8.1f}x  {same_records(a, b)}")
@@ -103,7 +107,8 @@ def main() -> None:
     for preset in ("shared-manual", "docs-assistant", "codebase-agent"):
         s = simlib.load_preset(preset).with_changes({"simulation.queries": n_fast})
         for mode in ("summary", "full"):
-            t, r = timed(lambda: run_fast(s, records=mode))
+            t, r = timed(lambda: simlib.run(s, engine="fast", records=mode))
+            assert r.engine == "fast", r.engine
             print(f"{preset:<16} {mode:<8} {t:>8.2f} {query_strategies(s, r) / t:>19,.0f}")
     print("(target >= 1,000,000 query-strategies/s)")
 

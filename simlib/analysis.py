@@ -62,23 +62,14 @@ class _Evaluator:
         return self.memo[key]
 
     def _simulate(self, x: float, replication: int) -> dict[str, float]:
-        from simlib.engine.run import feasibility
+        """One replication at x, through the run interface (streaming summaries where the array
+        backend follows the scenario; replications are independent, so only this one runs)."""
+        from simlib.engine.run import run_replications
 
         s = self.scenario.with_changes({self.axis: x})
         self.evaluations += 1
-        rep = None
-        if self.engine != "simpy":
-            from simlib.kernel import kernel_gap, run_replication_fast
-
-            if kernel_gap(s) is None:
-                rep = run_replication_fast(s, replication, feasibility(s), records="summary")
-        if rep is None or isinstance(rep, str):  # the simpy engine: every replication up to this one
-            import simlib
-
-            result = simlib.run(s.with_changes({"simulation.replications": replication + 1}), engine="simpy")
-            metrics = result.metrics_by_replication()[replication]
-        else:
-            metrics = rep[1]
+        result = run_replications(s, [replication], engine=self.engine, records="summary")
+        metrics = result.metrics_by_replication()[0]
         return {name: (math.nan if m.get(self.metric) is None else float(m[self.metric]))
                 for name, m in metrics.items()}
 

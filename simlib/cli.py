@@ -3,7 +3,7 @@
     simlib presets                                   every preset, with its one-line story
     simlib run --preset docs-assistant               a table: one row per strategy
     simlib run --scenario my.yaml --queries 200000 --replications 5 --seed 7 --json
-    simlib run --preset docs-assistant --queries 1000000 --engine fast   the fast kernel, streaming summaries
+    simlib run --preset docs-assistant --queries 1000000 --engine fast   the array backend, streaming summaries
     simlib sweep my_sweep.yaml --backend dask --out results.parquet    a sweep (see simlib.sweep)
     simlib run --preset docs-assistant --trace azure-conv   replay a shipped trace (or --trace my.csv)
     simlib validate my.yaml                          check a scenario file, explain every problem
@@ -67,11 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON object (see docs/json.md)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     run.add_argument("--engine", choices=("auto", "fast", "simpy"), default="auto",
-                     help="auto (default): the fast kernel where it follows the simpy engine, else simpy; "
-                          "fast: the kernel (falls back to simpy, with a note, where it cannot follow); "
+                     help="auto (default): the array backend where it follows the simpy engine, else simpy; "
+                          "fast: the array backend (falls back to simpy, with a note, where it cannot follow); "
                           "simpy: the discrete-event engine of record")
     run.add_argument("--records", choices=("auto", "full", "summary"), default="auto",
-                     help="fast kernel: keep every per-query record (full), or stream summary statistics in "
+                     help="array backend: keep every per-query record (full), or stream summary statistics in "
                           "less memory (summary: no per-query records kept, but the draws of a replication, ~80 B/query, still are; benchmarks/bench_summary_memory.py); auto: full up to 256 MiB of records")
     run.add_argument("--no-flips", action="store_true",
                      help="skip the search for the points where the verdict changes (a few seconds of extra runs)")

@@ -5,9 +5,11 @@ preset (2 cores, 2026-12-01; peak RSS above the ~120 MB of imported libraries, w
 
 - simpy engine: ~410 B and ~80 us per query x strategy (events, processes, records);
   1,000 B is used (an assumption: headroom for larger runs, not measured at millions);
-- fast kernel, records 'full': ~92 B and ~4 us per query x strategy (records are kept for
-  every replication); 120 B is used;
-- fast kernel, records 'summary': ~300 MB of samples and sketches, plus ~77 B per query
+- array backend, records 'full': ~92 B and ~4 us per query x strategy (records are kept for
+  every replication), plus the 40 B of cost components kept beside each record since
+  2026-12-02 (``results.COST_COMPONENTS_DTYPE``: 5 x float64, arithmetic, not measured);
+  160 B is used;
+- array backend, records 'summary': ~300 MB of samples and sketches, plus ~77 B per query
   (the draws of a replication are drawn up front; 1.7 GB at 20M, 4.0 GB at 50M queries,
   issue 13) and ~2.3 us per query x strategy; 100 B per query is used.
 
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from simlib.errors import Problem, ScenarioError
 
 BASE_BYTES = 150 * 1024**2
-PER_QUERY_STRATEGY_BYTES = {"simpy": 1000, "full": 120, "summary": 0}
+PER_QUERY_STRATEGY_BYTES = {"simpy": 1000, "full": 160, "summary": 0}
 PER_QUERY_BYTES = {"simpy": 200, "full": 200, "summary": 100}
 FIXED_BYTES = {"simpy": 0, "full": 0, "summary": 300 * 1024**2}
 PER_QUERY_STRATEGY_S = {"simpy": 80e-6, "full": 4e-6, "summary": 2.3e-6}
@@ -65,7 +67,7 @@ def estimate(scenario, *, engine: str = "auto", records: str = "auto", replicati
         mode = "full"
     elif records == "summary":
         mode = "summary"
-    else:  # auto: full records up to 256 MiB, else streaming summaries (simlib.kernel)
+    else:  # auto: full records up to 256 MiB, else streaming summaries (engine.array_backend)
         mode = "full" if n * s * PER_QUERY_STRATEGY_BYTES["full"] <= 256 * 1024**2 else "summary"
     kept = reps if mode in ("full", "simpy") else 1
     memory = BASE_BYTES + FIXED_BYTES[mode] + PER_QUERY_STRATEGY_BYTES[mode] * n * s * kept + PER_QUERY_BYTES[mode] * n

@@ -45,6 +45,10 @@ RECORD_DTYPE = np.dtype(
     ]
 )
 
+# Per-query cost components (USD), kept beside the records by both backends (engine.records):
+# results read them, never recompute them. float64, as the engine computes them.
+COST_COMPONENTS_DTYPE = np.dtype([(c, "f8") for c in PER_QUERY_COMPONENTS])
+
 # bits of the ``flags`` field
 COMPLETED, REJECTED, FRESH, RETRIEVED, TRUNCATED, CACHE_HIT, WARMUP, CITABLE = (1 << b for b in range(8))
 FLAG_NAMES = {
@@ -131,6 +135,7 @@ class StrategyReplication:
     busy_s: float
     capacity: int
     prefix_hit_tokens: np.ndarray | None = None  # trace prefix blocks: the trace's own tokens read from cache, per query
+    cost_components_usd: np.ndarray | None = None  # COST_COMPONENTS_DTYPE, one row per record (engine.records)
     sessions: Any = None  # engine.sessions.SessionDraws: session and turn of each query (None without sessions)
     history_tokens: np.ndarray | None = None  # sessions: history tokens carried in each prompt
     history_read_tokens: np.ndarray | None = None  # sessions: of them, read from the prompt cache
@@ -283,6 +288,22 @@ class RunResult:
         }
 
 
+@dataclass
+class StreamedRunResult(RunResult):
+    """A RunResult whose metrics were folded from the records as they were made (summary mode).
+
+    ``records(strategy)`` holds a systematic sample (every k-th query, k in ``notes``) when
+    the run was longer than the sample size; every summary and table is computed from all
+    queries.
+    """
+
+    batches: dict[str, list[dict[str, float | None]]] = field(default_factory=dict)
+
+    def batch_metrics(self, strategy: str) -> list[dict[str, float | None]]:
+        """Folded while streaming (the records kept are only a sample)."""
+        return self.batches.get(strategy) or []
+
+
 def _finite_or_null(value: Any) -> Any:
     """Every float in a JSON tree finite or None (strict JSON has no NaN or inf; docs/json.md)."""
     if isinstance(value, dict):
@@ -395,30 +416,14 @@ def replication_metrics(scenario: Scenario, strategy: str, sr: StrategyReplicati
     m["queries_rejected"] = float(((flags & REJECTED) != 0).sum())
     m["cost_per_correct_answer_usd"] = cost_per_correct_answer(m["cost_per_query_usd"], m["quality_proxy"])
     m.update(session_metrics(sr, window, measured))
-    from simlib.engine.costs import per_query_costs
-
-    comps = per_query_costs(
-        st, scenario, prompt_tokens=rec["prompt_tokens"].astype(np.int64),
-        cache_read_tokens=rec["cache_read_tokens"].astype(np.int64),
-        cache_write_tokens=rec["cache_write_tokens"].astype(np.int64),
-        output_tokens=rec["output_tokens"].astype(np.int64), query_tokens=rec["query_tokens"].astype(np.int64),
-        sent=done, retrieves=_retrieves(scenario, sr, window, measured),
-    )
+    if sr.cost_components_usd is None:
+        raise ValueError(f"{strategy}: records without their cost components (StrategyReplication.cost_components_usd)")
+    comps = (sr.cost_components_usd if window is None else sr.cost_components_usd[window])[measured]
     for c in PER_QUERY_COMPONENTS:
         m[f"cost_{c}_per_query_usd"] = float(comps[c].mean()) if rec.size else 0.0
     for c in MONTHLY_COMPONENTS:
         m[f"cost_{c}_monthly_usd"] = float(sr.monthly_components_usd.get(c, 0.0))
     return m
-
-
-def _retrieves(scenario: Scenario, sr: StrategyReplication, window: slice | None, measured: np.ndarray) -> np.ndarray | None:
-    """Which measured queries ran retrieval (None: all of them; sessions may retrieve once per session)."""
-    if sr.sessions is None:
-        return None
-    from simlib.engine.sessions import retrieves_mask
-
-    mask = retrieves_mask(scenario, sr.sessions, len(sr.records))
-    return (mask if window is None else mask[window])[measured]
 
 
 def session_metrics(sr: StrategyReplication | None, window: slice | None = None,

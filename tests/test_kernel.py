@@ -1,4 +1,4 @@
-"""The fast kernel against the simpy engine of record: the same per-query records, bit for bit.
+"""The array backend ("fast") against the simpy engine of record: the same per-query records, bit for bit.
 
 Both engines draw the same random inputs (simlib.engine.draws), so every record field
 (times, costs, freshness, cache hits, flags) must be equal, not merely close, on every
@@ -17,10 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simlib
-import simlib.kernel as kernel
-from simlib.kernel import QuantileSketch, fifo_stage, run_fast, simpy_clock, sorted_quantiles, _Services
+import simlib.engine.array_backend as kernel
+from simlib.engine.array_backend import QuantileSketch, fifo_stage, simpy_clock, sorted_quantiles, _Services
 from simlib.results import METRICS, RECORD_DTYPE
 from simlib.scenario import Scenario
+
+
+def run_fast(scenario: Scenario, **options):
+    """The array backend, pinned (simlib.run's engine="fast")."""
+    return simlib.run(scenario, engine="fast", **options)
 
 
 def assert_same_run(a, b) -> None:
@@ -159,6 +164,23 @@ def test_summary_mode_equals_full_records():
                             assert x is None and y is None, (preset, name, metric, key, x, y)
                         else:
                             np.testing.assert_allclose(y, x, rtol=1e-9, atol=1e-12, err_msg=f"{preset} {name} {metric}")
+
+
+def test_every_metric_has_an_exact_and_a_streaming_reducer():
+    """One metrics table (results.METRICS): the exact reducer (replication_metrics, over records)
+    and the streaming one (array_backend.STREAMING_REDUCERS, over folded sums) each give exactly
+    its metrics, so a metric added to the table without both fails here, not in a run."""
+    from simlib.engine.array_backend import STREAMING_REDUCERS
+    from simlib.results import replication_metrics
+
+    assert set(STREAMING_REDUCERS) == set(METRICS), sorted(set(METRICS) ^ set(STREAMING_REDUCERS))
+    s = simlib.load_preset("shared-manual").with_changes({"simulation.queries": 300})
+    full = run_fast(s, records="full")
+    rep = full.replications[0]
+    for name, sr in rep.strategies.items():
+        assert set(replication_metrics(s, name, sr, rep.span_s)) == set(METRICS), name
+    streamed = run_fast(s, records="summary").metrics_by_replication()[0]
+    assert all(set(m) == set(METRICS) for m in streamed.values())
 
 
 def test_simpy_clock_is_simpys_clock():

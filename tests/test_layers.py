@@ -20,13 +20,7 @@ CLI_IMPORTERS_ALLOWED = {"simlib.cli", "simlib.__main__"}
 
 # Edges left in cycles for now, each a known debt of issue 12: remove the line when the edge
 # goes. Any cycle that removing these edges does not break fails the test.
-# (results -> engine.costs, results re-running per_query_costs on records, is layering debt
-# of issue 12 too, but it closes no cycle, so it needs no allowance here.)
-ALLOWED_CYCLE_EDGES = {
-    # TODO issue 12: the array backend borrows feasibility, _notes and the simpy fall-back from
-    # engine.run, which dispatches to kernel.run_fast; one engine/ with two backends removes it.
-    ("simlib.kernel", "simlib.engine.run"): "issue 12: kernel.py moves into engine/ as the array backend",
-}
+ALLOWED_CYCLE_EDGES: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path) -> str:

@@ -31,6 +31,7 @@ import simpy
 
 from simlib.engine.draws import ChangeStream, Phases
 from simlib.engine.injection import retrain_interval_days
+from simlib.engine.strategies import STRATEGIES
 from simlib.scenario import SECONDS_PER_DAY, Scenario
 
 
@@ -60,6 +61,26 @@ def schedules(scenario: Scenario, phases: Phases) -> dict[str, Schedule]:
         "retrain": Schedule(retrain_interval_days(scenario) * SECONDS_PER_DAY, ft.training_duration_s + ft.deploy_delay_s, phases.retrain_s),
         "cache_rebuild": Schedule(pc.rebuild_interval_s, 0.0, phases.rebuild_s),
     }
+
+
+def periodic_processes(scenario: Scenario, names: list[str]) -> list[str]:
+    """The periodic snapshot processes a run starts for these strategies, in start order.
+
+    A batch index re-builds only if some strategy retrieves, retraining only if some
+    strategy is fine-tuned, a periodic cache rebuild only if some strategy caches its
+    knowledge in the prefix. Both backends start exactly these (the simpy backend as
+    processes, in this order, which fixes simpy's order of simultaneous events; the array
+    backend as lookups of the same schedules).
+    """
+    strategies = [STRATEGIES[n] for n in names]
+    started = []
+    if scenario.knowledge.index_refresh == "batch" and any(s.uses_retrieval for s in strategies):
+        started.append("reindex")
+    if any(s.fine_tuned for s in strategies):
+        started.append("retrain")
+    if scenario.prompt_cache.rebuild_policy == "periodic" and any(s.cached_prefix == "knowledge" for s in strategies):
+        started.append("cache_rebuild")
+    return started
 
 
 def history_start_s(scenario: Scenario, phases: Phases) -> float:

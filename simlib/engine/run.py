@@ -1,34 +1,34 @@
-"""Run a scenario: every strategy, every replication, in one simpy environment each.
+"""Run a scenario: every strategy, every replication, on one of two backends.
 
-    result = simlib.run(scenario)            # or simlib.run(scenario, replications=5)
-    result.summary_table()                   # tidy metrics with 95% intervals
-    result.records("rag")                    # per-query numpy records
+    result = simlib.run(scenario)                  # or simlib.run(scenario, replications=5)
+    result = simlib.run(scenario, engine="simpy")  # pin a backend: "simpy", "fast" or "auto"
+    result.summary_table()                         # tidy metrics with 95% intervals
+    result.records("rag")                          # per-query numpy records
 
-For each replication: draw every random input (common random numbers), build the
-knowledge world and one serving path per feasible strategy, run the simpy environment
-until every query is done, then turn each path's outputs into compact records.
+The two backends compute the same per-query records from the same draws
+(``tests/test_kernel.py``): ``engine.simpy_backend`` (the engine of record, one simpy
+environment a replication) and ``engine.array_backend`` (arrays and a heap recursion,
+28-84x faster, with streaming summaries for long runs). This module does what is not
+time-ordered, once for both: feasibility, the replication loop, progress, notes, and the
+fall-back from the array backend to simpy where it cannot follow.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Callable, Literal, Sequence
 
 import numpy as np
-import simpy
 
+from simlib.engine import array_backend, simpy_backend
 from simlib.engine.budget import token_budget
-from simlib.engine.costs import monthly_components, per_query_costs
-from simlib.engine.draws import ChangeStream, QueryDraws, draw_phases, draw_queries, streams
-from simlib.engine.knowledge import KnowledgeWorld, history_start_s
-from simlib.engine.quality import quality_factors
-from simlib.engine.serving import Finish, ServingPath, session_source, source
-from simlib.engine.sessions import History, session_history
 from simlib.engine.strategies import STRATEGIES
-from simlib.results import (
-    CACHE_HIT, CITABLE, COMPLETED, FRESH, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
-    Replication, RunResult, StrategyReplication,
-)
-from simlib.scenario import DAYS_PER_MONTH, Scenario
+from simlib.results import Replication, RunResult, StreamedRunResult
+from simlib.scenario import Scenario
+
+Engine = Literal["auto", "simpy", "fast"]
+ENGINES = ("auto", "simpy", "fast")
+RecordsMode = Literal["auto", "full", "summary"]
+RECORDS_MODES = ("auto", "full", "summary")
 
 
 def feasibility(scenario: Scenario) -> dict[str, str | None]:
@@ -38,152 +38,104 @@ def feasibility(scenario: Scenario) -> dict[str, str | None]:
 
 
 def run(scenario: Scenario, *, replications: int | None = None, progress: Callable[[int, int], None] | None = None,
-        engine: Literal["auto", "simpy", "fast"] = "auto", records: Literal["auto", "full", "summary"] = "auto") -> RunResult:
+        engine: Engine = "auto", records: RecordsMode = "auto",
+        chunk_queries: int = array_backend.CHUNK_QUERIES) -> RunResult:
     """Simulate every strategy of the scenario.
 
     ``progress(done, total)``, if given, is called as queries arrive (counted over all
     replications), about fifty times a replication.
 
-    ``engine``: 'simpy' (this module, the engine of record), 'fast' (``simlib.kernel``: the
-    same per-query results from arrays and a heap recursion, tested equal on every preset
-    and on random scenarios; it falls back to simpy, with a note, where it cannot follow),
-    or 'auto' (the default: the fast kernel wherever it follows simpy, else simpy).
-    ``records`` applies to the fast
-    kernel: 'full' per-query records, 'summary' streaming aggregates (no per-query records kept; the replication's draws, ~80 B per query, still are)
-    (with a sample of records), 'auto' full up to 256 MiB of records.
+    ``engine`` names the backend: 'simpy' (``engine.simpy_backend``, the engine of
+    record), 'fast' (``engine.array_backend``: the same per-query results from arrays and
+    a heap recursion, tested equal on every preset and on random scenarios; it falls back
+    to simpy, with a note, where it cannot follow), or 'auto' (the default: the array
+    backend wherever it follows simpy, else simpy). ``result.engine`` says which ran.
+
+    ``records`` applies to the array backend: 'full' keeps every per-query record;
+    'summary' folds them into streaming aggregates (no per-query records kept but a
+    sample; the replication's draws, ~80 B per query, still are); 'auto' keeps full
+    records up to 256 MiB. ``chunk_queries``: queries per chunk of the array backend.
     """
-    if engine not in ("auto", "simpy", "fast"):
+    reps = scenario.simulation.replications if replications is None else replications
+    return run_replications(scenario, range(reps), progress=progress, engine=engine, records=records,
+                            chunk_queries=chunk_queries)
+
+
+def run_replications(scenario: Scenario, indices: Sequence[int], *, progress: Callable[[int, int], None] | None = None,
+                     engine: Engine = "auto", records: RecordsMode = "auto",
+                     chunk_queries: int = array_backend.CHUNK_QUERIES) -> RunResult:
+    """``run`` for the replications numbered ``indices`` only (each is independent of the others:
+    its random streams come from (seed, index)), e.g. one replication of a sweep or a search."""
+    if engine not in ENGINES:
         raise ValueError(f"engine must be 'auto', 'simpy' or 'fast', got {engine!r}")
-    if records not in ("auto", "full", "summary"):
+    if records not in RECORDS_MODES:
         raise ValueError(f"records must be 'auto', 'full' or 'summary', got {records!r}")
     from simlib.resources import check_fits
 
-    check_fits(scenario, engine=engine, records=records, replications=replications)  # refuse before allocating
+    indices = list(indices)
+    # refuse before allocating
+    check_fits(scenario, engine=engine, records=records, replications=len(indices))
     if engine != "simpy":
-        from simlib.kernel import run_fast
+        gap = array_backend.kernel_gap(scenario)
+        if gap is None:
+            result = _run_array(scenario, indices, progress, records, chunk_queries)
+            if not isinstance(result, str):
+                return result
+            gap = result
+        return _fall_back(scenario, indices, progress, gap)
+    return _run_simpy(scenario, indices, progress)
 
-        return run_fast(scenario, replications=replications, progress=progress, records=records)
-    reps = scenario.simulation.replications if replications is None else replications
+
+def _steps(indices: list[int], n: int, progress: Callable[[int, int], None] | None):
+    """Per replication, its progress callback (queries done so far in it) or None."""
+    total = len(indices) * n
+    for k, r in enumerate(indices):
+        yield r, (None if progress is None else (lambda done, k=k: progress(k * n + done, total)))
+
+
+def _run_simpy(scenario: Scenario, indices: list[int], progress) -> RunResult:
     feasible = feasibility(scenario)
     n = scenario.simulation.queries
-    out = []
-    for r in range(reps):
-        step = None if progress is None else (lambda done, r=r: progress(r * n + done, reps * n))
-        out.append(run_replication(scenario, r, feasible, step))
+    out = [simpy_backend.run_replication(scenario, r, feasible, step) for r, step in _steps(indices, n, progress)]
     if progress is not None:
-        progress(reps * n, reps * n)
-    notes = _notes(scenario, out, feasible)
-    return RunResult(scenario=scenario, replications=out, feasibility=feasible, engine="simpy", notes=notes)
+        progress(len(indices) * n, len(indices) * n)
+    return RunResult(scenario=scenario, replications=out, feasibility=feasible, engine="simpy",
+                     notes=_notes(scenario, out, feasible))
 
 
-def run_replication(scenario: Scenario, replication: int, feasible: dict[str, str | None],
-                    progress: Callable[[int], None] | None = None) -> Replication:
-    rng = streams(scenario.simulation.seed, replication)
-    draws = draw_queries(scenario, rng)
-    phases = draw_phases(scenario, rng["phases"])
-    changes = ChangeStream(scenario, rng["changes"], history_start_s(scenario, phases))
-    env = simpy.Environment()
-    world = KnowledgeWorld(env, scenario, changes, phases)
-    names = [n for n in scenario.simulation.strategies if feasible[n] is None]
-    finish = Finish(env, draws.n * len(names))
-    paths = {}
-    for name in names:
-        strategy = STRATEGIES[name]
-        history = strategy_history(scenario, strategy, draws)
-        budget = token_budget(strategy, scenario, draws.query_tokens,
-                              *((history.tokens, history.retrieves) if history is not None else ()))
-        paths[name] = ServingPath(env, world, strategy, scenario, draws, budget, finish, history)
-    if scenario.knowledge.changes_per_day > 0:
-        env.process(world.knowledge_changes())
-    _start_periodic(env, world, scenario, names)
-    if draws.sessions is not None:
-        env.process(session_source(env, draws, list(paths.values())))
-    else:
-        env.process(source(env, draws.arrival_at_s.tolist(), list(paths.values())))
+def _run_array(scenario: Scenario, indices: list[int], progress, records: RecordsMode,
+               chunk_queries: int) -> RunResult | str:
+    """The array backend's run, or the reason it cannot follow the draws (a str)."""
+    mode = array_backend.records_mode(scenario, records, len(indices))
+    feasible = feasibility(scenario)
+    n = scenario.simulation.queries
+    out, metrics, batches, extra = [], [], {}, []
+    for k, (r, step) in enumerate(_steps(indices, n, progress)):
+        rep = array_backend.run_replication(scenario, r, feasible, progress=step, records=mode,
+                                            chunk_queries=chunk_queries)
+        if isinstance(rep, str):  # the array backend cannot follow: the engine of record runs it all
+            return rep
+        replication, rep_metrics, rep_batches, rep_notes = rep
+        out.append(replication)
+        metrics.append(rep_metrics)
+        if k == 0:
+            batches, extra = rep_batches, rep_notes
     if progress is not None:
-        # run in steps of arrivals so a long run reports how far it got
-        for i in np.linspace(0, draws.n - 1, 51).astype(int)[1:]:
-            if draws.arrival_at_s[i] > env.now:
-                env.run(until=float(draws.arrival_at_s[i]))
-            progress(int(i))
-    env.run(until=finish.event)
-    span = float(draws.arrival_at_s[-1] - draws.arrival_at_s[0]) if draws.n > 1 else 0.0
-    warmup_n = int(scenario.simulation.warmup_share * draws.n)
-    results = {name: _records(scenario, path, draws, warmup_n, span) for name, path in paths.items()}
-    timeline = {k: np.asarray(v) for k, v in world.timeline.items()}
-    return Replication(index=replication, strategies=results, timeline=timeline, span_s=span)
+        progress(len(indices) * n, len(indices) * n)
+    notes = _notes(scenario, out, feasible) + extra
+    if mode == "full":
+        return RunResult(scenario=scenario, replications=out, feasibility=feasible, engine="fast", notes=notes)
+    return StreamedRunResult(scenario=scenario, replications=out, feasibility=feasible, engine="fast", notes=notes,
+                             _metrics=metrics, batches=batches)
 
 
-def strategy_history(scenario: Scenario, strategy, draws: QueryDraws) -> History | None:
-    """The history each prompt of this strategy carries (None without sessions): its own, as chunks kept once
-    per session (sessions.retrieval: per_session) are part of a retrieval strategy's history only."""
-    if draws.sessions is None:
-        return None
-    chunks = scenario.retrieval.top_k * scenario.retrieval.chunk_tokens if strategy.uses_retrieval else 0
-    return session_history(scenario, draws.sessions, draws.query_tokens, draws.output_tokens, chunks)
+def _fall_back(scenario: Scenario, indices: list[int], progress, reason: str) -> RunResult:
+    from simlib.resources import check_fits
 
-
-def _start_periodic(env: simpy.Environment, world: KnowledgeWorld, scenario: Scenario, names: list[str]) -> None:
-    strategies = [STRATEGIES[n] for n in names]
-    if scenario.knowledge.index_refresh == "batch" and any(s.uses_retrieval for s in strategies):
-        env.process(world.periodic_snapshots("reindex"))
-    if any(s.fine_tuned for s in strategies):
-        env.process(world.periodic_snapshots("retrain"))
-    if scenario.prompt_cache.rebuild_policy == "periodic" and any(s.cached_prefix == "knowledge" for s in strategies):
-        env.process(world.periodic_snapshots("cache_rebuild"))
-
-
-def _records(scenario: Scenario, path: ServingPath, draws: QueryDraws, warmup_n: int, span_s: float) -> StrategyReplication:
-    """Turn a serving path's outputs into compact records, with costs and quality."""
-    strategy, budget = path.strategy, path.budget
-    n = draws.n
-    rec = np.zeros(n, RECORD_DTYPE)
-    done = path.completed
-    hit, miss = path.cache_hit, path.cache_miss
-    read = np.where(hit, path.hit_tokens, 0)
-    write = np.where(miss, path.hit_tokens, 0)
-    if path.cache_read_tokens is not None:  # trace prefix blocks: tokens vary per query (serving.py)
-        read, write = path.cache_read_tokens, path.cache_write_tokens
-    fresh = done & np.isnan(path.staleness_age_s) & (strategy.knowledge_source != "none")
-    retrieved = path.retrieved & done
-    comps = per_query_costs(
-        strategy, scenario, prompt_tokens=budget.prompt_tokens, cache_read_tokens=read, cache_write_tokens=write,
-        output_tokens=draws.output_tokens, query_tokens=draws.query_tokens, sent=done,
-        retrieves=None if path.history is None else path.history.retrieves,
-    )
-    q = quality_factors(strategy, scenario, fresh=fresh, retrieved=retrieved, chunks=budget.chunks_used)
-    rec["arrival_at_s"] = path.arrival_at_s
-    rec["queue_wait_s"] = path.queue_wait_s
-    rec["ttft_s"] = path.ttft_s
-    rec["latency_s"] = path.latency_s
-    rec["cost_usd"] = sum(comps.values())
-    rec["staleness_age_s"] = path.staleness_age_s
-    rec["quality"] = np.where(done, q["knowledge"] * q["use"] * q["behaviour"], np.nan)
-    rec["prompt_tokens"] = budget.prompt_tokens
-    rec["cache_read_tokens"] = read
-    rec["cache_write_tokens"] = write
-    rec["query_tokens"] = draws.query_tokens
-    rec["output_tokens"] = np.where(done, draws.output_tokens, 0)
-    rec["chunks_used"] = np.minimum(budget.chunks_used, 255)
-    flags = np.zeros(n, np.uint8)
-    flags |= np.where(done, COMPLETED, 0).astype(np.uint8)
-    flags |= np.where(budget.rejected, REJECTED, 0).astype(np.uint8)
-    flags |= np.where(fresh, FRESH, 0).astype(np.uint8)
-    flags |= np.where(retrieved, RETRIEVED, 0).astype(np.uint8)
-    flags |= np.where(budget.truncated, TRUNCATED, 0).astype(np.uint8)
-    flags |= np.where(hit, CACHE_HIT, 0).astype(np.uint8)
-    flags |= np.where(q["citable"] & done, CITABLE, 0).astype(np.uint8)
-    flags[:warmup_n] |= WARMUP
-    rec["flags"] = flags
-    cache_hours_month = 0.0
-    if path.cache is not None and span_s > 0:
-        end = float(draws.arrival_at_s[-1])
-        cache_hours_month = path.cache.close(end) / 3600.0 * (DAYS_PER_MONTH * 86_400.0 / span_s)
-    monthly = monthly_components(strategy, scenario, cache_entry_hours_per_month=cache_hours_month)
-    return StrategyReplication(records=rec, monthly_components_usd=monthly, busy_s=path.busy_s, capacity=path.capacity,
-                               prefix_hit_tokens=path.prefix_hit_tokens, sessions=draws.sessions,
-                               history_tokens=None if path.history is None else path.history.tokens,
-                               history_read_tokens=path.history_read_tokens)
+    check_fits(scenario, engine="simpy", replications=len(indices))
+    result = _run_simpy(scenario, indices, progress)
+    result.notes.append(f"engine: simpy (the fast kernel cannot follow this scenario: {reason})")
+    return result
 
 
 def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str | None]) -> list[str]:

@@ -1,7 +1,11 @@
-"""The fast kernel: the simpy engine's model computed with arrays and a heap recursion.
+"""The array backend ("fast"): the simpy backend's model computed with arrays and a heap recursion.
 
-    result = simlib.run(scenario, engine="fast")      # or engine="auto" (the default)
-    result = run_fast(scenario, records="summary")    # streaming aggregates (memory ~80 B per query: the draws)
+    result = simlib.run(scenario, engine="fast")                     # or engine="auto" (the default)
+    result = simlib.run(scenario, engine="fast", records="summary")  # streaming aggregates (~80 B per query: the draws)
+
+``engine.run`` drives it (replications, progress, notes, fall-back); this module holds
+only what is time-ordered, :func:`run_replication`, plus the streaming aggregates of
+summary mode. Records are built by ``engine.records``, as for the simpy backend.
 
 Same scenario, same random draws (``simlib.engine.draws``: the very same functions, called
 in the same order on the same streams), same per-query results as the simpy engine of
@@ -53,7 +57,6 @@ per series, then a relative-error sketch), and a systematic sample of at most
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from bisect import bisect_right
 from heapq import heapify, heapreplace
@@ -63,16 +66,18 @@ import numpy as np
 
 from simlib.engine.budget import Budget, recall_at_k, token_budget
 from simlib.engine.cache import cached_tokens_on_hit
-from simlib.engine.costs import PER_QUERY_COMPONENTS, monthly_components, per_query_costs
+from simlib.engine.costs import PER_QUERY_COMPONENTS, monthly_components
 from simlib.engine.injection import decayed_prior_share, weights_knowledge_share
 from simlib.engine.draws import ChangeStream, QueryDraws, draw_phases, draw_queries, streams
-from simlib.engine.knowledge import history_start_s, schedules
-from simlib.engine.quality import behaviour_share, quality_factors
+from simlib.engine.knowledge import history_start_s, periodic_processes, schedules
+from simlib.engine.quality import behaviour_share
+from simlib.engine.records import RecordColumns, record_columns
 from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
     MONTHLY_COMPONENTS,
-    CACHE_HIT, CITABLE, COMPLETED, FRESH, METRICS, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED, WARMUP,
-    Replication, RunResult, StrategyReplication, batch_edges, cost_per_correct_answer, session_metrics,
+    CACHE_HIT, CITABLE, COMPLETED, COST_COMPONENTS_DTYPE, FRESH, METRICS, RECORD_DTYPE, REJECTED, RETRIEVED,
+    SESSION_METRICS, TRUNCATED, WARMUP,
+    Replication, StrategyReplication, batch_edges, cost_per_correct_answer,
 )
 from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
 
@@ -193,15 +198,7 @@ class _World:
         self.index_lag_s = k.index_lag_s
         self.changes_on = k.changes_per_day > 0
         sched = schedules(scenario, phases)
-        strategies = [STRATEGIES[n] for n in names]
-        started = []  # the periodic processes run.py starts for these strategies
-        if k.index_refresh == "batch" and any(s.uses_retrieval for s in strategies):
-            started.append("reindex")
-        if any(s.fine_tuned for s in strategies):
-            started.append("retrain")
-        if scenario.prompt_cache.rebuild_policy == "periodic" and any(s.cached_prefix == "knowledge" for s in strategies):
-            started.append("cache_rebuild")
-        self.periodic = {name: _Periodic(sched[name]) for name in started}
+        self.periodic = {name: _Periodic(sched[name]) for name in periodic_processes(scenario, names)}
         self.until_s = -math.inf
         self._lists: tuple[list[float], dict[int, tuple[int, int]]] | None = None
         self.ensure(horizon_s)
@@ -556,12 +553,12 @@ class _StrategyKernel:
             return self.world.periodic["cache_rebuild"].count_at(t)
         return np.zeros(len(keys), np.int64)
 
-    def step(self, lo: int, hi: int, bound_s: float) -> tuple[np.ndarray, dict[str, np.ndarray], dict, dict]:
+    def step(self, lo: int, hi: int, bound_s: float) -> tuple[np.ndarray, RecordColumns]:
         """Serve queries lo..hi; returns the queries finished (from any chunk) and their records.
 
         A query whose retrieval completes after ``bound_s`` (the next chunk's first arrival)
         waits for the next step: a later query may still reach the model stage before it.
-        Returns (query indices, record columns, cost components, quality factors).
+        Returns (query indices, their record columns with cost components and quality factors).
         """
         sc, st, d, clock, world = self.scenario, self.strategy, self.draws, self.clock, self.world
         chunk = np.arange(lo, hi)
@@ -626,40 +623,18 @@ class _StrategyKernel:
                 miss[:n_req] = ~services.hit
             world.ensure(float(start.max()))
             age[:n_req] = self._staleness(ridx, req, start, retrieved[:n_req])
-        cols, comps, quality = self._columns(idx, budget, retrieved, wait, ttft, latency, age, hit, miss, completed)
-        return idx, cols, comps, quality
+        return idx, self._columns(idx, budget, retrieved, wait, ttft, latency, age, hit, miss, completed)
 
     def _columns(self, idx, budget, retrieved, wait, ttft, latency, age, hit, miss, done):
-        """Record columns (RECORD_DTYPE's fields and types), as simlib.engine.run._records fills them.
-
-        Costs and quality come from the engine's own functions (per_query_costs,
-        quality_factors); this is only the glue, kept bit for bit equal by the tests.
-        """
-        st, sc, d = self.strategy, self.scenario, self.draws
-        H = self.hit_tokens
-        read = np.where(hit, H, 0)
-        write = np.where(miss, H, 0)
-        fresh = done & np.isnan(age) & (st.knowledge_source != "none")
-        retrieved = retrieved & done
-        query_tokens, output_tokens = d.query_tokens[idx], d.output_tokens[idx]
-        comps = per_query_costs(st, sc, prompt_tokens=budget.prompt_tokens, cache_read_tokens=read,
-                                cache_write_tokens=write, output_tokens=output_tokens, query_tokens=query_tokens,
-                                sent=done)
-        q = quality_factors(st, sc, fresh=fresh, retrieved=retrieved, chunks=budget.chunks_used)
-        flags = np.zeros(len(idx), np.uint8)
-        for mask, bit in ((done, COMPLETED), (budget.rejected, REJECTED), (fresh, FRESH), (retrieved, RETRIEVED),
-                          (budget.truncated, TRUNCATED), (hit, CACHE_HIT), (q["citable"] & done, CITABLE)):
-            flags |= mask.astype(np.uint8) * np.uint8(bit)
-        values = {
-            "arrival_at_s": d.arrival_at_s[idx], "queue_wait_s": wait, "ttft_s": ttft, "latency_s": latency,
-            "cost_usd": sum(comps.values()), "staleness_age_s": age,
-            "quality": np.where(done, q["knowledge"] * q["use"] * q["behaviour"], np.nan),
-            "prompt_tokens": budget.prompt_tokens, "cache_read_tokens": read, "cache_write_tokens": write,
-            "query_tokens": query_tokens, "output_tokens": np.where(done, output_tokens, 0),
-            "chunks_used": np.minimum(budget.chunks_used, 255), "flags": flags,
-        }
-        cols = {f: np.asarray(values[f]).astype(RECORD_DTYPE[f], copy=False) for f in RECORD_DTYPE.names}
-        return cols, comps, q
+        """Record columns of queries idx (engine.records, the builder the simpy backend uses too)."""
+        d, H = self.draws, self.hit_tokens
+        built = record_columns(
+            self.strategy, self.scenario, arrival_at_s=d.arrival_at_s[idx], query_tokens=d.query_tokens[idx],
+            output_tokens=d.output_tokens[idx], budget=budget, queue_wait_s=wait, ttft_s=ttft, latency_s=latency,
+            staleness_age_s=age, completed=done, retrieved=retrieved, cache_hit=hit,
+            cache_read_tokens=np.where(hit, H, 0), cache_write_tokens=np.where(miss, H, 0),
+        )
+        return built
 
     def _staleness(self, ridx: np.ndarray, comp: np.ndarray, start: np.ndarray, retrieved: np.ndarray) -> np.ndarray:
         """Staleness age of each answer (NaN when fresh), read where the simpy engine reads it:
@@ -690,52 +665,68 @@ class _StrategyKernel:
 # --- streaming aggregates ---------------------------------------------------------------
 
 class QuantileSketch:
-    """Quantiles within a relative error a, in bounded memory (the DDSketch mapping).
+    """Quantiles within a relative error a, in bounded memory: the ``ddsketch`` package's DDSketch.
 
-    A value x > 0 falls in bucket i = ceil(ln x / ln g), g = (1 + a) / (1 - a), whose
-    representative 2 g^i / (g + 1) is within relative error a of every value in it; values
-    <= 0 are counted apart as 0. Quantiles follow numpy's default (linear between the
-    order statistics at ranks floor(h) and ceil(h), h = (N - 1) q), each order statistic
-    within a relative error a. Memory: one count per bucket in use (~ln(max/min) / 2a).
+    DDSketch (Masson, Rim, Lee, VLDB 2019) puts x > 0 in bucket i = ceil(log_g x),
+    g = (1 + a) / (1 - a), and answers any order statistic with its bucket's representative
+    2 g^i / (g + 1), within relative error a of the true value; values ~0 are counted apart.
+    Two things are added here: arrays are folded in bulk (numpy computes the buckets and
+    keeps their counts until the sketch is read; then each bucket in use is added once, with
+    its count: ddsketch's own ``add`` takes one value at a time, ~1 us each), and quantiles
+    follow numpy's default rule (linear between the order statistics at ranks floor(h) and
+    ceil(h), h = (N - 1) q), each order statistic read from the sketch. Memory: one count
+    per bucket in use (~ln(max/min) / 2a).
     """
 
     def __init__(self, relative_error: float = SKETCH_RELATIVE_ERROR):
-        self.gamma = (1 + relative_error) / (1 - relative_error)
-        self.log_gamma = math.log(self.gamma)
-        self.keys = np.empty(0, np.int64)
-        self.counts = np.empty(0, np.int64)
-        self.zeros = 0
+        from ddsketch import DDSketch
+
+        self.sketch = DDSketch(relative_accuracy=relative_error)
+        mapping = self.sketch._mapping  # the bucket rule, to fold arrays in bulk
+        self._min_positive, self._value = mapping.min_possible, mapping.value
+        self._log2_multiplier = mapping._multiplier  # key = ceil(log2(x) x multiplier) (offset 0)
+        self._keys = np.empty(0, np.int64)  # buckets and counts not yet added to the sketch
+        self._counts = np.empty(0, np.int64)
+        self._zeros = 0
 
     @property
     def count(self) -> int:
-        return int(self.zeros + self.counts.sum())
+        return int(round(self.sketch.count)) + self._zeros + int(self._counts.sum())
 
     def add(self, x: np.ndarray) -> None:
         x = np.asarray(x, float)
-        pos = x > 0
-        self.zeros += int((~pos).sum())
+        pos = x > self._min_positive
+        self._zeros += int(x.size - np.count_nonzero(pos))
         if pos.any():
-            keys = np.ceil(np.log(x[pos]) / self.log_gamma).astype(np.int64)
-            self._merge(*np.unique(keys, return_counts=True))
+            keys = np.ceil(np.log2(x[pos]) * self._log2_multiplier).astype(np.int64)
+            self._pend(*np.unique(keys, return_counts=True))
+
+    def _pend(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        u, inv = np.unique(np.concatenate([self._keys, keys]), return_inverse=True)
+        self._counts = np.bincount(inv, weights=np.concatenate([self._counts, counts]), minlength=len(u)).astype(np.int64)
+        self._keys = u
+
+    def _flush(self) -> None:
+        if self._zeros:
+            self.sketch.add(0.0, float(self._zeros))
+        for key, n in zip(self._keys.tolist(), self._counts.tolist()):
+            # the bucket's representative lies inside the bucket, so ddsketch files it under key
+            self.sketch.add(self._value(key), float(n))
+        self._keys, self._counts, self._zeros = self._keys[:0], self._counts[:0], 0
 
     def merge(self, other: "QuantileSketch") -> None:
-        self.zeros += other.zeros
-        self._merge(other.keys, other.counts)
-
-    def _merge(self, keys: np.ndarray, counts: np.ndarray) -> None:
-        allk = np.concatenate([self.keys, keys])
-        u, inv = np.unique(allk, return_inverse=True)
-        self.keys = u
-        self.counts = np.bincount(inv, weights=np.concatenate([self.counts, counts]), minlength=len(u)).astype(np.int64)
+        other._flush()
+        self.sketch.merge(other.sketch)
 
     def _at_rank(self, r: int) -> float:
-        if r < self.zeros:
-            return 0.0
-        cum = np.cumsum(self.counts)
-        b = int(np.searchsorted(cum, r - self.zeros, side="right"))
-        return 2.0 * self.gamma ** float(self.keys[b]) / (self.gamma + 1.0)
+        """The order statistic at rank r (0-based), as the sketch holds it."""
+        n = self.count
+        # ddsketch reads rank q (N - 1); half a rank up selects order statistic r exactly
+        q = 1.0 if r >= n - 1 else (r + 0.5) / (n - 1)
+        return float(self.sketch.get_quantile_value(q))
 
     def quantile(self, q: float) -> float | None:
+        self._flush()
         n = self.count
         if n == 0:
             return None
@@ -926,56 +917,10 @@ class _Aggregate:
 
     def metrics(self, group: int | None, monthly: dict[str, float], busy_s: float, capacity: int,
                 span_s: float) -> dict[str, float | None]:
-        """replication_metrics' dictionary, for one batch or (group None) the replication."""
-        st, sc = self.strategy, self.scenario
-        s = {k: float(v.sum() if group is None else v[group]) for k, v in self.sums.items()}
-        n_meas, n_done = s["measured"], s["done"]
-
-        def share(num: str, den: float) -> float | None:
-            return s[num] / den if den else None
-
-        q_month = sc.workload.queries_per_day * DAYS_PER_MONTH
-        m: dict[str, float | None] = {}
-        var_cost = s["cost"] / n_meas if n_meas else 0.0
-        m["variable_cost_per_query_usd"] = var_cost
-        m["monthly_cost_usd"] = var_cost * q_month + sum(monthly.values())
-        m["cost_per_query_usd"] = m["monthly_cost_usd"] / q_month
-        lat, ttft, age = self.series["latency"], self.series["ttft"], self.series["age"]
-        m["latency_p50_s"], m["latency_p95_s"], m["latency_p99_s"] = lat.quantiles((0.5, 0.95, 0.99), group)
-        m["latency_mean_s"] = share("latency", n_done)
-        m["ttft_p50_s"], m["ttft_p95_s"], m["ttft_p99_s"] = ttft.quantiles((0.5, 0.95, 0.99), group)
-        m["queue_wait_mean_s"] = share("wait", n_done)
-        m["queue_share"] = s["wait"] / s["latency"] if n_done and s["latency"] > 0 else None
-        m["model_utilisation"] = busy_s / (capacity * span_s) if span_s > 0 else None
-        grounded = st.knowledge_source != "none"
-        m["fresh_share"] = share("fresh", n_done) if grounded else None
-        m["staleness_age_mean_s"] = share("age", s["stale"]) if grounded else None
-        m["staleness_age_p95_s"] = age.quantiles((0.95,), group)[0] if grounded else None
-        m["cache_hit_rate"] = (s["hits"] / s["cacheable"] if n_done and s["cacheable"] > 0 else None) if st.caches(sc) else None
-        m["cache_hit_token_share"] = (s["read_tokens"] / s["prompt_tokens"]
-                                      if st.caches(sc) and s["prompt_tokens"] > 0 else None)
-        m["prefix_hit_token_share"] = m["prefix_hit_request_mean_share"] = m["prefix_hit_request_share"] = None
-        m["quality_proxy"] = share("quality", n_done)
-        m["quality_knowledge"] = share("knowledge", n_done)
-        m["quality_use"] = share("use", n_done)
-        m["quality_behaviour"] = behaviour_share(st, sc) if n_done else None
-        m["quality_distraction"] = share("distraction", s["context"]) if st.uses_retrieval else None
-        m["quality_long_context"] = share("long_context", n_done) if st.cached_prefix == "knowledge" else None
-        m["hallucination_share"] = share("hallucination", n_done) if st.fine_tuned else None
-        m["quality_prior"] = decayed_prior_share(sc)
-        m["quality_weights_recall"] = weights_knowledge_share(sc) if st.fine_tuned else None
-        m["citable_share"] = share("citable", n_done)
-        m["truncated_share"] = share("truncated", n_meas)
-        m["retrieval_miss_share"] = (n_done - s["retrieved"]) / n_done if st.uses_retrieval and n_done else None
-        m["queries_completed"] = n_done
-        m["queries_rejected"] = s["rejected"]
-        m["cost_per_correct_answer_usd"] = cost_per_correct_answer(m["cost_per_query_usd"], m["quality_proxy"])
-        m.update(session_metrics(None))  # sessions run on the simpy engine (kernel_gap)
-        for c in PER_QUERY_COMPONENTS:
-            m[f"cost_{c}_per_query_usd"] = s[f"c_{c}"] / n_meas if n_meas else 0.0
-        for c in MONTHLY_COMPONENTS:
-            m[f"cost_{c}_monthly_usd"] = float(monthly.get(c, 0.0))
-        return m
+        """replication_metrics' dictionary, for one batch or (group None) the replication:
+        every metric of results.METRICS by its reducer in STREAMING_REDUCERS."""
+        f = _Folded(self, group, monthly, busy_s, capacity, span_s)
+        return {name: f.get(name) for name in METRICS}
 
     def batch_metrics(self, monthly: dict[str, float], busy_s: float, capacity: int) -> list[dict[str, float | None]]:
         if self.edges is None:
@@ -988,34 +933,100 @@ class _Aggregate:
         return out
 
 
-AGGREGATED_METRICS = frozenset(
-    ["variable_cost_per_query_usd", "monthly_cost_usd", "cost_per_query_usd", "latency_p50_s", "latency_p95_s",
-     "latency_p99_s", "latency_mean_s", "ttft_p50_s", "ttft_p95_s", "ttft_p99_s", "queue_wait_mean_s",
-     "queue_share", "model_utilisation", "fresh_share", "staleness_age_mean_s", "staleness_age_p95_s",
-     "cache_hit_rate", "cache_hit_token_share", "prefix_hit_token_share", "prefix_hit_request_mean_share",
-     "prefix_hit_request_share", "quality_proxy", "quality_knowledge", "quality_use", "quality_behaviour",
-     "quality_prior", "quality_weights_recall", "quality_distraction", "quality_long_context", "hallucination_share",
-     "citable_share", "truncated_share", "retrieval_miss_share", "queries_completed", "queries_rejected",
-     "cost_per_correct_answer_usd"]
-    + [f"cost_{c}_per_query_usd" for c in PER_QUERY_COMPONENTS]
-    + [f"cost_{c}_monthly_usd" for c in MONTHLY_COMPONENTS]
-)
+class _Folded:
+    """One batch's (or the replication's) running sums and series, read by the streaming reducers."""
+
+    def __init__(self, agg: _Aggregate, group: int | None, monthly: dict[str, float], busy_s: float,
+                 capacity: int, span_s: float):
+        self.st, self.sc, self.series, self.group = agg.strategy, agg.scenario, agg.series, group
+        self.s = {k: float(v.sum() if group is None else v[group]) for k, v in agg.sums.items()}
+        self.n_meas, self.n_done = self.s["measured"], self.s["done"]
+        self.q_month = self.sc.workload.queries_per_day * DAYS_PER_MONTH
+        self.monthly, self.busy_s, self.capacity, self.span_s = monthly, busy_s, capacity, span_s
+        self._memo: dict[str, float | None] = {}
+        self._quantiles: dict[str, list[float | None]] = {}
+
+    def get(self, metric: str) -> float | None:
+        if metric not in self._memo:
+            self._memo[metric] = STREAMING_REDUCERS[metric](self)
+        return self._memo[metric]
+
+    def share(self, num: str, den: float) -> float | None:
+        return self.s[num] / den if den else None
+
+    def quantile(self, series: str, q: float) -> float | None:
+        """Quantile q of a series: p50, p95 and p99 are estimated together (one merge of sketches)."""
+        if series not in self._quantiles:
+            self._quantiles[series] = self.series[series].quantiles(_QUANTILES, self.group)
+        return self._quantiles[series][_QUANTILES.index(q)]
 
 
-@dataclasses.dataclass
-class StreamedRunResult(RunResult):
-    """A RunResult whose metrics were folded from the records as they were made.
+_QUANTILES = (0.5, 0.95, 0.99)
 
-    ``records(strategy)`` holds a systematic sample (every k-th query, k in ``notes``) when
-    the run was longer than SAMPLE_RECORDS; every summary and table is computed from all
-    queries.
+
+def _reducers() -> dict[str, Callable[[_Folded], float | None]]:
+    """metric -> its streaming reducer: replication_metrics' formula over the folded sums, term by term.
+
+    Keys are results.METRICS' (tests/test_kernel.py checks the two sets are equal, so a metric
+    added to METRICS without a reducer here fails a test, not a run).
     """
+    def grounded(f: _Folded) -> bool:
+        return f.st.knowledge_source != "none"
 
-    batches: dict[str, list[dict[str, float | None]]] = dataclasses.field(default_factory=dict)
+    r: dict[str, Callable[[_Folded], float | None]] = {
+        "variable_cost_per_query_usd": lambda f: f.s["cost"] / f.n_meas if f.n_meas else 0.0,
+        "monthly_cost_usd": lambda f: f.get("variable_cost_per_query_usd") * f.q_month + sum(f.monthly.values()),
+        "cost_per_query_usd": lambda f: f.get("monthly_cost_usd") / f.q_month,
+        "latency_p50_s": lambda f: f.quantile("latency", 0.5),
+        "latency_p95_s": lambda f: f.quantile("latency", 0.95),
+        "latency_p99_s": lambda f: f.quantile("latency", 0.99),
+        "latency_mean_s": lambda f: f.share("latency", f.n_done),
+        "ttft_p50_s": lambda f: f.quantile("ttft", 0.5),
+        "ttft_p95_s": lambda f: f.quantile("ttft", 0.95),
+        "ttft_p99_s": lambda f: f.quantile("ttft", 0.99),
+        "queue_wait_mean_s": lambda f: f.share("wait", f.n_done),
+        "queue_share": lambda f: f.s["wait"] / f.s["latency"] if f.n_done and f.s["latency"] > 0 else None,
+        "model_utilisation": lambda f: f.busy_s / (f.capacity * f.span_s) if f.span_s > 0 else None,
+        "fresh_share": lambda f: f.share("fresh", f.n_done) if grounded(f) else None,
+        "staleness_age_mean_s": lambda f: f.share("age", f.s["stale"]) if grounded(f) else None,
+        "staleness_age_p95_s": lambda f: f.quantile("age", 0.95) if grounded(f) else None,
+        "cache_hit_rate": lambda f: ((f.s["hits"] / f.s["cacheable"] if f.n_done and f.s["cacheable"] > 0 else None)
+                                     if f.st.caches(f.sc) else None),
+        "cache_hit_token_share": lambda f: (f.s["read_tokens"] / f.s["prompt_tokens"]
+                                            if f.st.caches(f.sc) and f.s["prompt_tokens"] > 0 else None),
+        # trace prefix blocks fall back to the simpy backend (PREFIX_HASH_GAP): never here
+        "prefix_hit_token_share": lambda f: None,
+        "prefix_hit_request_mean_share": lambda f: None,
+        "prefix_hit_request_share": lambda f: None,
+        "quality_proxy": lambda f: f.share("quality", f.n_done),
+        "quality_knowledge": lambda f: f.share("knowledge", f.n_done),
+        "quality_use": lambda f: f.share("use", f.n_done),
+        "quality_behaviour": lambda f: behaviour_share(f.st, f.sc) if f.n_done else None,
+        "quality_prior": lambda f: decayed_prior_share(f.sc),
+        "quality_weights_recall": lambda f: weights_knowledge_share(f.sc) if f.st.fine_tuned else None,
+        "quality_distraction": lambda f: f.share("distraction", f.s["context"]) if f.st.uses_retrieval else None,
+        "quality_long_context": lambda f: (f.share("long_context", f.n_done)
+                                           if f.st.cached_prefix == "knowledge" else None),
+        "hallucination_share": lambda f: f.share("hallucination", f.n_done) if f.st.fine_tuned else None,
+        "citable_share": lambda f: f.share("citable", f.n_done),
+        "truncated_share": lambda f: f.share("truncated", f.n_meas),
+        "retrieval_miss_share": lambda f: ((f.n_done - f.s["retrieved"]) / f.n_done
+                                           if f.st.uses_retrieval and f.n_done else None),
+        "queries_completed": lambda f: f.n_done,
+        "queries_rejected": lambda f: f.s["rejected"],
+        "cost_per_correct_answer_usd": lambda f: cost_per_correct_answer(f.get("cost_per_query_usd"),
+                                                                         f.get("quality_proxy")),
+    }
+    for name in SESSION_METRICS:  # sessions fall back to the simpy backend (SESSIONS_GAP): never here
+        r[name] = lambda f: None
+    for c in PER_QUERY_COMPONENTS:
+        r[f"cost_{c}_per_query_usd"] = lambda f, c=c: f.s[f"c_{c}"] / f.n_meas if f.n_meas else 0.0
+    for c in MONTHLY_COMPONENTS:
+        r[f"cost_{c}_monthly_usd"] = lambda f, c=c: float(f.monthly.get(c, 0.0))
+    return r
 
-    def batch_metrics(self, strategy: str) -> list[dict[str, float | None]]:
-        """Folded while streaming (the records kept are only a sample)."""
-        return self.batches.get(strategy) or []
+
+STREAMING_REDUCERS = _reducers()
 
 
 # --- running ----------------------------------------------------------------------------
@@ -1028,59 +1039,13 @@ def records_mode(scenario: Scenario, records: RecordsMode, replications: int) ->
     return "full" if size <= FULL_RECORDS_MAX_BYTES else "summary"
 
 
-def run_fast(scenario: Scenario, *, replications: int | None = None,
-             progress: Callable[[int, int], None] | None = None, records: RecordsMode = "auto",
-             chunk_queries: int = CHUNK_QUERIES) -> RunResult:
-    """Simulate every strategy with the fast kernel: the same RunResult as simlib.engine.run.run.
-
-    ``records``: 'full' keeps every per-query record (54 bytes a query a strategy);
-    'summary' folds them into streaming aggregates (no per-query records: ~80 B per query for the draws, a sample of records
-    kept); 'auto' keeps full records up to FULL_RECORDS_MAX_BYTES. Falls back to the simpy
-    engine, with a note, where the kernel cannot follow it.
-    """
-    from simlib.engine.run import _notes, feasibility
-
-    reps = scenario.simulation.replications if replications is None else replications
-    gap = kernel_gap(scenario)
-    if gap is not None:
-        return _fall_back(scenario, reps, progress, gap)
-    mode = records_mode(scenario, records, reps)
-    feasible = feasibility(scenario)
-    n = scenario.simulation.queries
-    out, metrics, batches, extra = [], [], {}, []
-    for r in range(reps):
-        step = None if progress is None else (lambda done, r=r: progress(r * n + done, reps * n))
-        rep = run_replication_fast(scenario, r, feasible, progress=step, records=mode, chunk_queries=chunk_queries)
-        if isinstance(rep, str):  # the kernel cannot follow: the engine of record runs it all
-            return _fall_back(scenario, reps, progress, rep)
-        replication, rep_metrics, rep_batches, rep_notes = rep
-        out.append(replication)
-        metrics.append(rep_metrics)
-        if r == 0:
-            batches, extra = rep_batches, rep_notes
-    if progress is not None:
-        progress(reps * n, reps * n)
-    notes = _notes(scenario, out, feasible) + extra
-    if mode == "full":
-        return RunResult(scenario=scenario, replications=out, feasibility=feasible, engine="fast", notes=notes)
-    return StreamedRunResult(scenario=scenario, replications=out, feasibility=feasible, engine="fast", notes=notes,
-                             _metrics=metrics, batches=batches)
-
-
-def _fall_back(scenario: Scenario, replications: int, progress, reason: str) -> RunResult:
-    from simlib.engine.run import run as run_simpy
-
-    result = run_simpy(scenario, replications=replications, progress=progress, engine="simpy")
-    result.notes.append(f"engine: simpy (the fast kernel cannot follow this scenario: {reason})")
-    return result
-
-
-def run_replication_fast(scenario: Scenario, replication: int, feasible: dict[str, str | None], *,
-                         progress: Callable[[int], None] | None = None, records: Literal["full", "summary"] = "full",
-                         chunk_queries: int = CHUNK_QUERIES):
+def run_replication(scenario: Scenario, replication: int, feasible: dict[str, str | None], *,
+                    progress: Callable[[int], None] | None = None, records: Literal["full", "summary"] = "full",
+                    chunk_queries: int = CHUNK_QUERIES):
     """One replication: (Replication, metrics, batch metrics, notes), or the reason to fall back (a str).
 
-    Draws exactly what simlib.engine.run.run_replication draws, in the same order.
+    Draws exactly what simlib.engine.simpy_backend.run_replication draws, in the same order.
+    ``metrics`` and ``batch metrics`` are empty with full records (results computes them from the records).
     """
     rng = streams(scenario.simulation.seed, replication)
     draws = draw_queries(scenario, rng)
@@ -1098,31 +1063,34 @@ def run_replication_fast(scenario: Scenario, replication: int, feasible: dict[st
     warmup_n = int(scenario.simulation.warmup_share * n)
     span = float(draws.arrival_at_s[-1] - draws.arrival_at_s[0]) if n > 1 else 0.0
     full = {name: np.zeros(n, RECORD_DTYPE) for name in names} if records == "full" else None
+    full_costs = {name: np.zeros(n, COST_COMPONENTS_DTYPE) for name in names} if records == "full" else None
     aggs = ({name: _Aggregate(scenario, name, n, warmup_n=warmup_n) for name in names}
             if records == "summary" else None)
     stride = max(1, -(-n // SAMPLE_RECORDS))
-    samples: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {name: [] for name in names}
+    samples: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {name: [] for name in names}
     chunk = max(1, int(chunk_queries))
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         bound = float(clock[hi]) if hi < n else math.inf
         for name, k in kernels.items():
-            idx, cols, comps, quality = k.step(lo, hi, bound)
+            idx, built = k.step(lo, hi, bound)
             if not len(idx):
                 continue
+            cols = built.columns
             if lo < warmup_n or k.strategy.uses_retrieval and warmup_n:
                 cols["flags"] |= np.where(idx < warmup_n, WARMUP, 0).astype(np.uint8)
             if full is not None:
                 target = full[name]
                 for field in RECORD_DTYPE.names:
                     target[field][idx] = cols[field]
+                full_costs[name][idx] = built.cost_components()
             else:
-                aggs[name].add(cols, comps, quality, idx)
+                aggs[name].add(cols, built.costs_usd, built.quality, idx)
                 keep = np.flatnonzero(idx % stride == 0)
                 rec = np.empty(len(keep), RECORD_DTYPE)
                 for field in RECORD_DTYPE.names:
                     rec[field] = cols[field][keep]
-                samples[name].append((idx[keep], rec))
+                samples[name].append((idx[keep], rec, built.cost_components(keep)))
         if progress is not None:
             progress(hi)
     end = max([k.end_s for k in kernels.values()], default=-math.inf)
@@ -1138,12 +1106,13 @@ def run_replication_fast(scenario: Scenario, replication: int, feasible: dict[st
             hours = k.cache_entry_s(float(draws.arrival_at_s[-1])) / 3600.0 * (DAYS_PER_MONTH * SECONDS_PER_DAY / span)
         monthly = monthly_components(k.strategy, scenario, cache_entry_hours_per_month=hours)
         if full is not None:
-            rec = full[name]
+            rec, costs = full[name], full_costs[name]
         else:
             parts = samples[name]
             sidx = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
-            rec = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, RECORD_DTYPE)
-            rec = rec[np.argsort(sidx, kind="stable")]
+            order = np.argsort(sidx, kind="stable")
+            rec = (np.concatenate([p[1] for p in parts]) if parts else np.empty(0, RECORD_DTYPE))[order]
+            costs = (np.concatenate([p[2] for p in parts]) if parts else np.empty(0, COST_COMPONENTS_DTYPE))[order]
             agg = aggs[name]
             metrics[name] = agg.metrics(None, monthly, k.busy_s, k.capacity, span)
             batches[name] = agg.batch_metrics(monthly, k.busy_s, k.capacity)
@@ -1151,18 +1120,10 @@ def run_replication_fast(scenario: Scenario, replication: int, feasible: dict[st
                 notes.append(f"{name}: latency, TTFT and staleness percentiles from a quantile sketch "
                              f"(relative error below {SKETCH_RELATIVE_ERROR:.1%}) past {EXACT_QUANTILE_VALUES:,} values")
         strategies[name] = StrategyReplication(records=rec, monthly_components_usd=monthly, busy_s=k.busy_s,
-                                               capacity=k.capacity)
+                                               capacity=k.capacity, cost_components_usd=costs)
     if records == "summary" and stride > 1 and replication == 0 and names:
         notes.append(f"per-query records hold a 1-in-{stride} sample (summary statistics use every query; "
                      "run with records='full' to keep them all)")
-    missing = set(METRICS) - AGGREGATED_METRICS
-    if records == "summary" and missing:
-        for name in names:  # metrics added to results.METRICS since the kernel's aggregates were written
-            for b in batches[name]:
-                b.update(dict.fromkeys(missing))
-            metrics[name].update(dict.fromkeys(missing))
-        if replication == 0:
-            notes.append(f"not aggregated by the fast kernel's summary mode: {', '.join(sorted(missing))}")
     timeline = world.timeline(end) if names else world.timeline(-math.inf)
     rep = Replication(index=replication, strategies=strategies, timeline=timeline, span_s=span)
     return rep, metrics, batches, notes
