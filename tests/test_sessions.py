@@ -208,3 +208,21 @@ def test_fitted_session_workload_reproduces_the_mooncake_ttl_curve(mooncake_fit,
     simulated = rec["cache_read_tokens"].sum() / rec["prompt_tokens"].sum()
     measured = traces.prefix_reuse(trace, ttl_s)["token_share"]
     assert simulated == pytest.approx(measured, abs=MOONCAKE_TOLERANCE)
+
+
+def test_cli_reports_per_session_figures_in_the_table_and_the_json(capsys):
+    import json
+
+    from simlib.cli import main
+
+    args = ["run", "--preset", "codebase-agent", "--queries", "600", "--no-progress", "--no-flips"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "per task (agent tasks; the table above is per call):" in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("rag_fine_tune:") and "calls" in x)
+    assert "history read from cache" in line
+    assert main(args + ["--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    text = json.dumps(data)
+    for key in ("cost_per_session_usd", "session_latency_mean_s", "turns_per_session_mean", "history_cache_read_share"):
+        assert key in text
