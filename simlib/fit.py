@@ -501,7 +501,7 @@ def session_workload(stats: SessionStats, calls_per_day: float, output_tokens_me
         "workload": {"queries_per_day": calls_per_day, "output_tokens_mean": output_tokens_mean,
                      "query_tokens_mean": max(1.0, stats.history_growth_tokens_per_turn_mean - output_tokens_mean)},
         "sessions": {"kind": "conversation", "turns_distribution": "geometric", "turns_mean": stats.turns_mean,
-                     "turns_max": stats.turns_max, "think_time_distribution": "lognormal",
+                     "turns_max_count": stats.turns_max, "think_time_distribution": "lognormal",
                      "think_time_mean_s": math.exp(mu + sd * sd / 2), "think_time_cv": math.sqrt(math.expm1(sd * sd)),
                      "first_turn_tokens_mean": stats.first_turn_tokens_mean, "history_cap_tokens": 100_000_000},
     }

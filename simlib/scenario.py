@@ -395,8 +395,8 @@ class Sessions(_Group):
         "'none': independent queries.",
     )
     turns_distribution: Literal["fixed", "geometric"] = _f("geometric", "Turns (calls) per session: 'fixed' (round(turns_mean)) or 'geometric' on 1, 2, ... with mean turns_mean (a constant chance 1 / turns_mean to stop after each turn).")
-    turns_mean: float = _f(5.0, "Mean turns per conversation, or calls per agent task (before the turns_max cap). Assumption.", ge=1, le=10_000)
-    turns_max: int = _f(200, "No session has more turns than this (caps the geometric tail).", ge=1, le=100_000)
+    turns_mean: float = _f(5.0, "Mean turns per conversation, or calls per agent task (before the turns_max_count cap). Assumption.", ge=1, le=10_000)
+    turns_max_count: int = _f(200, "No session has more turns than this (caps the geometric tail).", ge=1, le=100_000)
     think_time_distribution: Literal["fixed", "exponential", "lognormal"] = _f("lognormal", "Time from a turn's answer to the session's next request (the user reading and typing, or the agent's tool running); the next turn is sent then, so a session's calls never overlap.")
     think_time_mean_s: float = _f(60.0, "Mean think time. Assumption: a minute; compare it with prompt_cache.ttl_s (a turn sent within the TTL of the previous one reads the earlier turns from cache).", gt=0, le=MAX_DURATION_S)
     think_time_cv: float = _f(1.0, "Coefficient of variation of the lognormal think time.", ge=0, le=20)

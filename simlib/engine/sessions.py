@@ -9,7 +9,7 @@ an answer) or an agent task (``agent_task``: a chain of calls, each call's new i
 previous call's tool result). Sessions start at rate queries_per_day / turns_mean per day
 (Poisson or the daily profile, as ``workload.arrival_process``), so the call rate stays
 ``workload.queries_per_day``. Each has m turns (fixed, or geometric on 1, 2, ... with mean
-turns_mean, capped at turns_max); turn j + 1 is sent a think time G after turn j's answer
+turns_mean, capped at turns_max_count); turn j + 1 is sent a think time G after turn j's answer
 arrived (G fixed, exponential or lognormal with think_time_mean_s): the user reading and
 typing, or the agent's tool running. When the answer arrives is time-ordered (it depends on
 the queues), so the simpy engine sends the next turn; the draws here give G.
@@ -78,7 +78,7 @@ def draw_turn_counts(rng: np.random.Generator, scenario: Scenario, size: int) ->
         m = np.full(size, int(round(s.turns_mean)), np.int64)
     else:
         m = rng.geometric(1.0 / s.turns_mean, size).astype(np.int64)
-    return np.clip(m, 1, s.turns_max)
+    return np.clip(m, 1, s.turns_max_count)
 
 
 def draw_think_times(rng: np.random.Generator, scenario: Scenario, size: int) -> np.ndarray:
@@ -136,9 +136,9 @@ def _expected_turns(scenario: Scenario) -> float:
     """E[turns per session] with the cap: fixed m, or for a geometric capped at M, (1 - (1 - p)^M) / p."""
     s = scenario.sessions
     if s.turns_distribution == "fixed":
-        return float(min(max(1, int(round(s.turns_mean))), s.turns_max))
+        return float(min(max(1, int(round(s.turns_mean))), s.turns_max_count))
     p = 1.0 / s.turns_mean
-    return (1.0 - (1.0 - p) ** s.turns_max) / p
+    return (1.0 - (1.0 - p) ** s.turns_max_count) / p
 
 
 def session_history(scenario: Scenario, sd: SessionDraws, new_input_tokens: np.ndarray, output_tokens: np.ndarray,
