@@ -100,6 +100,7 @@ _PX_PER_IN = 96
 DECK_IMAGE_SCALE = 2.0
 
 _INK, _MUTED, _WIN_FILL, _HEAD_FILL = "222222", "555555", "D9F2E4", "E8E8E8"
+SUBTITLE_LONG_CHARS = 110  # a slide subtitle longer than this is set at 12 pt (two lines fit) instead of 16
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -335,6 +336,7 @@ def _figure_subtitle(fig: go.Figure) -> str:
         sub = sub or (fig.layout.title.subtitle.text or "")
     except AttributeError:  # plotly < 6 has no subtitles
         pass
+    sub = re.sub(r"<br\s*/?>", " \u00b7 ", sub, flags=re.I)  # one line on the slide: the lines joined
     return re.sub(r"<[^>]+>", "", sub).strip()
 
 
@@ -644,8 +646,8 @@ def build_deck(
         pic = slide.shapes.add_picture(_bytes_io(chart.png), Inches(left), Inches(_CHART_TOP_IN), Inches(width),
                                        Inches(width * chart_h_px / chart_w_px))
         pic.name = f"Chart {chart.key}"
-        if chart.subtitle:
-            _slide_subtitle(slide, chart.subtitle)
+        if chart.subtitle:  # a long one (scenario, models, a note) in smaller type: two lines fit above the chart
+            _slide_subtitle(slide, chart.subtitle, size_pt=16 if len(chart.subtitle) <= SUBTITLE_LONG_CHARS else 12)
         _caption(slide, caption)
         _notes(slide, full_caption)
 
@@ -653,21 +655,22 @@ def build_deck(
         slide = deck.slides.add_slide(deck.slide_layouts[5])
         _slide_title(slide, "Practical comparison")
         _add_table(slide, table, result, _CHART_TOP_IN, _CHART_BOTTOM_IN)
-        _slide_subtitle(slide, _table_note(result), size_pt=14)
+        _slide_subtitle(slide, _table_note(result), size_pt=12)
         _caption(slide, caption)
         _notes(slide, full_caption)
     return deck
 
 
 def _table_note(result: RunResult) -> str:
-    """One line under the table slide's title: how to read the marks, why cells are empty."""
-    from simlib.charts.strategies import short_reason
+    """One line under the table slide's title: the models, how to read the marks, why cells are empty."""
+    from simlib.charts.strategies import model_line, saturation_line, short_reason
     from simlib.charts.theme import label
 
     from simlib.verdict import verdict
 
     v = verdict(result)
-    pick = f"Verdict: {label(v.winner)}" if v.winner else "Verdict: no strategy meets every requirement"
+    pick = f"{model_line(result.scenario)}. "
+    pick += f"Verdict: {label(v.winner)}" if v.winner else "Verdict: no strategy meets every requirement"
     if v.tied_with:
         pick += " (tied with " + ", ".join(label(t) for t in v.tied_with) + ")"
     note = (f"{pick}; its column is headed {VERDICT_MARK.strip()}, tied ones {TIED_MARK.strip()}. "
@@ -676,6 +679,9 @@ def _table_note(result: RunResult) -> str:
     for s in result.strategies:
         if result.feasibility.get(s):
             note += f" {label(s)}: {short_reason(result.feasibility[s])}."
+    saturated = saturation_line(result)
+    if saturated:
+        note += f" {saturated}."
     return note
 
 

@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from simlib import formats
 from simlib.charts.theme import STRATEGY_COLOURS, TEMPLATE_NAME, colour, label, metric_name, metric_title
+from simlib.results import METRICS
 
 AXIS_LABELS: dict[str, str] = {
     "workload.queries_per_day": "Queries per day",
@@ -51,8 +53,25 @@ def axis_label(path: str) -> str:
 
 
 def metric_label(metric: str) -> str:
-    """Axis title of a metric on these charts, which plot shares as fractions."""
-    return metric_title(metric, shares_as_percent=False)
+    """Axis title of a metric on these charts: shares are plotted in % (as on the dashboard)."""
+    return metric_title(metric)
+
+
+def _percent(metric: str) -> float:
+    """100 for a share (plotted in %), else 1: 'Fresh answers (%)' reads 99.8, never 0.998."""
+    return 100.0 if metric in METRICS and METRICS[metric].unit == "share" else 1.0
+
+
+def value_text(metric: str, value: float | None) -> str:
+    """A metric's value in words (``simlib.formats``): '$0.0123', '99.8%', '1.3 s', '2.5k'."""
+    unit = METRICS[metric].unit if metric in METRICS else ""
+    if unit == "share":
+        return formats.share(value)
+    if unit.startswith("USD"):
+        return formats.usd(value, per="month" if unit == "USD/month" else None)
+    if unit == "s":
+        return formats.duration(value)
+    return formats.count(value)
 
 
 def _table(obj: Any) -> pd.DataFrame:
@@ -60,19 +79,16 @@ def _table(obj: Any) -> pd.DataFrame:
 
 
 def _fmt(v: float) -> str:
-    return f"{v:,.4g}"
+    return formats.count(v)
 
 
 def short_number(v: Any) -> str:
-    """A compact tick label: 1,500 -> '1.5k', 2e6 -> '2M', 0.25 -> '0.25'."""
+    """A compact tick label (``formats.count``): 1,500 -> '1.5k', 2e6 -> '2M', 0.25 -> '0.25'."""
     try:
         x = float(v)
     except (TypeError, ValueError):
         return str(v)
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g}{suffix}"
-    return f"{x:.3g}"
+    return formats.count(x)
 
 
 def cost_curves_chart(sweep: Any, axis: str, metric: str = "monthly_cost_usd", *, break_evens: Sequence[Any] = (),
@@ -91,6 +107,7 @@ def cost_curves_chart(sweep: Any, axis: str, metric: str = "monthly_cost_usd", *
     for c in others:  # a slice: other axes at their first value
         t = t[t[c] == t[c].iloc[0]] if len(t) else t
     names = [s for s in (strategies or list(dict.fromkeys(t["strategy"])))]
+    k = _percent(metric)
     fig = go.Figure()
     for s in names:
         g = t[(t["strategy"] == s) & t["feasible"].astype(bool)].sort_values(axis)
@@ -100,12 +117,12 @@ def cost_curves_chart(sweep: Any, axis: str, metric: str = "monthly_cost_usd", *
         x = g[axis].astype(float).to_numpy()
         if g["ci_low"].notna().all() and g["ci_high"].notna().all():
             fig.add_trace(go.Scatter(
-                x=np.concatenate([x, x[::-1]]), y=np.concatenate([g["ci_high"], g["ci_low"][::-1]]),
+                x=np.concatenate([x, x[::-1]]), y=np.concatenate([g["ci_high"], g["ci_low"][::-1]]) * k,
                 fill="toself", fillcolor=_rgba(colour(s), 0.15), line=dict(width=0), hoverinfo="skip",
                 showlegend=False, legendgroup=s, name=f"{label(s)} 95%",
             ))
         fig.add_trace(go.Scatter(
-            x=x, y=g["mean"], mode="lines+markers", name=label(s), legendgroup=s,
+            x=x, y=g["mean"] * k, mode="lines+markers", name=label(s), legendgroup=s,
             line=dict(color=colour(s), width=3), marker=dict(size=6),
             hovertemplate=f"{label(s)}<br>{axis_label(axis)}: %{{x:,.4g}}<br>{metric_label(metric)}: %{{y:,.4g}}<extra></extra>",
         ))
@@ -113,7 +130,7 @@ def cost_curves_chart(sweep: Any, axis: str, metric: str = "monthly_cost_usd", *
         if getattr(be, "at", None) is None:
             continue
         ci = be.ci95
-        y = _interp(t, be.a, axis, be.at)
+        y = _interp(t, be.a, axis, be.at) * k
         fig.add_trace(go.Scatter(
             x=[be.at], y=[y], mode="markers+text", showlegend=False, text=[short_number(be.at)],
             textposition="top center", textfont=dict(size=13),
@@ -179,9 +196,9 @@ def cheapest_map_chart(sweep: Any, x: str, y: str, metric: str = "monthly_cost_u
     for row in best.itertuples(index=False):
         i, j = ys.index(getattr(row, _col(best, y))), xs.index(getattr(row, _col(best, x)))
         z[i, j] = index[row.best]
-        runner = f"<br>runner-up: {label(row.runner_up)} {_fmt(row.runner_up_value)} (+{row.margin_share:.1%})" \
+        runner = f"<br>runner-up: {label(row.runner_up)} {value_text(metric, row.runner_up_value)} (+{row.margin_share:.1%})" \
             if row.runner_up else ""
-        text[i, j] = f"{label(row.best)}: {_fmt(row.best_value)}{runner}"
+        text[i, j] = f"{label(row.best)}: {value_text(metric, row.best_value)}{runner}"
         marks[i, j] = "" if row.clear else "~"
     n = max(1, len(names))
     scale = []
@@ -223,7 +240,8 @@ def tornado_chart(table: pd.DataFrame, strategy: str, metric: str = "cost_per_qu
     the low end of each range in a light shade, the high end in the strategy's colour.
     """
     t = table[(table["strategy"] == strategy) & (table["metric"] == metric)]
-    base = float(t["base_mean"].dropna().iloc[0]) if t["base_mean"].notna().any() else math.nan
+    k = _percent(metric)
+    base = (float(t["base_mean"].dropna().iloc[0]) if t["base_mean"].notna().any() else math.nan) * k
     order = (t.groupby("parameter")["swing"].first().fillna(0).sort_values(ascending=True)).tail(top).index.tolist()
     fig = go.Figure()
     ticks = []
@@ -237,7 +255,7 @@ def tornado_chart(table: pd.DataFrame, strategy: str, metric: str = "cost_per_qu
     for side, alpha in (("low", 0.4), ("high", 1.0)):
         g = t[t["side"] == side].set_index("parameter").reindex(order)
         fig.add_trace(go.Bar(
-            y=ticks, x=g["mean"] - base, base=base, orientation="h",
+            y=ticks, x=g["mean"] * k - base, base=base, orientation="h",
             name=f"{side} end of range", marker=dict(color=_rgba(colour(strategy), alpha)),
             customdata=np.stack([g["value"].astype(str), g["why"].fillna("")], axis=-1) if len(g) else None,
             hovertemplate="%{y}: %{customdata[0]}<br>%{customdata[1]}<br>" + metric_label(metric)

@@ -22,13 +22,15 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from simlib.charts.theme import TEMPLATE_NAME, colour, label
+from simlib.charts.theme import NEUTRAL_INK, NEUTRAL_LIGHT, TEMPLATE_NAME, colour, label
+from simlib.formats import time_unit
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-TRACE_COLOUR = "#0072B2"
-BAND_COLOUR = "rgba(230, 159, 0, 0.25)"  # Okabe-Ito orange, light: the Poisson band
+# A trace is not a strategy: its load is drawn in neutral ink, never in a strategy's colour.
+TRACE_COLOUR = NEUTRAL_INK
+BAND_COLOUR = "rgba(140, 140, 140, 0.3)"  # light grey: the Poisson band
 RUN_PATTERNS = ("", "/", ".", "x")  # first run solid, the next ones hatched
 
 DEFAULT_METRICS: tuple[tuple[str, str], ...] = (
@@ -37,16 +39,6 @@ DEFAULT_METRICS: tuple[tuple[str, str], ...] = (
     ("cache_hit_token_share", "prompt tokens read from cache"),
     ("cost_per_query_usd", "cost per query (USD)"),
 )
-
-
-def _time_unit(max_s: float) -> tuple[float, str]:
-    if max_s >= 2 * 86_400:
-        return 86_400.0, "days"
-    if max_s >= 2 * 3600:
-        return 3600.0, "hours"
-    if max_s >= 120:
-        return 60.0, "minutes"
-    return 1.0, "s"
 
 
 def _nice_bin_s(span_s: float, bins: int = 60) -> float:
@@ -76,7 +68,7 @@ def load_over_time(source: Any, *, bin_s: float | None = None, title: str | None
     counts, _ = np.histogram(t, edges)
     inp_s, _ = np.histogram(t, edges, weights=inp)
     out_s, _ = np.histogram(t, edges, weights=out)
-    per, unit = _time_unit(edges[-1] - edges[0])
+    per, unit = time_unit(edges[-1] - edges[0])
     x = (edges[:-1] + w / 2) / per
     rate = (t.size - 1) / span if t.size > 1 and span > 0 else t.size / w
     lo, hi = stats.poisson.ppf([0.025, 0.975], rate * w) / w
@@ -117,7 +109,7 @@ def prefix_reuse_by_ttl(curve: Any, *, title: str | None = None) -> go.Figure:
     finite = curve[np.isfinite(curve["ttl_s"])]
     infinite = curve[~np.isfinite(curve["ttl_s"])]
     fig = go.Figure()
-    series = (("token_share", "token-weighted", "#0072B2"), ("request_mean_share", "mean per request", "#D55E00"))
+    series = (("token_share", "token-weighted", NEUTRAL_INK), ("request_mean_share", "mean per request", NEUTRAL_LIGHT))
     for column, name, col in series:
         fig.add_trace(go.Scatter(x=finite["ttl_s"] / 60.0, y=finite[column], mode="lines+markers", name=name,
                                  line=dict(color=col), hovertemplate="TTL %{x:.3g} min: %{y:.1%}<extra></extra>"))

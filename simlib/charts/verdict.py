@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from simlib import formats
 from simlib.charts.strategies import _layout
 from simlib.charts.theme import colour, label
 from simlib.results import RunResult
@@ -46,21 +47,23 @@ def cost_quality_figure(result: RunResult) -> go.Figure:
         cpc = e["cost_per_correct_answer_usd"]["mean"]
         tag = " (verdict)" if s == v.winner else " (tied)" if s in v.tied_with else ""
         fig.add_trace(go.Scatter(
-            x=[c], y=[q], mode="markers", name=label(s) + tag,
+            x=[c], y=[q * 100], mode="markers", name=label(s) + tag,
             marker=dict(size=18 if s == v.winner else 13, color=colour(s),
                         line=dict(width=4 if s == v.winner else 1, color="#111111")),
             error_x=dict(type="data", symmetric=False, array=[cc[1] - c], arrayminus=[c - cc[0]]) if cc else None,
-            error_y=dict(type="data", symmetric=False, array=[qc[1] - q], arrayminus=[q - qc[0]]) if qc else None,
-            hovertemplate=(f"{label(s)}<br>cost/query $%{{x:.5f}}<br>quality %{{y:.2f}}<br>cost per correct answer "
-                           + (f"${cpc:.5f}" if cpc is not None else "n/a (no correct answers)") + "<extra></extra>"),
+            error_y=dict(type="data", symmetric=False, array=[(qc[1] - q) * 100], arrayminus=[(q - qc[0]) * 100])
+            if qc else None,
+            hovertemplate=(f"{label(s)}<br>cost/query {formats.usd(c)}<br>quality {formats.share(q)}<br>cost per correct "
+                           f"answer {formats.usd(cpc) if cpc is not None else 'n/a (no correct answers)'}"
+                           "<extra></extra>").replace("$", "&#36;"),
         ))
     front = pareto_frontier(points)
     if front:
-        fig.add_trace(go.Scatter(x=[points[s][0] for s in front], y=[points[s][1] for s in front], mode="lines",
+        fig.add_trace(go.Scatter(x=[points[s][0] for s in front], y=[points[s][1] * 100 for s in front], mode="lines",
                                  name="Pareto frontier", line=dict(color="#555555", dash="dash", width=2),
                                  hoverinfo="skip"))
     fig.update_xaxes(title_text="Cost per query (USD)", rangemode="tozero")
-    fig.update_yaxes(title_text="Quality proxy (share of correct answers)", range=[-0.05, 1.08])
+    fig.update_yaxes(title_text="Quality proxy (% correct answers)", range=[-5, 108])
     return _layout(fig, "Cost against quality (dashed: the Pareto frontier; ringed: the verdict)", result,
                    showlegend=True)
 

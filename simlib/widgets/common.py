@@ -27,6 +27,7 @@ from typing import Any, Callable
 import ipywidgets as W
 import plotly.graph_objects as go
 
+from simlib import formats
 from simlib.engine.run import run
 from simlib.results import RunResult
 from simlib.scenario import Scenario
@@ -100,6 +101,26 @@ def make_widget(control: Control, value: Any, *, width: str = "440px") -> W.Widg
                            step=int(control.step), **common)
     return W.FloatSlider(value=shown, min=min(control.min, shown), max=max(control.max, shown), step=control.step,
                          readout_format=control.readout_format or ".3g", **common)
+
+
+def readout_text(control: Control, shown: Any) -> str:
+    """A slider's readout in ``simlib.formats``: '20k', '2.5M', '0.25', '12.5' (never '2.00e+4');
+    the unit is in the control's label."""
+    if control.kind in ("choice", "bool"):
+        return str(shown)
+    return formats.count(float(shown))
+
+
+def with_readout(control: Control, widget: W.Widget) -> W.Widget:
+    """The slider with a readout beside it written by ``readout_text`` (ipywidgets' own readout
+    takes a d3 format string: '.3g' printed 2e+4); choices and checkboxes come back as they are."""
+    if control.kind in ("choice", "bool"):
+        return widget
+    widget.readout = False
+    label = W.Label(readout_text(control, widget.value), layout=W.Layout(width="70px"))
+    label.add_class("simlib-readout")
+    widget.observe(lambda change: setattr(label, "value", readout_text(control, change["new"])), names="value")
+    return W.HBox([widget, label])
 
 
 def set_widget_value(control: Control, widget: W.Widget, value: Any) -> None:

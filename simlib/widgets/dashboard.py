@@ -24,6 +24,7 @@ from typing import Any
 import ipywidgets as W
 
 from simlib.charts.board import FIGURE_KEYS, dashboard_figures
+from simlib.charts.strategies import comparison_height_px
 from simlib.errors import ScenarioError
 from simlib.presets import list_presets
 from simlib.scenario import load_preset
@@ -134,7 +135,9 @@ def format_shown(control: Control, shown: Any) -> str:
     return f"{value:,.4g}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
-CHART_HEIGHTS_PX: dict[str, int] = {"cost": 560, "cost_quality": 560, "latency": 560, "freshness": 560, "timeline": 560, "comparison": 440}
+# The comparison table is drawn at the height that shows all its rows (``comparison_height_px``).
+CHART_HEIGHTS_PX: dict[str, int] = {"cost": 560, "cost_quality": 560, "latency": 560, "freshness": 560, "timeline": 560,
+                                    "comparison": comparison_height_px()}
 
 
 class Dashboard(RunnerStatus, W.VBox):

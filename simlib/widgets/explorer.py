@@ -22,6 +22,7 @@ from simlib.results import RunResult
 from simlib.scenario import Scenario
 from simlib.widgets.common import (
     BackgroundRunner, Control, ResultCache, RunnerStatus, RunTiming, figure_widget, make_widget, scenario_value, update_in_place,
+    with_readout,
 )
 
 
@@ -39,7 +40,7 @@ class ScenarioExplorer(RunnerStatus, W.VBox):
         self.specs = {c.path: c for c in controls}
         self.controls: dict[str, W.Widget] = {}
         for c in controls:
-            w = make_widget(c, scenario_value(base, c.path))
+            w = make_widget(c, scenario_value(base, c.path), width="380px")
             w.add_class("simlib-" + c.path.replace(".", "-").replace("_", "-"))
             w.observe(self._on_control, names="value")
             self.controls[c.path] = w
@@ -49,7 +50,7 @@ class ScenarioExplorer(RunnerStatus, W.VBox):
         self.text = W.HTML(self._summary_html(self.result))
         self.runner = BackgroundRunner(self.cache, self._on_result, self._on_progress, self._on_error,
                                        background=background)
-        sliders = W.GridBox(list(self.controls.values()),
+        sliders = W.GridBox([with_readout(self.specs[p], w) for p, w in self.controls.items()],
                             layout=W.Layout(grid_template_columns="repeat(auto-fill, 460px)", grid_gap="2px 16px"))
         charts_box = W.HBox([W.Box([f], layout=W.Layout(width=f"{100 // max(1, len(self.figures))}%", min_width="520px"))
                              for f in self.figures.values()], layout=W.Layout(flex_flow="row wrap"))
