@@ -4,7 +4,7 @@
 
 Prints:
 Each line names the backend it measures (``simlib.run(..., engine=...)``; the default
-``engine="auto"`` picks the array kernel wherever it follows simpy, so it must be pinned):
+``engine="auto"`` picks the array backend (engine="fast") wherever it follows simpy, so it must be pinned):
 - query-strategies simulated per second by the simpy engine (engine="simpy"), against customers per second
   of the plainest simpy M/M/c loop (arrive, request, hold, release) on this machine, now
   (target: ratio >= 0.5);

@@ -141,9 +141,9 @@ def break_even(scenario: Scenario, a: str, b: str, *, axis: str = "workload.quer
         if _evaluator is None else scenario
     ev = _evaluator or _Evaluator(base, axis, metric, engine)
     if bounds is None:
-        from simlib.sweep import _base_value
+        from simlib.sweep import base_value
 
-        v = float(_base_value(scenario, axis))
+        v = float(base_value(scenario, axis))
         bounds = (v / 30.0, v * 30.0) if v > 0 else (0.0, 1.0)
     xs = _scan_points(bounds, scan_points, log)
     reps = _replications(scenario, replications)
@@ -340,7 +340,8 @@ def sensitivity(scenario: Scenario, parameters: Mapping[str, Range] | Sequence[s
     clipped to the constraint where one is documented, else left out with its reason in
     ``table.attrs['skipped']``. All runs go through simlib.sweep (any backend).
     """
-    from simlib.sweep import _base_value, _is_int_field, build_sweep, check_path, run_sweep
+    from simlib.sweep import base_value as field_value
+    from simlib.sweep import build_sweep, check_path, is_int_field, run_sweep
 
     if parameters is None:
         ranges = dict(SENSITIVITY_RANGES)
@@ -358,12 +359,12 @@ def sensitivity(scenario: Scenario, parameters: Mapping[str, Range] | Sequence[s
     labels: list[tuple[str | None, str | None, Any, Any]] = [(None, None, None, None)]
     skipped: dict[str, str] = {}
     for path, rng in ranges.items():
-        base_value = _base_value(scenario, path)
+        base_value = field_value(scenario, path)
         if base_value is None:
             skipped[path] = "no base value"
             continue
         for side, value in zip(("low", "high"), rng.values(float(base_value))):
-            if _is_int_field(path):
+            if is_int_field(path):
                 value = max(1, int(round(value)))
             try:
                 scenario.with_changes({path: value})

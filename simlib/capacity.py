@@ -20,10 +20,10 @@ left to do).
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 from simlib.errors import Problem, ScenarioError
+from simlib.prices import rate_limit_class
 
 
 def peak_requests_per_minute(scenario) -> float:
@@ -33,11 +33,6 @@ def peak_requests_per_minute(scenario) -> float:
     if w.arrival_process == "daily_profile":
         return mean * 24.0 * max(w.hourly_weights) / sum(w.hourly_weights)
     return mean
-
-
-def _model_class(model_name: str) -> str | None:
-    name = model_name.lower()
-    return "sonnet-opus-4" if ("sonnet-4" in name or "opus-4" in name) else None
 
 
 def tier_rows(provider: str, model_class: str | None) -> list:
@@ -67,7 +62,7 @@ def capacity_report(scenario, *, result=None, p95_target_s: float = 10.0, specul
     peak = peak_requests_per_minute(scenario)
     catalog = scenario.prices.model or scenario.model.name
     provider = catalog.split("/")[0]
-    tiers = tier_rows(provider, _model_class(catalog))
+    tiers = tier_rows(provider, rate_limit_class(catalog))
     basis = ("busiest hour of the daily profile" if scenario.workload.arrival_process == "daily_profile"
              else "mean rate: no daily profile in this scenario")
     out: dict[str, Any] = {"peak_requests_per_minute": peak, "peak_basis": basis, "strategies": {}}
@@ -134,42 +129,3 @@ def format_report(report: dict[str, Any], p95_target_s: float) -> str:
               "are assumptions (data/prices/gpus.csv). Output-token limits are checked against the mean output; "
               "Anthropic admits on max_tokens, so a tight OTPM binds sooner."]
     return "\n".join(lines)
-
-
-def add_parser(subparsers) -> None:
-    """``simlib capacity``: defined here, loaded by simlib.cli."""
-    from simlib.scenario_source import add_scenario_arguments
-
-    p = subparsers.add_parser("capacity", help="which rate-limit tier or how many GPUs the peak needs, and the bill")
-    add_scenario_arguments(p)
-    p.add_argument("--p95-target-s", type=float, default=10.0, help="p95 latency target for sizing dedicated replicas")
-    p.add_argument("--speculative", action="store_true",
-                   help="dedicated replicas use speculative decoding (acceptance 0.95, draft 16, cost ratio 0.01)")
-    p.add_argument("--gpu", default="nvidia-h100-sxm", help="GPU type from data/prices/gpus.csv")
-    p.add_argument("--gpus-per-replica", type=int, default=4)
-    p.add_argument("--json", action="store_true")
-
-
-def handles(command: str) -> bool:
-    return command == "capacity"
-
-
-def run_command(args: argparse.Namespace) -> int:
-    import json
-
-    from simlib.scenario_source import scenario_from_args
-    from simlib.prices import UnknownModelError, gpu as gpu_row
-
-    if not (args.p95_target_s > 0) or args.p95_target_s == float("inf"):
-        raise ScenarioError([Problem("--p95-target-s", f"must be a finite number > 0 (got {args.p95_target_s})")])
-    if args.gpus_per_replica < 1:
-        raise ScenarioError([Problem("--gpus-per-replica", "must be at least 1")])
-    try:
-        gpu_row(args.gpu)
-    except UnknownModelError as exc:
-        raise ScenarioError([Problem("--gpu", str(exc))]) from None
-    scenario = scenario_from_args(args)
-    report = capacity_report(scenario, p95_target_s=args.p95_target_s, speculative=args.speculative,
-                             gpu=args.gpu, gpus_per_replica=args.gpus_per_replica)
-    print(json.dumps(report, indent=2) if args.json else format_report(report, args.p95_target_s))
-    return 0

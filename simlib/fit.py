@@ -27,8 +27,6 @@ network_rtt_s = a (when b > 0 and at least 10 calls).
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -152,7 +150,7 @@ def catalog_model(model: str, provider: str = "") -> tuple[str | None, str]:
     tries = [model] + ([f"{provider}/{model}"] if provider and "/" not in model else [])
     for name in tries:
         try:
-            display = prices._resolve(name)[0]
+            display = prices.resolve_model(name)[0]
             return display, f"catalog lookup of {name!r}"
         except prices.UnknownModelError:
             continue
@@ -334,31 +332,12 @@ def format_report(report: dict[str, Any], out: str) -> str:
 
 # --- writing ---------------------------------------------------------------------------
 
-def check_destination(out: str | Path, force: bool) -> Path:
-    """The destination, checked before any work: its folder exists, and it is new unless force."""
-    p = Path(out)
-    if p.exists() and not force:
-        raise ScenarioError([Problem(str(p), "already exists; pass --force to overwrite it")])
-    if p.is_dir():
-        raise ScenarioError([Problem(str(p), "is a directory; give a file name such as my.yaml")])
-    if not p.parent.resolve().is_dir():
-        raise ScenarioError([Problem(str(p), f"the folder {p.parent} does not exist")])
-    return p
+def write_scenario(mapping: dict[str, Any], path: str | Path, *, force: bool = False) -> Path:
+    """Write a fitted scenario as YAML through simlib.writing (atomic; never replaces a file without ``force``)."""
+    from simlib.writing import write_atomic
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file in the destination folder + os.replace: never a half-written file.
-
-    (Private on purpose: to be swapped for the project's shared atomic writer.)
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = scenario_yaml(mapping)
+    return write_atomic(path, lambda f: f.write(text.encode("utf-8")), force=force)
 
 
 def scenario_yaml(mapping: dict[str, Any]) -> str:
@@ -506,30 +485,3 @@ def session_workload(stats: SessionStats, calls_per_day: float, output_tokens_me
                      "first_turn_tokens_mean": stats.first_turn_tokens_mean, "history_cap_tokens": 100_000_000},
     }
 
-
-# --- the command -----------------------------------------------------------------------
-
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("fit", help="fit a scenario to your call log (OTLP JSON GenAI spans, or a CSV/JSONL trace)")
-    p.add_argument("file", help="OTLP JSON file (resourceSpans...) or a CSV / JSONL call log (docs/fit.md)")
-    p.add_argument("--out", required=True, metavar="FILE", help="the scenario YAML to write")
-    p.add_argument("--json", action="store_true", help='print {"measured", "simulated", "scenario"} as one JSON object')
-    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-
-
-def handles(command: str) -> bool:
-    return command == "fit"
-
-
-def run_command(args: Any) -> int:
-    import json
-
-    out = check_destination(args.out, args.force)
-    fitted = fit_scenario(args.file)
-    report = calibrate(fitted)
-    _write_atomic(out, scenario_yaml(report["scenario"]))
-    if args.json:
-        print(json.dumps(report, indent=2, allow_nan=False, default=float))
-    else:
-        print(format_report(report, str(out)))
-    return 0

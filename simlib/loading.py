@@ -13,7 +13,8 @@ Nothing a user points the tool at may hang it, exhaust memory or raise a traceba
 - JSON is parsed with the same duplicate-key and depth rules; a number too long to
   convert (Python refuses integers over 4,300 digits) is a located error.
 
-``did_you_mean`` is the one "did you mean" helper used by every name lookup.
+``did_you_mean`` is the one "did you mean" helper used by every name lookup (``close_names`` its
+matching, which the price catalog uses with its own message).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import yaml
 
@@ -35,12 +36,59 @@ MAX_NODES = 1_000_000  # YAML/JSON nodes after alias expansion
 MAX_DEPTH = 64  # nesting levels (a scenario is 3 deep, a sweep grid 4)
 
 
+def close_names(word: Any, names: Iterable[str], *, n: int = 3, cutoff: float = 0.5) -> list[str]:
+    """Up to ``n`` of ``names`` similar to ``word``, best first (difflib ratio >= ``cutoff``)."""
+    return difflib.get_close_matches(str(word), list(names), n=n, cutoff=cutoff)
+
+
 def did_you_mean(word: Any, names: Iterable[str], *, n: int = 3, cutoff: float = 0.5, otherwise: str = "") -> str:
     """'; did you mean 'a' or 'b'?' for the names close to ``word``, else ``otherwise``."""
-    close = difflib.get_close_matches(str(word), list(names), n=n, cutoff=cutoff)
+    close = close_names(word, names, n=n, cutoff=cutoff)
     if close:
         return f"; did you mean {' or '.join(repr(c) for c in close)}?"
     return otherwise
+
+
+def valid_names(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """Field names of a pydantic ``model`` valid at ``loc`` (the parent of a bad key), for 'did you mean'."""
+    from pydantic import BaseModel
+
+    current: Any = model
+    for part in loc:
+        field = current.model_fields.get(part) if isinstance(part, str) else None
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        current = field.annotation
+    return list(current.model_fields)
+
+
+def explain_validation(exc: Any, model: Any, *, unknown: str = "unknown field", root: str = "scenario",
+                       otherwise: Callable[[list[str]], str] | None = None) -> list[Problem]:
+    """A pydantic ValidationError of ``model`` as located Problems: the one error path of every input.
+
+    An unknown key reads ``PATH: unknown field; did you mean 'x'?`` (``otherwise(names)`` when
+    nothing is close); any other error ``PATH: what is wrong (got VALUE)``, at ``root`` when the
+    error is about the whole input.
+    """
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        path = ".".join(str(p) for p in loc)
+        if err["type"] == "extra_forbidden":
+            names = valid_names(model, loc[:-1])
+            hint = did_you_mean(loc[-1], names, otherwise=otherwise(names) if otherwise and names else "")
+            problems.append(Problem(path, f"{unknown}{hint}"))
+            continue
+        got = err.get("input")
+        shown = repr(got) if not isinstance(got, dict) else "a mapping"
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        if not loc:  # about the whole input: showing it back says nothing
+            problems.append(Problem(root, msg))
+            continue
+        problems.append(Problem(path, f"{msg} (got {shown})"))
+    return problems
 
 
 def check_readable(path: Path, *, max_bytes: int, what: str = "file") -> os.stat_result:

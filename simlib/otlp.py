@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from simlib.errors import Problem, ScenarioError
-from simlib.traces import MAX_PROBLEMS, Trace, _whole_number
+from simlib.traces import MAX_PROBLEMS, Trace, whole_number
 
 INPUT_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
 OUTPUT_KEYS = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
@@ -87,7 +87,7 @@ def _value(v: Any) -> Any:
 
 
 def _time_s(raw: Any) -> float | None:
-    n = _whole_number(raw)
+    n = whole_number(raw)
     return None if n is None or n < 0 else n / 1e9
 
 
@@ -190,7 +190,7 @@ def _span_row(span: Any, where: str, problems: list[Problem]) -> dict[str, Any] 
             if required:
                 problems.append(Problem(f"{where} attribute {' / '.join(OUTPUT_KEYS)}", "missing (the span has input tokens)"))
             return None
-        v = _whole_number(attrs[key])
+        v = whole_number(attrs[key])
         if v is None or v < 0:
             problems.append(Problem(f"{where} attribute {key}", f"{attrs[key]!r} is not a whole number >= 0"))
             return None
@@ -206,7 +206,7 @@ def _span_row(span: Any, where: str, problems: list[Problem]) -> dict[str, Any] 
     for name, value in (("startTimeUnixNano", start), ("endTimeUnixNano", end)):
         if value is None:
             problems.append(Problem(f"{where} {name}", f"{span.get(name)!r} is not a whole number of nanoseconds >= 0"))
-    if start is not None and end is not None and _whole_number(span.get("endTimeUnixNano")) < _whole_number(
+    if start is not None and end is not None and whole_number(span.get("endTimeUnixNano")) < whole_number(
             span.get("startTimeUnixNano")):  # compared in whole nanoseconds (floats lose them)
         problems.append(Problem(f"{where} endTimeUnixNano", "is before startTimeUnixNano"))
     if len(problems) > before:

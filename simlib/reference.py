@@ -39,7 +39,7 @@ def scenario_reference_markdown() -> str:
     lines = [
         "# Scenario reference",
         "",
-        "Generated from `simlib/scenario.py` by `python -m simlib.reference`; do not edit by hand.",
+        "Generated from `simlib/scenario/schema.py` by `python -m simlib.reference`; do not edit by hand.",
         "A scenario file (YAML or JSON) sets any of these fields; `base: PRESET` starts from a preset.",
         "Units are in the names: `_s` seconds, `_usd` US dollars, `_tokens`, `_per_s`, `_per_day`,",
         "`_share` a fraction in [0, 1], `_per_mtok` per million tokens.",

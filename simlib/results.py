@@ -1,6 +1,6 @@
 """Results: compact per-query records, per-strategy metrics, 95% intervals, tidy tables.
 
-Records are numpy structured arrays (``RECORD_DTYPE``, 54 bytes a query a strategy).
+Records are numpy structured arrays (``RECORD_DTYPE``, 56 bytes a query a strategy).
 Metrics are computed per replication; the summary gives their mean over replications and
 a 95% interval: Student's t over replications when there are at least two (common random
 numbers: every strategy saw the same draws), else batch means over 10 consecutive batches
@@ -41,7 +41,8 @@ RECORD_DTYPE = np.dtype(
         ("query_tokens", "u4"),
         ("output_tokens", "u4"),
         ("chunks_used", "u1"),
-        ("flags", "u1"),
+        ("retries", "u1"),  # rate-limit retries the query made (<= rate_limits.retry_limit <= 20)
+        ("flags", "u2"),
     ]
 )
 
@@ -49,11 +50,13 @@ RECORD_DTYPE = np.dtype(
 # results read them, never recompute them. float64, as the engine computes them.
 COST_COMPONENTS_DTYPE = np.dtype([(c, "f8") for c in PER_QUERY_COMPONENTS])
 
-# bits of the ``flags`` field
-COMPLETED, REJECTED, FRESH, RETRIEVED, TRUNCATED, CACHE_HIT, WARMUP, CITABLE = (1 << b for b in range(8))
+# bits of the ``flags`` field (16 bits: 11 used)
+(COMPLETED, REJECTED, FRESH, RETRIEVED, TRUNCATED, CACHE_HIT, WARMUP, CITABLE,
+ RATE_LIMITED, FAILED, OFFLINE) = (1 << b for b in range(11))
 FLAG_NAMES = {
     "completed": COMPLETED, "rejected": REJECTED, "fresh": FRESH, "retrieved": RETRIEVED,
     "truncated": TRUNCATED, "cache_hit": CACHE_HIT, "warmup": WARMUP, "citable": CITABLE,
+    "rate_limited": RATE_LIMITED, "failed": FAILED, "offline": OFFLINE,
 }
 
 
@@ -67,14 +70,14 @@ METRICS: dict[str, MetricSpec] = {
     "cost_per_query_usd": MetricSpec("USD", "monthly_cost_usd / queries per month: per-query costs plus training, re-indexing and fixed costs amortised"),
     "monthly_cost_usd": MetricSpec("USD/month", "mean per-query cost x queries_per_day x 30.4375 + every monthly component (re-indexing, training, storage, hosting, cache storage, and the ownership costs: data preparation, evaluation, engineering, index build, vector-store minimum, adapters)"),
     "variable_cost_per_query_usd": MetricSpec("USD", "mean per-query cost (tokens, cache, retrieval) over queries that arrived; rejected queries cost 0"),
-    "latency_p50_s": MetricSpec("s", "median of done - arrival over completed queries"),
+    "latency_p50_s": MetricSpec("s", "median of done - arrival over completed live queries (offline batch-API queries have a completion window, not a latency)"),
     "latency_p95_s": MetricSpec("s", "95th percentile of latency"),
     "latency_p99_s": MetricSpec("s", "99th percentile of latency"),
     "latency_mean_s": MetricSpec("s", "mean latency"),
     "ttft_p50_s": MetricSpec("s", "median time to first token: waits + retrieval + network round trip + prefill"),
     "ttft_p95_s": MetricSpec("s", "95th percentile of time to first token"),
     "ttft_p99_s": MetricSpec("s", "99th percentile of time to first token"),
-    "queue_wait_mean_s": MetricSpec("s", "mean time waiting for retrieval workers and model slots"),
+    "queue_wait_mean_s": MetricSpec("s", "mean time waiting for retrieval workers, rate-limit retries and model slots"),
     "queue_share": MetricSpec("share", "total queue wait / total latency"),
     "model_utilisation": MetricSpec("share", "model-slot busy time / (slots x simulated span); >= 1 means the queue grows without bound"),
     "fresh_share": MetricSpec("share", "completed answers whose knowledge held the fact's latest version (None for prompt_only: ungrounded)"),
@@ -99,6 +102,11 @@ METRICS: dict[str, MetricSpec] = {
     "retrieval_miss_share": MetricSpec("share", "queries whose needed chunk was not retrieved (None without retrieval)"),
     "queries_completed": MetricSpec("queries", "queries completed in the measured window (after warm-up)"),
     "queries_rejected": MetricSpec("queries", "queries too long for the context window even without chunks"),
+    "queries_failed": MetricSpec("queries", "queries that failed after their last rate-limit retry (completed + failed + rejected = arrivals)"),
+    "rate_limited_share": MetricSpec("share", "arrivals that received at least one 429 from the rate limits / arrivals"),
+    "retries_mean": MetricSpec("retries", "mean rate-limit retries per arrival"),
+    "failed_share": MetricSpec("share", "queries_failed / arrivals: failed after rate_limits.retry_limit retries (never sent, cost 0)"),
+    "offline_share": MetricSpec("share", "arrivals sent through the batch API (billed at its discount, answered within its completion window)"),
 }
 for _c in PER_QUERY_COMPONENTS:
     METRICS[f"cost_{_c}_per_query_usd"] = MetricSpec("USD", f"mean per-query cost component '{_c}'")
@@ -124,6 +132,7 @@ COST_COMPONENTS = PER_QUERY_COMPONENTS + MONTHLY_COMPONENTS
 
 # A stage is saturated when its offered load at the busiest hour reaches its capacity.
 SATURATION_UTILISATION = 1.0
+SATURATION_STAGES = ("retrieval", "model", "rate_limits", "dedicated_replicas")
 
 
 @dataclass
@@ -194,7 +203,7 @@ class RunResult:
             reason = self.feasibility.get(name)
             entry: dict[str, Any] = {"feasible": reason is None, "reason": reason}
             entry.update(saturation(self.scenario, name, self.replications) if reason is None else
-                         {"saturated": False, "saturated_stage": None, "peak_hour_utilisation": {"retrieval": None, "model": None}})
+                         {"saturated": False, "saturated_stage": None, "peak_hour_utilisation": dict.fromkeys(SATURATION_STAGES)})
             batches = self.batch_metrics(name) if reason is None and len(self.replications) == 1 else None
             for metric in METRICS:
                 if reason is not None:
@@ -356,9 +365,11 @@ def replication_metrics(scenario: Scenario, strategy: str, sr: StrategyReplicati
     measured = (flags & WARMUP) == 0
     rec, flags = rec[measured], flags[measured]
     done = (flags & COMPLETED) != 0
-    lat = rec["latency_s"][done].astype(float)
-    ttft = rec["ttft_s"][done].astype(float)
-    wait = rec["queue_wait_s"][done].astype(float)
+    offline = (flags & OFFLINE) != 0
+    live = done & ~offline  # offline (batch API) answers have a completion window, not a latency
+    lat = rec["latency_s"][live].astype(float)
+    ttft = rec["ttft_s"][live].astype(float)
+    wait = rec["queue_wait_s"][live].astype(float)
     q_month = scenario.workload.queries_per_day * DAYS_PER_MONTH
     m: dict[str, float | None] = {}
     var_cost = float(np.mean(rec["cost_usd"].astype(float))) if rec.size else 0.0
@@ -414,6 +425,11 @@ def replication_metrics(scenario: Scenario, strategy: str, sr: StrategyReplicati
     m["retrieval_miss_share"] = _share((flags[done] & RETRIEVED) == 0) if st.uses_retrieval else None
     m["queries_completed"] = float(done.sum())
     m["queries_rejected"] = float(((flags & REJECTED) != 0).sum())
+    m["queries_failed"] = float(((flags & FAILED) != 0).sum())
+    m["rate_limited_share"] = _share((flags & RATE_LIMITED) != 0)
+    m["retries_mean"] = float(rec["retries"].astype(float).mean()) if rec.size else None
+    m["failed_share"] = _share((flags & FAILED) != 0)
+    m["offline_share"] = _share(offline)
     m["cost_per_correct_answer_usd"] = cost_per_correct_answer(m["cost_per_query_usd"], m["quality_proxy"])
     m.update(session_metrics(sr, window, measured))
     if sr.cost_components_usd is None:
@@ -502,26 +518,51 @@ def peak_arrival_rate_per_s(scenario: Scenario, rep: "Replication") -> float:
 
 
 def peak_hour_utilisation(scenario: Scenario, strategy: str, rep: "Replication") -> dict[str, float | None]:
-    """Offered load / capacity of each stage at the busiest hour: {"retrieval": rho, "model": rho}.
+    """Offered load / capacity of each stage at the busiest hour.
+
+    {"retrieval", "model", "rate_limits", "dedicated_replicas"}: rho or None where the stage is absent.
 
     model: rho_peak = (busy_s / (slots x span_s)) x lambda_peak / lambda_span, i.e. the
     measured mean service time x the peak-hour rate / slots (lambda_span = (n - 1) / span_s).
     retrieval: rho_peak = lambda_peak x (embed + search [+ rerank] mean latency) / workers.
-    None where the stage is absent (no retrieval) or the span is zero.
+    rate_limits: live peak requests/min / min(RPM, ITPM / counted input, OTPM / output), the
+    token means over the live queries sent (simlib.engine.rate_limits, closed form).
+    dedicated_replicas: live peak requests/s x service time at full batch / (replicas x max_batch)
+    (simlib.engine.dedicated.stage_capacities). Live = not offline (workload.offline_share).
     """
     from simlib.engine.strategies import STRATEGIES
 
+    st = STRATEGIES[strategy]
     sr = rep.strategies.get(strategy)
     peak = peak_arrival_rate_per_s(scenario, rep)
-    out: dict[str, float | None] = {"retrieval": None, "model": None}
+    out: dict[str, float | None] = dict.fromkeys(SATURATION_STAGES)
     n = scenario.simulation.queries
     if sr is not None and rep.span_s > 0 and n > 1:
         span_rate = (n - 1) / rep.span_s
         out["model"] = sr.busy_s / (sr.capacity * rep.span_s) * peak / span_rate
-    if STRATEGIES[strategy].uses_retrieval:
+    if st.uses_retrieval:
         r = scenario.retrieval
         service_s = r.embed_latency_s + r.search_latency_s + (r.rerank_latency_s if r.rerank else 0.0)
         out["retrieval"] = peak * service_s / r.concurrency_limit
+    if sr is None or sr.records.size == 0:
+        return out
+    flags = sr.records["flags"]
+    sent = (flags & (REJECTED | OFFLINE)) == 0
+    if not sent.any():
+        return out
+    live_peak = peak * (1.0 - scenario.workload.offline_share)
+    prompt = sr.records["prompt_tokens"][sent].astype(float)
+    output = float(sr.records["output_tokens"][sent & ((flags & COMPLETED) != 0)].astype(float).mean()) \
+        if (sent & ((flags & COMPLETED) != 0)).any() else scenario.workload.output_tokens_mean
+    from simlib.engine.rate_limits import limiter_for, rate_limit_utilisation
+
+    if limiter_for(scenario, st) is not None:
+        out["rate_limits"] = rate_limit_utilisation(scenario, st, prompt, output, live_peak * 60.0)
+    if scenario.serving.dedicated(st.fine_tuned):
+        from simlib.engine.dedicated import deployment, replicas_for, stage_capacities
+
+        cap = stage_capacities(deployment(scenario, st.fine_tuned), replicas_for(scenario, st), float(prompt.mean()), output)
+        out["dedicated_replicas"] = live_peak / cap["capacity_requests_per_s"]
     return out
 
 
@@ -533,7 +574,7 @@ def saturation(scenario: Scenario, strategy: str, reps: list["Replication"]) -> 
     """
     per = [peak_hour_utilisation(scenario, strategy, rep) for rep in reps]
     util: dict[str, float | None] = {}
-    for stage in ("retrieval", "model"):
+    for stage in SATURATION_STAGES:
         vals = [p[stage] for p in per if p[stage] is not None]
         util[stage] = float(np.mean(vals)) if vals else None
     over = {k: v for k, v in util.items() if v is not None and v >= SATURATION_UTILISATION}
@@ -568,7 +609,7 @@ def batch_edges(n: int, warmup_n: int, batches: int = 10) -> np.ndarray | None:
 
 
 # counts over the whole run: a batch's count times the number of batches estimates the run's
-COUNT_METRICS = ("queries_completed", "queries_rejected")
+COUNT_METRICS = ("queries_completed", "queries_rejected", "queries_failed")
 
 
 def batch_metrics(scenario: Scenario, strategy: str, rep: Replication, batches: int = 10) -> list[dict[str, float | None]]:
@@ -587,3 +628,43 @@ def batch_metrics(scenario: Scenario, strategy: str, rep: Replication, batches: 
         metrics["model_utilisation"] = None
         out.append(metrics)
     return out
+
+
+def capacity_status(result: RunResult) -> list[str]:
+    """One line per strategy behind rate limits or on dedicated GPUs: the tier or replicas, the peak-hour load and the bill.
+
+    What the CLI prints as ``capacity:`` lines and the dashboard shows under its results
+    (issue 16: "which tier or how many GPUs at our peak, and the bill").
+    """
+    from simlib.engine.rate_limits import limiter_for
+    from simlib.engine.strategies import STRATEGIES
+
+    s = result.scenario
+    rl, sv = s.rate_limits, s.serving
+    summary = result.summary()
+    lines = []
+    for name, entry in summary.items():
+        if not entry["feasible"]:
+            continue
+        st = STRATEGIES[name]
+        util = entry["peak_hour_utilisation"]
+        if limiter_for(s, st) is not None:
+            tier = f" ({rl.tier if '/' in (rl.tier or '') else f'tier {rl.tier}'})" if rl.tier else ""
+            limited, failed = entry["rate_limited_share"]["mean"] or 0.0, entry["failed_share"]["mean"] or 0.0
+            lines.append(
+                f"{name}: rate limits{tier} {rl.requests_per_minute:,.0f} RPM / {rl.input_tokens_per_minute:,.0f} ITPM / "
+                f"{rl.output_tokens_per_minute:,.0f} OTPM carry {util['rate_limits']:.2f}x their sustained capacity at the "
+                f"busiest hour; {limited:.1%} of requests got a 429, {failed:.1%} failed after {rl.retry_limit} retries"
+                + ("  << a higher tier or custom limits needed" if util["rate_limits"] >= SATURATION_UTILISATION else ""))
+        if s.serving.dedicated(st.fine_tuned):
+            from simlib.engine.dedicated import replicas_for
+
+            replicas = replicas_for(s, st)
+            how = (f"sized to p95 <= {sv.p95_target_s:g} s at the busiest hour" if sv.replicas_count is None
+                   else "fixed")
+            hosting = entry["cost_hosting_monthly_usd"]["mean"]
+            lines.append(
+                f"{name}: dedicated {replicas} replica(s) x {sv.gpus_per_replica_count} {sv.gpu} = "
+                f"{replicas * sv.gpus_per_replica_count} GPUs ({how}){' with speculative decoding' if sv.speculative else ''}: "
+                f"${hosting:,.0f}/month; busiest-hour load {util['dedicated_replicas']:.2f} of full-batch capacity")
+    return lines

@@ -135,3 +135,58 @@ def test_prices_shows_source_and_date():
     assert "genai-prices" in proc.stdout and "3" in proc.stdout
     proc = cli("prices", "--search", "sonnet")
     assert proc.returncode == 0 and "anthropic/claude-sonnet-4-5" in proc.stdout.split()
+
+
+def _scenario_of(*argv: str):
+    from simlib.cli import build_parser
+    from simlib.cli.options import scenario_from_args
+
+    return scenario_from_args(build_parser().parse_args(["run", *argv]))
+
+
+def test_set_changes_any_field_with_yaml_values_and_the_run_size_flags_win():
+    s = _scenario_of("--preset", "docs-assistant", "--set", "workload.queries_per_day=50000",
+                     "--set", "retrieval.rerank=true", "--set", "simulation.strategies=[rag, fine_tune]",
+                     "--set", "simulation.queries=900", "--queries", "300")
+    assert s.workload.queries_per_day == 50_000.0
+    assert s.retrieval.rerank is True
+    assert s.simulation.strategies == ("rag", "fine_tune")
+    assert s.simulation.queries == 300  # --queries is applied after --set
+    base = _scenario_of("--preset", "docs-assistant")
+    assert base.retrieval.top_k == s.retrieval.top_k  # what was not set stays the preset's
+
+
+def test_set_on_a_catalog_model_refills_its_prices():
+    """--set prices.model feeds with_changes, so the new model's catalog prices replace the old ones."""
+    from simlib.scenario import build_scenario
+
+    s = _scenario_of("--preset", "docs-assistant", "--set", "prices.model=openai/gpt-4.1-mini")
+    direct = build_scenario({"prices": {"model": "openai/gpt-4.1-mini"}})
+    assert s.prices.input_usd_per_mtok == direct.prices.input_usd_per_mtok
+    assert s.prices.output_usd_per_mtok == direct.prices.output_usd_per_mtok
+
+
+def test_every_subcommand_that_takes_a_scenario_takes_set():
+    from simlib.cli import build_parser
+
+    parser = build_parser()
+    for argv in (["run", "--preset", "x"], ["export", "--preset", "x", "--out", "d.pptx"], ["capacity", "--preset", "x"],
+                 ["sweep", "--preset", "x"], ["validate", "f.yaml"]):
+        assert parser.parse_args([*argv, "--set", "a.b=1", "--set", "c.d=2"]).set == ["a.b=1", "c.d=2"], argv
+
+
+@pytest.mark.parametrize("option,needles", [
+    ("workload.queries_per_dya=5", ["--set", "workload.queries_per_dya", "did you mean 'queries_per_day'"]),
+    ("workloads.queries_per_day=5", ["--set", "workloads", "did you mean 'workload'"]),
+    ("workload.queries_per_day=-1", ["--set", "workload.queries_per_day", "greater than 0"]),
+    ("workload.queries_per_day", ["--set workload.queries_per_day", "expected PATH=VALUE"]),
+    ("workload.queries_per_day=[1", ["--set workload.queries_per_day", "not valid YAML"]),
+])
+def test_a_bad_set_is_a_located_error_with_exit_2(tmp_path, option, needles):
+    good = write(tmp_path, "base: docs-assistant\n")
+    assert_bad_input(cli("validate", good, "--set", option), *needles)
+
+
+def test_set_given_twice_for_one_field_is_an_error():
+    assert_bad_input(cli("run", "--preset", "docs-assistant", "--set", "simulation.seed=1", "--set", "simulation.seed=2"),
+                     "--set simulation.seed", "more than once")

@@ -287,3 +287,11 @@ def test_export_button_writes_the_on_screen_deck(dashboard, tmp_path):
     d.export.folder.value = str(tmp_path)
     written = d.export.export()
     assert written and written[0].suffix == ".pptx" and written[0].stat().st_size > 10_000
+
+
+def test_results_show_the_rate_limit_tier_and_dedicated_replicas():
+    """Issue 16: the dashboard answers 'which tier, how many GPUs at our peak, and the bill' under its results."""
+    d = Dashboard("code-apply", changes={**SMALL, "rate_limits.tier": "4", "serving.fine_tuned_model": "dedicated",
+                                         "serving.replicas_count": 3}, background=False)
+    assert "capacity: prompt_only: rate limits (tier 4)" in d.notes.value
+    assert "capacity: fine_tune: dedicated 3 replica(s) x 4 nvidia-h100-sxm" in d.notes.value

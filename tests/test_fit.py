@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from simlib import fit, traces
+from simlib import fit, trace_reuse, traces
 from simlib.cli import main
 
 
@@ -235,12 +235,12 @@ def stats(mooncake):
 
 def test_recorded_reuse_figures(mooncake, stats):
     assert stats.reuse_token_share_inf == pytest.approx(0.3736, abs=5e-4)  # docs/traces.md: 37.36%
-    assert traces.prefix_reuse(mooncake, 300.0)["token_share"] == pytest.approx(0.293, abs=5e-4)
+    assert trace_reuse.prefix_reuse(mooncake, 300.0)["token_share"] == pytest.approx(0.293, abs=5e-4)
 
 
 @pytest.mark.parametrize("ttl_s", [60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0])
 def test_session_model_reproduces_ttl_curve(mooncake, stats, ttl_s):
-    exact = traces.prefix_reuse(mooncake, ttl_s)["token_share"]
+    exact = trace_reuse.prefix_reuse(mooncake, ttl_s)["token_share"]
     assert fit.reuse_share_at_ttl(stats, ttl_s) == pytest.approx(exact, abs=TTL_TOLERANCE)
 
 

@@ -15,8 +15,14 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "simlib"
 
-# The CLI and the ``python -m simlib`` entry point may import the CLI.
+# The CLI (the simlib.cli package: its modules import each other) and the ``python -m simlib``
+# entry point may import the CLI.
 CLI_IMPORTERS_ALLOWED = {"simlib.cli", "simlib.__main__"}
+
+
+def is_cli(module: str) -> bool:
+    """simlib.cli or one of its modules (simlib.cli.run, simlib.cli.options, ...)."""
+    return module == "simlib.cli" or module.startswith("simlib.cli.")
 
 # Edges left in cycles for now, each a known debt of issue 12: remove the line when the edge
 # goes. Any cycle that removing these edges does not break fails the test.
@@ -130,7 +136,8 @@ def test_cycle_finder_finds_a_three_module_cycle_and_nothing_in_a_chain():
 
 
 def test_nothing_below_the_cli_imports_the_cli():
-    offenders = sorted(m for m, deps in import_graph().items() if "simlib.cli" in deps and m not in CLI_IMPORTERS_ALLOWED)
+    offenders = sorted(m for m, deps in import_graph().items()
+                       if any(is_cli(d) for d in deps) and not (is_cli(m) or m in CLI_IMPORTERS_ALLOWED))
     assert offenders == [], f"these library modules import simlib.cli (move the helper below the CLI): {offenders}"
 
 

@@ -183,7 +183,7 @@ def test_catalog_lookups_never_touch_the_network():
         print("ok")
         """
     )
-    root = Path(prices.__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parent.parent  # the checkout (simlib.prices is a package)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
                           env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -17,7 +17,7 @@ UNIT_SUFFIXES = ("_s", "_at_s", "_usd", "_tokens", "_per_s", "_per_day", "_share
                  "_per_mtok", "_per_query", "_per_hour", "_per_gb_month", "_per_100k_tokens", "_per_mtok_hour",
                  "_multiplier", "_mean", "_cv", "_exponent", "_dimensions", "_limit", "_per_fact", "_scale",
                  "_chunks", "_hours", "_months", "_per_month", "_per_server", "_per_question", "_per_retraining",
-                 "_exposures")
+                 "_exposures", "_per_minute", "_bytes")
 
 
 def all_fields(model=Scenario, prefix=""):
@@ -178,3 +178,22 @@ def test_the_catalog_fills_the_context_window_and_hand_set_wins():
     hand = build_scenario({"prices": {"model": "openai/gpt-4.1"}, "model": {"context_window_tokens": 200_000}, **kb})
     assert hand.model.context_window_tokens == 200_000
     assert feasibility(hand)["prompt_cache"] is not None  # the hand-set window wins, and 500k does not fit it
+
+
+def test_the_catalog_fill_runs_once_per_build(monkeypatch):
+    """Issue 12: the fill ran in build_scenario and again in the model's before-validator."""
+    import simlib.scenario.build as build
+
+    calls = []
+    real = build.resolve_catalog
+    monkeypatch.setattr(build, "resolve_catalog", lambda data: calls.append(1) or real(data))
+    s = build.build_scenario({"prices": {"model": "openai/gpt-4.1-mini"}})
+    assert len(calls) == 1 and "prices.input_usd_per_mtok" in s.catalog_filled
+    s.with_changes({"workload.queries_per_day": 5})
+    assert len(calls) == 2
+
+
+def test_a_scenario_naming_a_catalog_model_cannot_skip_the_fill():
+    """Scenario(prices={'model': ...}) would run on the default prices: a silent wrong number, so it is refused."""
+    with pytest.raises(pydantic.ValidationError, match="build_scenario"):
+        Scenario(prices={"model": "openai/gpt-4.1-mini"})

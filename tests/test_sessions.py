@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import simlib
-from simlib import fit, traces
+from simlib import fit, trace_reuse, traces
 from simlib.engine.sessions import SessionDraws, session_history
 from simlib.errors import ScenarioError
 from simlib.scenario import Scenario, build_scenario
@@ -206,7 +206,7 @@ def test_fitted_session_workload_reproduces_the_mooncake_ttl_curve(mooncake_fit,
     })
     rec = simlib.run(sc).records("prompt_only")
     simulated = rec["cache_read_tokens"].sum() / rec["prompt_tokens"].sum()
-    measured = traces.prefix_reuse(trace, ttl_s)["token_share"]
+    measured = trace_reuse.prefix_reuse(trace, ttl_s)["token_share"]
     assert simulated == pytest.approx(measured, abs=MOONCAKE_TOLERANCE)
 
 

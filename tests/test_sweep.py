@@ -243,3 +243,19 @@ def test_the_documented_example_sweep_file_loads():
 
     spec = load_sweep(Path(__file__).parent.parent / "data" / "sweeps" / "docs-assistant-load.yaml")
     assert len(spec.points) == 7 * 3
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("base: docs-assistant\nreplications: true\ngrid: {retrieval.top_k: [3]}\n", ["line 2", "replications", "integer"]),
+    ("base: docs-assistant\nseed: -1\ngrid: {retrieval.top_k: [3]}\n", ["line 2", "seed", "greater than or equal to 0"]),
+    ("base: docs-assistant\nscenario: my.yaml\ngrid: {retrieval.top_k: [3]}\n", ["base", "one of them"]),
+    ("base: docs-assistant\nchanges: [1]\ngrid: {retrieval.top_k: [3]}\n", ["line 2", "changes", "dictionary"]),
+])
+def test_the_sweep_file_model_locates_bad_keys(tmp_path, text, expected):
+    """The file's keys are a pydantic model (SweepFile): a boolean is not a count, and each error names its line."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as err:
+        load_sweep(path)
+    for part in expected:
+        assert part in str(err.value), str(err.value)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import simlib
-from simlib import traces
+from simlib import trace_reuse, traces
 from simlib.engine.draws import draw_queries, streams
 from simlib.errors import ScenarioError
 
@@ -176,8 +176,8 @@ def test_looping_repeats_the_window_at_its_period_with_fresh_block_ids():
     np.testing.assert_array_equal(r.input_tokens[m:], r.input_tokens[:m])
     first, second = set().union(*r.prefix_hashes[:m]), set().union(*r.prefix_hashes[m:])
     assert not first & second
-    one_pass = traces.prefix_reuse(traces.replay(s, m))
-    two_passes = traces.prefix_reuse(r)
+    one_pass = trace_reuse.prefix_reuse(traces.replay(s, m))
+    two_passes = trace_reuse.prefix_reuse(r)
     assert two_passes["token_share"] == pytest.approx(one_pass["token_share"], abs=1e-12)
 
 
@@ -226,7 +226,7 @@ def test_hand_built_hash_trace_gives_the_known_hit_rates(tmp_path):
     x = np.array([x for _, x, _, _ in HAND_BUILT], float)
     expected = {"token_share": reused.sum() / x.sum(), "request_mean_share": float(np.mean(reused / x)),
                 "request_share": 4 / 7}
-    got = traces.prefix_reuse(traces.load_trace(path), ttl_s=300.0)
+    got = trace_reuse.prefix_reuse(traces.load_trace(path), ttl_s=300.0)
     for key, value in expected.items():
         assert got[key] == pytest.approx(value, abs=1e-12), key
 
@@ -275,7 +275,7 @@ def test_poisson_reuse_of_a_shared_block_is_one_minus_exp_minus_lambda_t(tmp_pat
     t = np.cumsum(rng.exponential(1 / rate, n))
     t -= t[0]
     rows = [{"timestamp_s": float(ti), "input_tokens": 1024, "output_tokens": 1, "hash_ids": [0, i + 1]} for i, ti in enumerate(t)]
-    got = traces.prefix_reuse(traces.load_trace(write(tmp_path, "poisson.jsonl", jsonl(rows))), ttl_s=ttl)
+    got = trace_reuse.prefix_reuse(traces.load_trace(write(tmp_path, "poisson.jsonl", jsonl(rows))), ttl_s=ttl)
     p = 1 - math.exp(-rate * ttl)
     sd = math.sqrt(p * (1 - p) / n)
     assert got["request_share"] == pytest.approx(p, abs=4 * sd)
@@ -286,7 +286,7 @@ def test_poisson_reuse_of_a_shared_block_is_one_minus_exp_minus_lambda_t(tmp_pat
 def test_infinite_ttl_reproduces_the_recorded_mooncake_reuse(name):
     rec = RECORDED_REUSE[name]
     trace = traces.load_trace(name)
-    own = traces.prefix_reuse(trace)
+    own = trace_reuse.prefix_reuse(trace)
     for key, value in rec.items():
         assert own[key] == pytest.approx(value, abs=ROUNDING), key
     # and through the engine: the prompt_cache strategy serving the whole trace with TTL = inf
@@ -302,7 +302,7 @@ def test_tenants_never_share_prefix_blocks(tmp_path):
     text = "timestamp_s,input_tokens,output_tokens,hash_ids,tenant\n0,1024,5,1 2,a\n1,1024,5,1 2,b\n2,1024,5,1 2,a\n"
     trace = traces.load_trace(write(tmp_path, "tenants.csv", text))
     assert trace.tenant_names == ("a", "b")
-    got = traces.prefix_reuse(trace)
+    got = trace_reuse.prefix_reuse(trace)
     assert got["request_share"] == pytest.approx(1 / 3)  # only tenant a's second request reuses
 
 

@@ -103,7 +103,7 @@ def load_over_time(source: Any, *, bin_s: float | None = None, title: str | None
 def prefix_reuse_by_ttl(curve: Any, *, title: str | None = None) -> go.Figure:
     """Share of the trace's prompt tokens reused from the cache, against the cache TTL.
 
-    ``curve`` is ``simlib.traces.prefix_reuse_curve(trace, ttls_s)``; an infinite TTL is
+    ``curve`` is ``simlib.trace_reuse.prefix_reuse_curve(trace, ttls_s)``; an infinite TTL is
     drawn as a dashed line (the trace's own reuse figure).
     """
     finite = curve[np.isfinite(curve["ttl_s"])]

@@ -48,7 +48,7 @@ back to simpy and says so in ``RunResult.notes``.
 
 Memory. Queries are processed in chunks (``chunk_queries``): per strategy, only a chunk's
 arrays are alive, plus the carried queue, cache and pending-request state. The shared
-draws take ~60 bytes a query; records take 54 bytes a query a strategy when kept in full
+draws take ~60 bytes a query; records take 56 bytes a query a strategy when kept in full
 (``records="full"``). With ``records="summary"`` each chunk's records are folded into
 per-batch running sums and quantile series (exact values up to ``EXACT_QUANTILE_VALUES``
 per series, then a relative-error sketch), and a systematic sample of at most
@@ -75,8 +75,8 @@ from simlib.engine.records import RecordColumns, record_columns
 from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
     MONTHLY_COMPONENTS,
-    CACHE_HIT, CITABLE, COMPLETED, COST_COMPONENTS_DTYPE, FRESH, METRICS, RECORD_DTYPE, REJECTED, RETRIEVED,
-    SESSION_METRICS, TRUNCATED, WARMUP,
+    CACHE_HIT, CITABLE, COMPLETED, COST_COMPONENTS_DTYPE, FAILED, FRESH, METRICS, OFFLINE, RATE_LIMITED, RECORD_DTYPE, REJECTED,
+    RETRIEVED, SESSION_METRICS, TRUNCATED, WARMUP,
     Replication, StrategyReplication, batch_edges, cost_per_correct_answer,
 )
 from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
@@ -98,6 +98,9 @@ def kernel_gap(scenario: Scenario) -> str | None:
     w = scenario.workload
     if scenario.sessions.kind != "none":
         return SESSIONS_GAP
+    gap = capacity_gap(scenario)
+    if gap is not None:
+        return gap
     if w.arrival_process != "trace" or not any(STRATEGIES[n].uses_cache for n in scenario.simulation.strategies):
         return None
     try:
@@ -111,6 +114,17 @@ def kernel_gap(scenario: Scenario) -> str | None:
 
 SESSIONS_GAP = ("sessions (conversations, agent tasks): each turn's history cache level is simulated by the simpy "
                 "engine only")
+
+
+def capacity_gap(scenario: Scenario) -> str | None:
+    """The issue-16 mechanisms the kernel does not follow yet: dedicated serving, the batch API (rate limits it does)."""
+    if "dedicated" in (scenario.serving.base_model, scenario.serving.fine_tuned_model):
+        return "dedicated serving (batching curve per replica) is simulated by the simpy engine only"
+    if scenario.workload.offline_share > 0:
+        return "the batch API share (workload.offline_share) is simulated by the simpy engine only"
+    return None
+
+
 PREFIX_HASH_GAP = ("trace replay with prefix block hashes: the per-block prompt cache is simulated by the simpy "
                    "engine only")
 
@@ -545,6 +559,16 @@ class _StrategyKernel:
         # (query, completion, retrieval start, prompt tokens, chunks used, truncated)
         self.pending = (np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int64),
                         np.empty(0, np.int64), np.empty(0, bool))
+        # rate limits: the same limiter as serving.py, met in time order (simlib.engine.rate_limits)
+        from simlib.engine.rate_limits import ArrayAdmissions, counted_input_per_query, limiter_for
+
+        limiter = limiter_for(scenario, st)
+        self.admissions = None
+        if limiter is not None:
+            probe = token_budget(st, scenario, draws.query_tokens).prompt_tokens
+            self.admissions = ArrayAdmissions(limiter, scenario.rate_limits.retry_limit,
+                                              counted_input_per_query(scenario, st, probe, self.hit_tokens),
+                                              draws.output_tokens.astype(float), draws.retry_u)
 
     def versions(self, keys: np.ndarray, t: np.ndarray) -> np.ndarray:
         if self.version_kind == "tenant":
@@ -584,15 +608,30 @@ class _StrategyKernel:
         else:
             ridx, req, r_wait = live, clock[live], None
             prompt_t, chunks_t, trunc_t = fields
-        n_req, n_rej = len(ridx), len(rej)
-        idx = np.concatenate([ridx, rej])
+        admit = req
+        fail_idx = np.empty(0, np.int64)
+        retries_req = retries_fail = None
+        if self.admissions is not None:  # 429s delay requests by the retry policy; the last one fails them
+            (ridx, req, admit, retries_req, prompt_t, chunks_t, trunc_t, r_wait, fail_idx, fail_at, retries_fail,
+             fail_fields) = self._rate_limit(ridx, req, prompt_t, chunks_t, trunc_t, r_wait, bound_s)
+            if len(fail_idx):
+                self.end_s = max(self.end_s, float(fail_at.max()))
+        n_req, n_fail, n_rej = len(ridx), len(fail_idx), len(rej)
+        idx = np.concatenate([ridx, fail_idx, rej])
         n = len(idx)
+        f_prompt, f_chunks, f_trunc = fail_fields if n_fail else (np.empty(0, np.int64),) * 2 + (np.empty(0, bool),)
         budget = Budget(
-            True, None, np.concatenate([prompt_t, b.prompt_tokens[b.rejected]]),
-            np.concatenate([chunks_t, b.chunks_used[b.rejected]]),
-            np.concatenate([trunc_t, b.truncated[b.rejected]]),
-            np.concatenate([np.zeros(n_req, bool), np.ones(n_rej, bool)]),
+            True, None, np.concatenate([prompt_t, f_prompt, b.prompt_tokens[b.rejected]]),
+            np.concatenate([chunks_t, f_chunks, b.chunks_used[b.rejected]]),
+            np.concatenate([trunc_t, f_trunc, b.truncated[b.rejected]]),
+            np.concatenate([np.zeros(n_req + n_fail, bool), np.ones(n_rej, bool)]),
         )
+        retries = np.zeros(n, np.int64)
+        failed = np.zeros(n, bool)
+        if retries_req is not None:
+            retries[:n_req] = retries_req
+            retries[n_req:n_req + n_fail] = retries_fail
+            failed[n_req:n_req + n_fail] = True
         wait, ttft, latency, age = (np.full(n, np.nan) for _ in range(4))
         hit, miss, completed = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
         retrieved = d.retrieval_u[idx] < recall_at_k(sc, budget.chunks_used)
@@ -601,7 +640,7 @@ class _StrategyKernel:
             scale = d.service_scale[ridx]
             pm = prompt / self.prefill_per_s * scale
             dec = d.output_tokens[ridx] / self.decode_per_s * scale
-            world.ensure(float(req[-1]))
+            world.ensure(float(max(req.max(), admit[-1])))
             if self.cached:
                 H = self.hit_tokens
                 ph = (self.cache_overhead_s + (prompt - H) / self.prefill_per_s + H / self.cached_prefill_per_s) * scale
@@ -609,7 +648,7 @@ class _StrategyKernel:
                 services = _CachedServices(self, keys, pm, ph, dec)
             else:
                 services = _Services(pm + dec)
-            start, service, self.model_dep = fifo_stage(self.model_dep, self.capacity, req, services)
+            start, service, self.model_dep = fifo_stage(self.model_dep, self.capacity, admit, services)
             prefill = np.where(services.hit, ph, pm) if self.cached else pm
             self.busy_s = float(np.cumsum(np.concatenate([[self.busy_s], service]))[-1])  # in start order, as simpy
             self.end_s = max(self.end_s, float((start + service).max()))
@@ -623,16 +662,43 @@ class _StrategyKernel:
                 miss[:n_req] = ~services.hit
             world.ensure(float(start.max()))
             age[:n_req] = self._staleness(ridx, req, start, retrieved[:n_req])
-        return idx, self._columns(idx, budget, retrieved, wait, ttft, latency, age, hit, miss, completed)
+        return idx, self._columns(idx, budget, retrieved, wait, ttft, latency, age, hit, miss, completed,
+                                  retries, failed)
 
-    def _columns(self, idx, budget, retrieved, wait, ttft, latency, age, hit, miss, done):
+    def _rate_limit(self, ridx, req, prompt_t, chunks_t, trunc_t, r_wait, bound_s):
+        """The requests up to bound_s through the limiter: admitted ones in admission order, failed ones apart.
+
+        Returns the admitted (query, model-stage request time, admission time, retries, prompt, chunks,
+        truncated, retrieval wait), then the failed (query, failure time, retries, (prompt, chunks, truncated)).
+        A request retried past bound_s is carried to a later step with its fields.
+        """
+        rw = r_wait if r_wait is not None else np.zeros(len(ridx))
+        payload = list(zip(req.tolist(), prompt_t.tolist(), chunks_t.tolist(), trunc_t.tolist(), rw.tolist()))
+        adm, fail = self.admissions.step(ridx, req, payload, bound_s)
+
+        def cols(rows, k):
+            return [r[3][k] for r in rows]
+
+        a_idx = np.array([r[1] for r in adm], np.int64)
+        a_at = np.array([r[0] for r in adm], float)
+        a_k = np.array([r[2] for r in adm], np.int64)
+        a_req = np.array(cols(adm, 0), float)
+        a_fields = (np.array(cols(adm, 1), np.int64), np.array(cols(adm, 2), np.int64), np.array(cols(adm, 3), bool))
+        a_rw = np.array(cols(adm, 4), float) if r_wait is not None else None
+        f_idx = np.array([r[1] for r in fail], np.int64)
+        f_at = np.array([r[0] for r in fail], float)
+        f_k = np.array([r[2] for r in fail], np.int64)
+        f_fields = (np.array(cols(fail, 1), np.int64), np.array(cols(fail, 2), np.int64), np.array(cols(fail, 3), bool))
+        return (a_idx, a_req, a_at, a_k) + a_fields + (a_rw, f_idx, f_at, f_k, f_fields)
+
+    def _columns(self, idx, budget, retrieved, wait, ttft, latency, age, hit, miss, done, retries=None, failed=None):
         """Record columns of queries idx (engine.records, the builder the simpy backend uses too)."""
         d, H = self.draws, self.hit_tokens
         built = record_columns(
             self.strategy, self.scenario, arrival_at_s=d.arrival_at_s[idx], query_tokens=d.query_tokens[idx],
             output_tokens=d.output_tokens[idx], budget=budget, queue_wait_s=wait, ttft_s=ttft, latency_s=latency,
             staleness_age_s=age, completed=done, retrieved=retrieved, cache_hit=hit,
-            cache_read_tokens=np.where(hit, H, 0), cache_write_tokens=np.where(miss, H, 0),
+            cache_read_tokens=np.where(hit, H, 0), cache_write_tokens=np.where(miss, H, 0), retries=retries, failed=failed,
         )
         return built
 
@@ -828,7 +894,7 @@ class _Aggregate:
 
     SUMS = ("measured", "cost", "done", "latency", "wait", "fresh", "age", "stale", "hits", "cacheable",
             "read_tokens", "prompt_tokens", "quality", "knowledge", "use", "citable", "truncated",
-            "retrieved", "rejected", "distraction", "context", "long_context", "hallucination") + tuple(f"c_{c}" for c in PER_QUERY_COMPONENTS)
+            "retrieved", "rejected", "failed", "rate_limited", "retries", "offline", "distraction", "context", "long_context", "hallucination") + tuple(f"c_{c}" for c in PER_QUERY_COMPONENTS)
 
     def __init__(self, scenario: Scenario, name: str, n: int, exact_limit: int | None = None, warmup_n: int = 0):
         exact_limit = EXACT_QUANTILE_VALUES if exact_limit is None else exact_limit
@@ -910,6 +976,10 @@ class _Aggregate:
         add("truncated", meas & ((flags & TRUNCATED) != 0))
         add("retrieved", done & ((flags & RETRIEVED) != 0))
         add("rejected", meas & ((flags & REJECTED) != 0))
+        add("failed", meas & ((flags & FAILED) != 0))
+        add("rate_limited", meas & ((flags & RATE_LIMITED) != 0))
+        add("offline", meas & ((flags & OFFLINE) != 0))
+        add("retries", sel, pick(col["retries"]))
 
     @property
     def sketched(self) -> bool:
@@ -1014,6 +1084,13 @@ def _reducers() -> dict[str, Callable[[_Folded], float | None]]:
                                            if f.st.uses_retrieval and f.n_done else None),
         "queries_completed": lambda f: f.n_done,
         "queries_rejected": lambda f: f.s["rejected"],
+        "queries_failed": lambda f: f.s["failed"],
+        "rate_limited_share": lambda f: f.share("rate_limited", f.n_meas),
+        "retries_mean": lambda f: f.share("retries", f.n_meas),
+        "failed_share": lambda f: f.share("failed", f.n_meas),
+        # the batch API share falls back to the simpy backend (capacity_gap): 0 here, and the
+        # latency sums above are over live queries only because every query is live
+        "offline_share": lambda f: f.share("offline", f.n_meas),
         "cost_per_correct_answer_usd": lambda f: cost_per_correct_answer(f.get("cost_per_query_usd"),
                                                                          f.get("quality_proxy")),
     }
@@ -1077,8 +1154,9 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
             if not len(idx):
                 continue
             cols = built.columns
-            if lo < warmup_n or k.strategy.uses_retrieval and warmup_n:
-                cols["flags"] |= np.where(idx < warmup_n, WARMUP, 0).astype(np.uint8)
+            if lo < warmup_n or (k.strategy.uses_retrieval or k.admissions is not None) and warmup_n:
+                # queries of earlier chunks finish here after retrieval or rate-limit retries
+                cols["flags"] |= np.where(idx < warmup_n, WARMUP, 0).astype(np.uint16)
             if full is not None:
                 target = full[name]
                 for field in RECORD_DTYPE.names:

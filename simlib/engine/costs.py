@@ -10,6 +10,12 @@ is billed entirely at the long-context prices):
 - output      = output x p_out
 - retrieval   = query x p_embed + vector read + rerank (retrieval strategies)
 
+An offline query (workload.offline_share, the batch API) pays its four token components at
+(1 - D), D = prices.batch_discount_share (fine_tuning.batch_discount_share for fine-tuned
+strategies); a model served on dedicated GPUs (serving group) has token prices 0, its
+cost being the GPU bill in ``hosting``. A query that failed after its last rate-limit
+retry was never sent: it costs 0.
+
 Per month (M = 30.4375 days; Q = queries_per_day x M):
 
 - reindex     = re-embedding changed facts: chunks_per_fact x chunk_tokens x p_embed for
@@ -22,7 +28,8 @@ Per month (M = 30.4375 days; Q = queries_per_day x M):
                 train one adapter per tenant on its facts only, on their own schedule, and the
                 behaviour examples once a round in the shared model they sit on
 - storage     = vectors (facts x chunks x dimensions x 4 bytes) x p_GB_month
-- hosting     = hosting_usd_per_hour x 24 M (dedicated fine-tuned model)
+- hosting     = hosting_usd_per_hour x 24 M (a hand-priced fine-tuned endpoint), or, for a model on
+                dedicated GPUs, replicas x gpus per replica x price per GPU-hour x 24 M
 - cache_storage = entry-hours alive x prefix tokens x p_storage (priced caches only)
 
 - ownership: data preparation, evaluation, engineering, index build, vector-store plan
@@ -52,7 +59,10 @@ OWNERSHIP_COMPONENTS = (
 
 
 def token_prices_per_token(strategy: Strategy, scenario: Scenario, prompt_tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Input and output price per token for each query (long-context cliff included)."""
+    """Input and output price per token for each query (long-context cliff included; 0 on dedicated GPUs)."""
+    if scenario.serving.dedicated(strategy.fine_tuned):
+        n = len(prompt_tokens)
+        return np.zeros(n), np.zeros(n)
     if strategy.fine_tuned:
         ft = scenario.fine_tuning
         n = len(prompt_tokens)
@@ -78,10 +88,12 @@ def per_query_costs(
     query_tokens: np.ndarray,
     sent: np.ndarray,
     retrieves: np.ndarray | None = None,
+    offline: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Cost components of each query in USD (zero for queries never sent to the model).
 
     ``retrieves``: which queries ran retrieval (None: all; sessions that retrieve once per session).
+    ``offline``: queries sent through the batch API, whose token components are x (1 - D).
     """
     pc, pr = scenario.prompt_cache, scenario.prices
     p_in, p_out = token_prices_per_token(strategy, scenario, prompt_tokens)
@@ -95,6 +107,10 @@ def per_query_costs(
         "cache_write": write * p_in * write_mult,
         "output": output_tokens.astype(float) * p_out,
     }
+    if offline is not None and offline.any():
+        discount = scenario.fine_tuning.batch_discount_share if strategy.fine_tuned else pr.batch_discount_share
+        scale = np.where(offline, 1.0 - discount, 1.0)
+        out = {k: v * scale for k, v in out.items()}
     if strategy.uses_retrieval:
         retrieval = query_tokens * pr.embedding_usd_per_mtok / 1e6 + pr.vector_read_usd_per_query
         if scenario.retrieval.rerank:
@@ -108,7 +124,7 @@ def per_query_costs(
 
 
 def monthly_components(strategy: Strategy, scenario: Scenario, *, cache_entry_hours_per_month: float = 0.0) -> dict[str, float]:
-    """The costs that are not per query, per month, in USD."""
+    """The costs that are not per query, per month, in USD (a dedicated model's replicas: simlib.engine.dedicated)."""
     k, r, pr, ft, pc = scenario.knowledge, scenario.retrieval, scenario.prices, scenario.fine_tuning, scenario.prompt_cache
     out = dict.fromkeys(MONTHLY_COMPONENTS, 0.0)
     if strategy.uses_retrieval:
@@ -124,6 +140,11 @@ def monthly_components(strategy: Strategy, scenario: Scenario, *, cache_entry_ho
         behaviour = shared_behaviour_training_tokens(scenario) * ft.epochs * ft.training_usd_per_mtok / 1e6
         out["training"] = (training_usd_per_model(scenario) * models_trained(scenario) + behaviour) * retrainings_per_month(scenario)
         out["hosting"] = ft.hosting_usd_per_hour * 24 * DAYS_PER_MONTH
+    if scenario.serving.dedicated(strategy.fine_tuned):
+        from simlib.engine.dedicated import deployment, replicas_for
+
+        gpu_usd_per_hour = deployment(scenario, strategy.fine_tuned).usd_per_hour(replicas_for(scenario, strategy))
+        out["hosting"] = gpu_usd_per_hour * 24 * DAYS_PER_MONTH
     if strategy.caches(scenario):
         prefix = strategy.cached_prefix_tokens(scenario)
         out["cache_storage"] = cache_entry_hours_per_month * prefix / 1e6 * pc.storage_usd_per_mtok_hour

@@ -35,8 +35,11 @@ The batch API (item 4): an offline share s of the work billed at discount D cost
 
 with the provider's completion window (data/prices/batch_discounts.csv) instead of a latency.
 
-Status: a standalone mechanism with its own replica-pool simulation
-(:func:`simulate_replicas`); not yet wired into serving.py, costs.py or the array kernel.
+Wired into the simpy engine (simlib/engine/serving.py: a dedicated model's slots are
+replicas x max_batch streams, each request's speed fixed at admission from the batch it
+joins, as :func:`simulate_replicas`) and into costs (hosting = the GPU bill, token prices
+0) from the scenario's ``serving`` group (:func:`deployment`, :func:`replicas_for`); the
+array backend falls back to simpy for dedicated scenarios.
 """
 
 from __future__ import annotations
@@ -114,6 +117,10 @@ class DedicatedServing:
         """p(b) = F / (2 P) / b, per stream."""
         b = np.maximum(np.asarray(in_flight, dtype=float), 1.0)
         return self.flops_per_s() / (2.0 * self.parameters) / b
+
+    def usd_per_hour(self, replicas: int) -> float:
+        """replicas x gpus per replica x price per GPU-hour."""
+        return replicas * self.gpus_per_replica * self._gpu_row().usd_per_gpu_hour
 
     def monthly_usd(self, replicas: int) -> float:
         """replicas x gpus per replica x 730 h x price per GPU-hour."""
@@ -208,3 +215,74 @@ def stage_capacities(serving: DedicatedServing, replicas: int, prompt_tokens: fl
     service_s = prompt_tokens / float(serving.prefill_tokens_per_s(b)) + output_tokens / float(serving.decode_tokens_per_s(b))
     return {"capacity_requests_per_s": replicas * b / service_s, "replicas": replicas,
             "service_s_at_full_batch": service_s}
+
+
+def deployment(scenario, fine_tuned: bool) -> DedicatedServing:
+    """The dedicated deployment of the scenario's base or fine-tuned model (its ``serving`` group)."""
+    sv = scenario.serving
+    rtt = scenario.fine_tuning.network_rtt_s if fine_tuned else scenario.model.network_rtt_s
+    return DedicatedServing(
+        gpu=sv.gpu, gpus_per_replica=sv.gpus_per_replica_count, parameters=sv.parameters_count,
+        bytes_per_parameter=sv.parameter_bytes, kv_bytes_per_token=sv.kv_token_bytes,
+        context_tokens_per_stream=sv.stream_context_tokens, max_batch=sv.batch_streams_limit,
+        bandwidth_efficiency_share=sv.bandwidth_efficiency_share, compute_efficiency_share=sv.compute_efficiency_share,
+        speculative=sv.speculative, acceptance_share=sv.acceptance_share, draft_tokens=sv.draft_tokens,
+        draft_cost_ratio=sv.draft_cost_multiplier, network_rtt_s=rtt)
+
+
+def peak_rate_per_s(scenario) -> float:
+    """Busiest-hour live arrival rate: qpd / 86,400 x max(w) / mean(w) on the daily profile (the mean otherwise), x (1 - offline share)."""
+    w = scenario.workload
+    rate = w.queries_per_day / 86_400.0
+    if w.arrival_process == "daily_profile":
+        weights = np.asarray(w.hourly_weights, float)
+        rate *= float(weights.max() / weights.mean())
+    return rate * (1.0 - w.offline_share)
+
+
+def sizing_tokens(scenario, strategy) -> tuple[float, float]:
+    """Mean prompt and output tokens the replicas are sized for: the strategy's prompt at the mean query length."""
+    from simlib.engine.budget import token_budget
+
+    probe = np.array([int(round(scenario.workload.query_tokens_mean))])
+    prompt = float(token_budget(strategy, scenario, probe).prompt_tokens[0])
+    output = float(min(scenario.workload.output_tokens_mean, scenario.model.max_output_tokens))
+    return prompt, output
+
+
+def replicas_for(scenario, strategy) -> int:
+    """The strategy's dedicated replicas: serving.replicas_count, or the smallest meeting serving.p95_target_s at the peak.
+
+    Sizing simulates :func:`simulate_replicas` at the busiest hour's rate with the strategy's
+    mean prompt and output (:func:`sizing_tokens`), seeded by the scenario's seed; the same
+    count serves every replication. A target no count up to serving.replicas_count_limit meets is a
+    ScenarioError at serving.p95_target_s.
+    """
+    sv = scenario.serving
+    if sv.replicas_count is not None:
+        return sv.replicas_count
+    return _sized(scenario, strategy.fine_tuned, *sizing_tokens(scenario, strategy))
+
+
+_SIZED: dict[tuple, int] = {}  # (scenario JSON, fine-tuned, prompt, output) -> replicas: a run sizes once
+
+
+def _sized(scenario, fine_tuned: bool, prompt: float, output: float) -> int:
+    from simlib.errors import Problem, ScenarioError
+
+    sv = scenario.serving
+    rate = peak_rate_per_s(scenario)
+    if rate <= 0:
+        return 1  # every query offline: one replica (the batch API serves the rest)
+    key = (scenario.model_dump_json(), fine_tuned, prompt, output)
+    if key in _SIZED:
+        return _SIZED[key]
+    if len(_SIZED) > 256:
+        _SIZED.clear()
+    try:
+        replicas = size_replicas(deployment(scenario, fine_tuned), rate, prompt, output, sv.p95_target_s,
+                                 max_replicas=sv.replicas_count_limit, seed=scenario.simulation.seed)
+    except ValueError as exc:
+        raise ScenarioError([Problem("serving.p95_target_s", str(exc))]) from None
+    _SIZED[key] = replicas
+    return replicas

@@ -15,6 +15,9 @@ Distributions (each a tiny helper, as in simpy's examples):
 - Lengths and latencies: lognormal with mean m and coefficient of variation c,
   sigma^2 = ln(1 + c^2), mu = ln(m) - sigma^2 / 2 (c = 0 gives the constant m).
 - Fact asked: uniform, or Zipf by rank, P(rank r) = r^-s / sum_j j^-s.
+- Offline (batch API) queries: u < workload.offline_share, u ~ U(0, 1) per query.
+- Retry jitter: one U(0, 1) per query and retry (rate limits on), so a retry's wait does
+  not depend on the order in which an engine meets the 429s.
 - Knowledge changes: bursts at rate changes_per_day / burst_mean, each burst of
   Geometric(1 / burst_mean) changes at one instant (burst_mean = 1: plain Poisson), by
   thinning one common Poisson process, so a higher rate gives a superset of a lower
@@ -36,7 +39,8 @@ from simlib.engine.sessions import SessionDraws, draw_sessions, sessions_on
 __all__ = ["ChangeStream", "Phases", "QueryDraws", "STREAMS", "SessionDraws", "daily_profile_arrivals", "draw_facts",
            "draw_phases", "draw_queries", "lognormal", "poisson_arrivals", "streams"]
 
-STREAMS = ("arrivals", "tokens", "facts", "retrieval", "service", "changes", "phases", "sessions")
+STREAMS = ("arrivals", "tokens", "facts", "retrieval", "service", "changes", "phases", "offline", "retries", "sessions")
+# appended streams leave the earlier ones unchanged (SeedSequence.spawn children are positional)
 
 
 def streams(seed: int, replication: int) -> dict[str, np.random.Generator]:
@@ -63,6 +67,8 @@ class QueryDraws:
     retrieval_u: np.ndarray  # float64 U(0,1): retrieved iff u < recall(k)
     service_scale: np.ndarray  # float64: 1, or Exp(1) for exponential service
     prefix_hashes: list | None = None  # trace replay: prefix block ids per query
+    offline: np.ndarray | None = None  # bool: sent through the batch API (workload.offline_share > 0), else None
+    retry_u: np.ndarray | None = None  # (n, max_retries) U(0,1): jitter of each retry (rate limits on), else None
     sessions: "SessionDraws | None" = None  # conversations and agent tasks (engine/sessions.py)
 
     @property
@@ -128,8 +134,11 @@ def draw_queries(scenario: Scenario, rng: dict[str, np.random.Generator], n: int
         service_scale = rng["service"].exponential(1.0, n)
     else:
         service_scale = np.ones(n)
+    offline = rng["offline"].random(n) < w.offline_share if w.offline_share > 0 else None
+    rl = scenario.rate_limits
+    retry_u = rng["retries"].random((n, max(1, rl.retry_limit))) if rl.enabled else None
     return QueryDraws(arrivals, query_tokens, output_tokens, fact, retrieval_s, retrieval_u, service_scale, prefix_hashes,
-                      sessions)
+                      offline, retry_u, sessions)
 
 
 class ChangeStream:

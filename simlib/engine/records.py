@@ -13,6 +13,8 @@ Record fields (``simlib.results.RECORD_DTYPE``) and flags:
     retrieved = the needed chunk was retrieved and the query completed
     cost_usd  = sum of the per-query cost components (0 for queries never sent)
     quality   = K x U x B for completed queries (NaN otherwise)
+    rate_limited = got at least one 429 (retries > 0, or failed); failed = failed after its last retry
+    offline   = a completed query answered by the batch API (its token costs at the batch discount)
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from simlib.engine.costs import PER_QUERY_COMPONENTS, per_query_costs
 from simlib.engine.quality import quality_factors
 from simlib.engine.strategies import Strategy
 from simlib.results import (
-    CACHE_HIT, CITABLE, COMPLETED, COST_COMPONENTS_DTYPE, FRESH, RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED,
+    CACHE_HIT, CITABLE, COMPLETED, COST_COMPONENTS_DTYPE, FAILED, FRESH, OFFLINE, RATE_LIMITED, RECORD_DTYPE, REJECTED,
+    RETRIEVED, TRUNCATED,
 )
 from simlib.scenario import Scenario
 
@@ -52,25 +55,35 @@ def record_columns(strategy: Strategy, scenario: Scenario, *, arrival_at_s: np.n
                    output_tokens: np.ndarray, budget: Budget, queue_wait_s: np.ndarray, ttft_s: np.ndarray,
                    latency_s: np.ndarray, staleness_age_s: np.ndarray, completed: np.ndarray,
                    retrieved: np.ndarray, cache_hit: np.ndarray, cache_read_tokens: np.ndarray,
-                   cache_write_tokens: np.ndarray, retrieves: np.ndarray | None = None) -> RecordColumns:
+                   cache_write_tokens: np.ndarray, retries: np.ndarray | None = None,
+                   failed: np.ndarray | None = None, offline: np.ndarray | None = None,
+                   retrieves: np.ndarray | None = None) -> RecordColumns:
     """Record columns of queries from their serving outcomes (any subset, in any order).
 
     ``retrieved``: the needed chunk was among those retrieved (before masking by completion);
     ``cache_read_tokens``/``cache_write_tokens``: prompt tokens read from / written to the
-    provider cache per query (0 where the query did not use it); ``retrieves``: which queries ran
-    retrieval (None: all; sessions may retrieve once per session).
+    provider cache per query (0 where the query did not use it); ``retries``, ``failed``: the rate
+    limits' retries per query and whether it failed after the last one; ``offline``: sent through
+    the batch API (None: none of these); ``retrieves``: which queries ran retrieval (None: all;
+    sessions may retrieve once per session).
     """
     done = completed
+    n = len(done)
+    retries = np.zeros(n, np.int64) if retries is None else retries
+    failed = np.zeros(n, bool) if failed is None else failed
+    offline = np.zeros(n, bool) if offline is None else (offline & done)
     fresh = done & np.isnan(staleness_age_s) & (strategy.knowledge_source != "none")
     retrieved = retrieved & done
     costs = per_query_costs(strategy, scenario, prompt_tokens=budget.prompt_tokens,
                             cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens,
-                            output_tokens=output_tokens, query_tokens=query_tokens, sent=done, retrieves=retrieves)
+                            output_tokens=output_tokens, query_tokens=query_tokens, sent=done, offline=offline,
+                            retrieves=retrieves)
     q = quality_factors(strategy, scenario, fresh=fresh, retrieved=retrieved, chunks=budget.chunks_used)
-    flags = np.zeros(len(done), np.uint8)
+    flags = np.zeros(n, np.uint16)
     for mask, bit in ((done, COMPLETED), (budget.rejected, REJECTED), (fresh, FRESH), (retrieved, RETRIEVED),
-                      (budget.truncated, TRUNCATED), (cache_hit, CACHE_HIT), (q["citable"] & done, CITABLE)):
-        flags |= np.asarray(mask, bool).astype(np.uint8) * np.uint8(bit)
+                      (budget.truncated, TRUNCATED), (cache_hit, CACHE_HIT), (q["citable"] & done, CITABLE),
+                      ((retries > 0) | failed, RATE_LIMITED), (failed, FAILED), (offline, OFFLINE)):
+        flags |= np.asarray(mask, bool).astype(np.uint16) * np.uint16(bit)
     values = {
         "arrival_at_s": arrival_at_s, "queue_wait_s": queue_wait_s, "ttft_s": ttft_s, "latency_s": latency_s,
         "cost_usd": sum(costs.values()), "staleness_age_s": staleness_age_s,
@@ -78,7 +91,7 @@ def record_columns(strategy: Strategy, scenario: Scenario, *, arrival_at_s: np.n
         "prompt_tokens": budget.prompt_tokens, "cache_read_tokens": cache_read_tokens,
         "cache_write_tokens": cache_write_tokens, "query_tokens": query_tokens,
         "output_tokens": np.where(done, output_tokens, 0), "chunks_used": np.minimum(budget.chunks_used, 255),
-        "flags": flags,
+        "flags": flags, "retries": retries,
     }
     cols = {f: np.asarray(values[f]).astype(RECORD_DTYPE[f], copy=False) for f in RECORD_DTYPE.names}
     return RecordColumns(cols, costs, q)

@@ -160,7 +160,7 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
             "Set fine_tuning.adapters: per_tenant for one adapter per tenant."
         )
     if tuned and scenario.fine_tuning.synthetic_data_share > 0:
-        notes.append("fine-tuning data preparation is priced at the base model's full per-token prices (no batch price is modelled)")
+        notes.append("fine-tuning data preparation is priced at the base model's full per-token prices (not at the batch API's)")
     notes += input_notes(scenario, reps)
     from simlib.engine.quality import measured_quality_notes
 
@@ -170,9 +170,18 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
     for name in reps[0].strategies:
         sat = saturation(scenario, name, reps)
         if sat["saturated"]:
-            util = sat["peak_hour_utilisation"][sat["saturated_stage"]]
+            stage = sat["saturated_stage"]
+            util = sat["peak_hour_utilisation"][stage]
+            if stage == "rate_limits":
+                notes.append(
+                    f"{name}: the rate limits cannot carry the busiest hour (offered / sustained capacity {util:.2f}, "
+                    "min(RPM, ITPM / counted input, OTPM / output)); requests get 429s and fail after their last retry "
+                    "(failed_share), so its costs count only what was served, and it cannot be the verdict"
+                )
+                continue
+            what = "dedicated replicas" if stage == "dedicated_replicas" else f"{stage} stage"
             notes.append(
-                f"{name}: the {sat['saturated_stage']} stage is saturated at the busiest hour (peak-hour "
+                f"{name}: the {what} is saturated at the busiest hour (peak-hour "
                 f"utilisation {util:.2f}); its queue grows while the peak lasts, so its latency figures are "
                 "not steady-state, and it cannot be the verdict"
             )

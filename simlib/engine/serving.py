@@ -1,7 +1,8 @@
 """A strategy's serving path: the query process (docs/model.md, A query's life).
 
     arrival -> [retrieval: embed, search, rerank; FIFO behind retrieval.concurrency_limit]
-            -> wait for a model slot (FIFO, model.concurrency_limit)
+            -> [rate limits: a 429 waits the retry policy's backoff, the last one fails the query]
+            -> wait for a model slot (FIFO, model.concurrency_limit; replicas x max_batch on dedicated GPUs)
             -> prefill (uncached tokens / prefill rate + cached tokens / cached rate)
             -> decode (output tokens / decode rate) -> done (+ network round trip)
 
@@ -11,6 +12,19 @@
 The model slot is held for prefill + decode (the service time S). With
 ``service_time_distribution: exponential`` S is scaled by an Exp(1) draw per query (same
 mean), which makes the model stage an M/M/c queue for the tests.
+
+Rate limits (simlib.engine.rate_limits.RateLimiter, from the scenario's rate_limits group):
+the request is tried against the buckets when it reaches the model stage; a 429 waits
+max(retry-after, backoff x (1 + jitter u)) and tries again, and after max_retries retries
+it fails (counted, never served). The wait counts as queue wait.
+
+Dedicated serving (simlib.engine.dedicated, serving group): the model stage has replicas x
+max_batch slots; a request joins the replica with the fewest streams, b = its streams with
+it, and is served in prompt / p(b) + output / d(b) (the roofline batching curve, fixed at
+admission; the cached-prefill rates do not apply on our GPUs).
+
+Offline queries (workload.offline_share) go through the batch API: no live stage at all;
+their knowledge is read at arrival and they are answered within the completion window.
 
 Each strategy has its own serving path (its own retrieval workers, model slots and
 prompt cache) inside the one simpy environment shared with the knowledge world.
@@ -70,6 +84,20 @@ class ServingPath:
         m, ft, pc = scenario.model, scenario.fine_tuning, scenario.prompt_cache
         self.retrieval = simpy.Resource(env, scenario.retrieval.concurrency_limit) if strategy.uses_retrieval else None
         slots = ft.concurrency_limit if strategy.fine_tuned else m.concurrency_limit
+        self.replica_streams = None  # dedicated: streams in flight per replica
+        if scenario.serving.dedicated(strategy.fine_tuned):
+            from simlib.engine.dedicated import deployment, replicas_for
+
+            dep = deployment(scenario, strategy.fine_tuned)
+            replicas = replicas_for(scenario, strategy)
+            slots = replicas * dep.max_batch
+            self.replica_streams = [0] * replicas
+            batches = np.arange(1, dep.max_batch + 1)
+            self.prefill_at = [0.0] + dep.prefill_tokens_per_s(batches).tolist()  # index: streams b
+            self.decode_at = [0.0] + dep.decode_tokens_per_s(batches).tolist()
+            self.prompt_f = budget.prompt_tokens.astype(float).tolist()
+            self.output_f = draws.output_tokens.astype(float).tolist()
+            self.scale_f = draws.service_scale.tolist()
         self.slots = simpy.Resource(env, slots)
         self.capacity = slots
         prefill = ft.prefill_tokens_per_s if strategy.fine_tuned else m.prefill_tokens_per_s
@@ -120,6 +148,15 @@ class ServingPath:
         self.on_change = pc.rebuild_policy == "on_change"
         self.rejected = budget.rejected.tolist()
         self.retrieved_list = self.retrieved.tolist()
+        self.offline = draws.offline.tolist() if draws.offline is not None else None
+        from simlib.engine.rate_limits import counted_input_per_query, limiter_for
+
+        self.limiter = limiter_for(scenario, strategy)
+        if self.limiter is not None:
+            self.max_retries = scenario.rate_limits.retry_limit
+            self.counted_in = counted_input_per_query(scenario, strategy, budget.prompt_tokens, self.hit_tokens).tolist()
+            self.output_f = draws.output_tokens.astype(float).tolist()
+            self.retry_u = draws.retry_u.tolist()
         if self.blocks is not None:
             from simlib.traces import BLOCK_TOKENS
 
@@ -146,6 +183,8 @@ class ServingPath:
         self.history_read_tokens = np.zeros(n, np.int64) if self.session_cache is not None else None
         self.completed = np.zeros(n, bool)
         self.arrival_at_s = draws.arrival_at_s.copy()  # sessions: later turns arrive when the chain sends them
+        self.failed = np.zeros(n, bool)  # failed after the last retry
+        self.retries = np.zeros(n, np.int64)
         self.busy_s = 0.0  # model-slot seconds (for utilisation)
 
     def query(self, i: int):
@@ -155,6 +194,9 @@ class ServingPath:
         self.arrival_at_s[i] = arrival
         if self.rejected[i]:
             self.finish.done()
+            return
+        if self.offline is not None and self.offline[i]:
+            self.batch_api(i)
             return
         wait = 0.0
         if self.retrieval is not None and (self.history is None or self.retrieves[i]):
@@ -167,6 +209,20 @@ class ServingPath:
         if src == "index" or (src == "index_then_weights" and self.retrieved_list[i]):
             age = world.staleness_age_s(fact, world.index_snapshot_at_s())
         requested = env.now
+        if self.limiter is not None:
+            k = 0
+            while True:
+                retry_after = self.limiter.attempt(env.now, self.counted_in[i], self.output_f[i])
+                if retry_after == 0.0:
+                    break
+                if retry_after == math.inf or k >= self.max_retries:
+                    self.failed[i] = True
+                    self.retries[i] = k
+                    self.finish.done()
+                    return
+                yield env.timeout(self.limiter.wait_s(k, retry_after, self.retry_u[i][k]))
+                k += 1
+            self.retries[i] = k
         with self.slots.request() as req:
             yield req
             start = env.now
@@ -194,11 +250,35 @@ class ServingPath:
                 else:
                     self.cache_miss[i] = True
             service = prefill + self.decode_s[i]
+            if self.replica_streams is not None:  # dedicated: the batching curve at the replica's streams
+                load = self.replica_streams
+                r = load.index(min(load))
+                load[r] += 1
+                b = load[r]
+                prefill = self.prompt_f[i] / self.prefill_at[b] * self.scale_f[i]
+                service = prefill + self.output_f[i] / self.decode_at[b] * self.scale_f[i]
             self.busy_s += service
             yield env.timeout(service)
+            if self.replica_streams is not None:
+                self.replica_streams[r] -= 1
         self.queue_wait_s[i] = wait
         self.ttft_s[i] = start - arrival + self.rtt_s + prefill
         self.latency_s[i] = start - arrival + self.rtt_s + service
+        self.staleness_age_s[i] = age
+        self.completed[i] = True
+        self.finish.done()
+
+    def batch_api(self, i: int) -> None:
+        """An offline query: answered by the batch API from the knowledge at its arrival, no live stage, no cache."""
+        world, src = self.world, self.strategy.knowledge_source
+        fact = self.fact[i]
+        age = math.nan
+        if src == "index" or (src == "index_then_weights" and self.retrieved_list[i]):
+            age = world.staleness_age_s(fact, world.index_snapshot_at_s())
+        elif src == "weights" or src == "index_then_weights":
+            age = world.staleness_age_s(fact, world.snapshot_at_s["retrain"])
+        elif src == "prefix" and not self.on_change:
+            age = world.staleness_age_s(fact, world.snapshot_at_s["cache_rebuild"])
         self.staleness_age_s[i] = age
         self.completed[i] = True
         self.finish.done()

@@ -80,6 +80,7 @@ def _strategy_replication(scenario: Scenario, path: ServingPath, draws, warmup_n
         output_tokens=draws.output_tokens, budget=path.budget, queue_wait_s=path.queue_wait_s, ttft_s=path.ttft_s,
         latency_s=path.latency_s, staleness_age_s=path.staleness_age_s, completed=path.completed,
         retrieved=path.retrieved, cache_hit=hit, cache_read_tokens=read, cache_write_tokens=write,
+        retries=path.retries, failed=path.failed, offline=draws.offline,
         retrieves=None if path.history is None else path.history.retrieves,
     )
     rec = np.empty(draws.n, RECORD_DTYPE)

@@ -486,9 +486,12 @@ class Dashboard(RunnerStatus, W.VBox):
     def save(self, path: str) -> str | None:
         from pathlib import Path
 
+        from simlib.writing import write_atomic
+
         try:
             target = Path(path).expanduser()
-            target.write_text(self.scenario_yaml(), encoding="utf-8")
+            text = self.scenario_yaml().encode("utf-8")
+            write_atomic(target, lambda f: f.write(text), force=True)  # Save replaces, but never half-writes
         except OSError as exc:
             self.file_status.value = _error_html(f"could not save {path}: {exc}")
             return None
@@ -632,9 +635,14 @@ class Dashboard(RunnerStatus, W.VBox):
 
     @staticmethod
     def _notes_html(result: RunResult) -> str:
-        if not result.notes:
+        """The capacity lines (rate-limit tier or dedicated replicas and their bill, issue 16), then the run's notes."""
+        from simlib.results import capacity_status
+
+        capacity = capacity_status(result)
+        if not result.notes and not capacity:
             return ""
-        items = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
+        items = "".join(f"<li class='simlib-capacity' style='color:#333'>capacity: {html.escape(c)}</li>" for c in capacity)
+        items += "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
         return f"<ul style='color:#8a5300;margin:2px 0'>{items}</ul>"
 
     def show(self) -> "Dashboard":

@@ -1,19 +1,4 @@
-"""The ``simlib`` command line.
-
-    simlib presets                                   every preset, with its one-line story
-    simlib run --preset docs-assistant               a table: one row per strategy
-    simlib run --scenario my.yaml --queries 200000 --replications 5 --seed 7 --json
-    simlib run --preset docs-assistant --queries 1000000 --engine fast   the array backend, streaming summaries
-    simlib sweep my_sweep.yaml --backend dask --out results.parquet    a sweep (see simlib.sweep)
-    simlib run --preset docs-assistant --trace azure-conv   replay a shipped trace (or --trace my.csv)
-    simlib validate my.yaml                          check a scenario file, explain every problem
-    simlib prices anthropic/claude-sonnet-4-5        the prices the simulator will use
-    simlib prices --search sonnet                    catalog models matching a word
-    simlib fit calls.otlp.json --out my.yaml        a scenario fitted to your call log (docs/fit.md)
-    simlib capacity --preset code-apply              the rate-limit tier or GPUs the peak needs (simlib.capacity)
-
-Exit codes: 0 ok, 2 bad input (with a located message, never a traceback), 1 internal error.
-"""
+"""``simlib presets``, ``run``, ``validate`` and ``prices``: the commands that show a scenario's numbers."""
 
 from __future__ import annotations
 
@@ -21,13 +6,18 @@ import argparse
 import json
 import math
 import sys
-from typing import Any, Sequence
+from typing import Any
 
-from simlib.errors import ScenarioError
-from simlib.progress import progress_bar as _progress_bar
-from simlib.scenario_source import add_scenario_arguments, scenario_from_args
-
-EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+from simlib.cli.options import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    add_output_arguments,
+    add_scenario_arguments,
+    add_set_argument,
+    apply_set,
+    scenario_from_args,
+)
+from simlib.progress import progress_bar
 
 TABLE_COLUMNS = [
     ("cost_per_query_usd", "cost/query $", "{:.5f}"),
@@ -45,62 +35,12 @@ TABLE_COLUMNS = [
     ("truncated_share", "truncated", "{:.0%}"),
     ("queries_rejected", "rejected", "{:,.0f}"),
 ]
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # exit 2 with usage, as argparse does, but never a traceback
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    import simlib
-
-    parser = _Parser(prog="simlib", description="Cost, latency and freshness of LLM knowledge strategies.")
-    parser.add_argument("--version", action="version", version=f"simlib {simlib.__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    sub.add_parser("presets", help="list the shipped presets with their stories")
-
-    run = sub.add_parser("run", help="simulate a scenario and print one row per strategy")
-    add_scenario_arguments(run)
-    run.add_argument("--json", action="store_true", help="print one JSON object (see docs/json.md)")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    run.add_argument("--engine", choices=("auto", "fast", "simpy"), default="auto",
-                     help="auto (default): the array backend where it follows the simpy engine, else simpy; "
-                          "fast: the array backend (falls back to simpy, with a note, where it cannot follow); "
-                          "simpy: the discrete-event engine of record")
-    run.add_argument("--records", choices=("auto", "full", "summary"), default="auto",
-                     help="array backend: keep every per-query record (full), or stream summary statistics in "
-                          "less memory (summary: no per-query records kept, but the draws of a replication, ~80 B/query, still are; benchmarks/bench_summary_memory.py); auto: full up to 256 MiB of records")
-    run.add_argument("--no-flips", action="store_true",
-                     help="skip the search for the points where the verdict changes (a few seconds of extra runs)")
-
-    val = sub.add_parser("validate", help="check a scenario file and explain every problem")
-    val.add_argument("file", help="scenario file (YAML or JSON)")
-
-    pr = sub.add_parser("prices", help="show the prices the simulator uses for a catalog model")
-    pr.add_argument("model", nargs="?", help="catalog name, e.g. anthropic/claude-sonnet-4-5")
-    pr.add_argument("--search", metavar="TEXT", help="list catalog models whose name contains TEXT")
-
-    for extension in _extensions():
-        extension.add_parser(sub)
-    return parser
-
-
-def _extensions() -> list[Any]:
-    """Subcommands defined beside their feature (each module has add_parser(sub) and handles(args))."""
-    import importlib
-
-    mods = []
-    for name in ("simlib.export", "simlib.sweep", "simlib.fit", "simlib.capacity"):
-        try:
-            mod = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(mod, "add_parser"):
-            mods.append(mod)
-    return mods
+# shown when the scenario sets rate limits (docs/capacity.md)
+RATE_LIMIT_COLUMNS = [
+    ("rate_limited_share", "429'd", "{:.0%}"),
+    ("retries_mean", "retries", "{:.2f}"),
+    ("failed_share", "failed", "{:.0%}"),
+]
 
 
 def _fmt(value: Any, pattern: str) -> str:
@@ -116,13 +56,14 @@ def format_table(result, verdict=None) -> str:
         from simlib.verdict import verdict as find_verdict
 
         verdict = find_verdict(result)
-    headers = ["strategy"] + [h for _, h, _ in TABLE_COLUMNS]
+    columns = TABLE_COLUMNS + (RATE_LIMIT_COLUMNS if result.scenario.rate_limits.enabled else [])
+    headers = ["strategy"] + [h for _, h, _ in columns]
     rows = []
     for name, entry in summary.items():
         if not entry["feasible"]:
-            rows.append([name, "infeasible"] + [""] * (len(TABLE_COLUMNS) - 1))
+            rows.append([name, "infeasible"] + [""] * (len(columns) - 1))
             continue
-        rows.append([name] + [_fmt(entry[m]["mean"], f) for m, _, f in TABLE_COLUMNS])
+        rows.append([name] + [_fmt(entry[m]["mean"], f) for m, _, f in columns])
     widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
     line = lambda cells: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
     s = result.scenario
@@ -152,6 +93,9 @@ def format_table(result, verdict=None) -> str:
         line(["-" * w for w in widths]),
     ]
     out += [line(r) for r in rows]
+    from simlib.results import capacity_status
+
+    out += [f"capacity: {c}" for c in capacity_status(result)]
     out += session_lines(result.scenario, summary)
     for note in result.notes:
         out.append(f"note: {note}")
@@ -201,7 +145,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     scenario = scenario_from_args(args)
     show = not args.no_progress and sys.stderr.isatty()
-    result = simlib.run(scenario, progress=_progress_bar(show), engine=args.engine, records=args.records)
+    result = simlib.run(scenario, progress=progress_bar(show), engine=args.engine, records=args.records)
     from simlib.verdict import verdict as find_verdict
 
     found = find_verdict(result, flips=not args.no_flips)
@@ -216,7 +160,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from simlib.engine.run import feasibility
     from simlib.scenario import load_scenario
 
-    scenario = load_scenario(args.file)
+    scenario = apply_set(load_scenario(args.file), args.set)
     print(f"{args.file}: valid scenario '{scenario.name}'")
     for name, reason in feasibility(scenario).items():
         if reason:
@@ -245,26 +189,31 @@ def _cmd_prices(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"presets": _cmd_presets, "run": _cmd_run, "validate": _cmd_validate, "prices": _cmd_prices}
+def add_parsers(sub: Any) -> None:
+    """The four subcommands, each bound to its handler."""
+    p = sub.add_parser("presets", help="list the shipped presets with their stories")
+    p.set_defaults(handler=_cmd_presets)
 
+    run = sub.add_parser("run", help="simulate a scenario and print one row per strategy")
+    add_scenario_arguments(run)
+    add_output_arguments(run, json="print one JSON object (see docs/json.md)", progress=True)
+    run.add_argument("--engine", choices=("auto", "fast", "simpy"), default="auto",
+                     help="auto (default): the array backend where it follows the simpy engine, else simpy; "
+                          "fast: the array backend (falls back to simpy, with a note, where it cannot follow); "
+                          "simpy: the discrete-event engine of record")
+    run.add_argument("--records", choices=("auto", "full", "summary"), default="auto",
+                     help="array backend: keep every per-query record (full), or stream summary statistics in "
+                          "less memory (summary: no per-query records kept, but the draws of a replication, ~80 B/query, still are; benchmarks/bench_summary_memory.py); auto: full up to 256 MiB of records")
+    run.add_argument("--no-flips", action="store_true",
+                     help="skip the search for the points where the verdict changes (a few seconds of extra runs)")
+    run.set_defaults(handler=_cmd_run)
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        handler = COMMANDS.get(args.command)
-        if handler is None:
-            handler = next(m.run_command for m in _extensions() if m.handles(args.command))
-        return handler(args)
-    except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return EXIT_OK
+    val = sub.add_parser("validate", help="check a scenario file and explain every problem")
+    val.add_argument("file", help="scenario file (YAML or JSON)")
+    add_set_argument(val)
+    val.set_defaults(handler=_cmd_validate)
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    pr = sub.add_parser("prices", help="show the prices the simulator uses for a catalog model")
+    pr.add_argument("model", nargs="?", help="catalog name, e.g. anthropic/claude-sonnet-4-5")
+    pr.add_argument("--search", metavar="TEXT", help="list catalog models whose name contains TEXT")
+    pr.set_defaults(handler=_cmd_prices)

@@ -1,28 +1,23 @@
-"""The scenario: one validated, immutable description of a system to simulate.
+"""The scenario's schema: the groups of fields, each with its unit, bounds and the source of its default.
 
 A scenario is a tree of groups (workload, knowledge, retrieval, model, prompt, prices,
-fine_tuning, prompt_cache, quality, sessions, simulation, requirements). Every numeric field carries its unit in
+fine_tuning, prompt_cache, rate_limits, serving, quality, sessions, simulation, requirements). Every numeric field carries its unit in
 its name (``_s`` durations, ``_at_s`` instants, ``_usd`` money, ``_tokens``, ``_per_s``,
 ``_per_day``, ``_share`` fractions in [0, 1]), a constraint, and a description that
-states where its default comes from. Validation happens when the scenario is built,
-never when it runs: a built :class:`Scenario` is always runnable (a strategy that cannot
-fit its context window is reported infeasible by the engine, not rejected here).
+states where its default comes from.
 
-Scenarios are loaded from YAML or JSON (``load_scenario``); a file may start from a preset
-(``base: docs-assistant``) and override any field. ``Scenario.with_changes`` returns a new,
-re-validated scenario with some fields changed.
+This module is the bottom of the scenario layer: it imports nothing of simlib but the
+errors. The whole :class:`~simlib.scenario.build.Scenario` and how it is built (catalog
+fill, run-size limits, the trace check) are in ``build.py``; files and presets in ``load.py``.
 """
 
 from __future__ import annotations
 
-import copy
 import math
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from simlib.errors import Problem, ScenarioError
 
 STRATEGY_NAMES: tuple[str, ...] = (
     "prompt_only",
@@ -119,6 +114,14 @@ class Workload(_Group):
     trace_start_s: float = _f(0.0, "Trace replay: skip the trace before this many seconds.", ge=0, le=MAX_DURATION_S)
     trace_duration_s: float | None = _f(None, "Trace replay: use this many seconds of trace from trace_start_s (None: to the end).", gt=0, le=MAX_DURATION_S)
     trace_loop: bool = _f(False, "Trace replay: loop the window until simulation.queries have arrived.")
+    offline_share: float = _f(
+        0.0,
+        "Share of queries that need no live answer and go through the provider's batch API: billed at "
+        "prices.batch_discount_share off the token prices (fine_tuning.batch_discount_share for fine-tuned "
+        "strategies), answered within prices.batch_completion_window_s instead of a latency (left out of the "
+        "latency, TTFT and queue metrics; they bypass the live rate limits and model slots). Default 0: all live.",
+        ge=0, le=1,
+    )
 
     @model_validator(mode="after")
     def _weights_usable(self) -> "Workload":
@@ -266,6 +269,8 @@ class Prices(_Group):
     vector_store_minimum_usd_per_month: float = _f(50.0, "Vector store plan minimum per month: usage below it (storage, reads, re-index writes) is topped up to it. Default: Pinecone Standard (data/prices/vector_stores.csv, 2025-10-01); 0 for an in-process index.", ge=0, le=1_000_000)
     engineer_usd_per_hour: float = _f(100.0, "Loaded engineering cost per hour (retraining, evaluation and pipeline upkeep). Assumption: about 1.5x the US median software developer wage (~64 USD/h, BLS May 2023).", ge=0, le=10_000)
     rerank_usd_per_query: float = _f(0.002, "Rerank price per query. Default: hosted reranker at $2 per 1,000 searches.", ge=0, le=100)
+    batch_discount_share: float = _f(0.5, "Batch API discount on the token prices of the offline share (workload.offline_share). Filled from data/prices/batch_discounts.csv for a catalog model's provider; default 0.5: Anthropic's and OpenAI's batch APIs (as of 2026-11-01).", ge=0, lt=1)
+    batch_completion_window_s: float = _f(86_400.0, "Batch API completion window: an offline query is answered within it (its 'latency'). Filled from data/prices/batch_discounts.csv; default 24 h (Anthropic, OpenAI).", gt=0, le=MAX_DURATION_S)
     catalog_date: str | None = _f(None, "Date (ISO) to read catalog prices on; None: today. Pin it to make a saved scenario's prices reproducible.")
     source: str = _f("hand-set scenario prices", "Where these prices come from (filled from the catalog when model is set).")
     as_of: str = _f("2025-11-01", "Date the prices were valid (ISO).")
@@ -315,7 +320,8 @@ class FineTuning(_Group):
     training_usd_per_mtok: float = _f(25.0, "Training price, USD per million training tokens (x epochs). Default: OpenAI gpt-4o fine-tuning (2025).", ge=0, le=MAX_USD_PER_MTOK)
     input_usd_per_mtok: float = _f(3.75, "Fine-tuned model input price. Default: OpenAI fine-tuned gpt-4o (2025).", ge=0, le=MAX_USD_PER_MTOK)
     output_usd_per_mtok: float = _f(15.0, "Fine-tuned model output price. Default: OpenAI fine-tuned gpt-4o (2025).", ge=0, le=MAX_USD_PER_MTOK)
-    hosting_usd_per_hour: float = _f(0.0, "Dedicated hosting of the fine-tuned model (0 for serverless per-token pricing).", ge=0, le=1e6)
+    hosting_usd_per_hour: float = _f(0.0, "Dedicated hosting of the fine-tuned model (0 for serverless per-token pricing); ignored when serving.fine_tuned_model is 'dedicated' (the GPU bill replaces it).", ge=0, le=1e6)
+    batch_discount_share: float = _f(0.0, "Batch API discount on the fine-tuned model's token prices for the offline share. Default 0: no batch price is assumed for fine-tuned endpoints (set it where your provider has one).", ge=0, lt=1)
     prefill_tokens_per_s: float = _f(8_000.0, "Fine-tuned model prefill rate.", gt=0, le=1e15)
     decode_tokens_per_s: float = _f(60.0, "Fine-tuned model decode rate.", gt=0, le=1e15)
     network_rtt_s: float = _f(0.3, "Network round trip to the fine-tuned model's endpoint.", ge=0, le=3600)
@@ -323,6 +329,92 @@ class FineTuning(_Group):
     latency_source: str = _f("hand-set defaults (typical frontier API model)", "Where the fine-tuned model's speeds come from.")
     source: str = _f("hand-set scenario prices", "Where the fine-tuning prices come from.")
     as_of: str = _f("2025-11-01", "Date the fine-tuning prices were valid (ISO).")
+
+
+class RateLimitGroup(_Group):
+    """The provider's rate limits on the base model's API, and the client's retry policy (docs/capacity.md).
+
+    Default: no limits (every field None), today's behaviour. Set ``tier`` (a row of
+    data/prices/rate_limits.csv) or all three per-minute limits; hand-set limits override
+    the tier's.
+    """
+
+    tier: str | None = _f(None, "Provider tier from data/prices/rate_limits.csv: 'PROVIDER/TIER' (e.g. 'anthropic/4') or 'TIER' for the provider of prices.model; its limits are those of prices.model's class. None: no tier.")
+    requests_per_minute: float | None = _f(None, "Requests per minute (RPM bucket). None: from tier, or no limits.", gt=0, le=1e9)
+    input_tokens_per_minute: float | None = _f(None, "Input tokens per minute (ITPM bucket). None: from tier, or no limits.", gt=0, le=1e13)
+    output_tokens_per_minute: float | None = _f(None, "Output tokens per minute (OTPM bucket). None: from tier, or no limits.", gt=0, le=1e13)
+    counted_input: Literal["uncached", "all"] | None = _f(None, "Which input tokens count toward ITPM: 'uncached' (cache reads exempt, as Anthropic's current models) or 'all'. None: the tier's rule, else 'all'.")
+    burst_s: float = _f(60.0, "Bucket size in seconds of refill (burst = limit / 60 x this). Default: one minute's worth (the issue's reading of per-minute limits).", gt=0, le=86_400)
+    retry_limit: int = _f(3, "Retries after a 429 before the request fails (counted in failed_share). Assumption: a typical SDK default (Anthropic's and OpenAI's SDKs retry 2 times by default).", ge=0, le=20)
+    backoff_base_s: float = _f(1.0, "Exponential backoff: retry n waits min(backoff_cap_s, backoff_base_s x 2^n) x (1 + jitter_share x u). Assumption.", ge=0, le=3600)
+    backoff_cap_s: float = _f(60.0, "Longest backoff before jitter. Assumption.", ge=0, le=86_400)
+    jitter_share: float = _f(0.5, "Jitter: the backoff is stretched by up to this share (u uniform in [0, 1)). Assumption.", ge=0, le=1)
+    honour_retry_after: bool = _f(True, "Wait at least the 429's retry-after (the time until the buckets hold the request) before retrying.")
+    applies_to: Literal["base", "base_and_fine_tuned"] = _f("base", "Which serverless endpoints the limits apply to: the base model only (a fine-tuned model on another provider has its own limits), or both.")
+    cache_reads_exempt: bool | None = _f(None, "Filled from the tier when one is set (whether its provider exempts cache reads).")
+
+    @property
+    def enabled(self) -> bool:
+        return None not in (self.requests_per_minute, self.input_tokens_per_minute, self.output_tokens_per_minute)
+
+    @model_validator(mode="after")
+    def _complete(self) -> "RateLimitGroup":
+        given = [x is not None for x in (self.requests_per_minute, self.input_tokens_per_minute, self.output_tokens_per_minute)]
+        if any(given) and not all(given):
+            raise ValueError("set all three of requests_per_minute, input_tokens_per_minute and output_tokens_per_minute, "
+                             "or a tier (whose limits fill the ones not set)")
+        return self
+
+    def counts_uncached_only(self) -> bool:
+        """True where cache reads do not count toward the input-token limit."""
+        if self.counted_input is not None:
+            return self.counted_input == "uncached"
+        return bool(self.cache_reads_exempt)
+
+
+class Serving(_Group):
+    """How each model is served: serverless per-token API (today's behaviour) or a dedicated GPU deployment.
+
+    A dedicated model is billed per GPU-hour (replicas x gpus_per_replica_count x hours x the GPU's price,
+    data/prices/gpus.csv), not per token, and its speed per stream follows the roofline batching
+    curve of simlib.engine.dedicated at the number of requests in flight on its replica.
+    The roofline fields describe the model deployed (defaults: a 70B dense model in FP8, Llama-3-70B's
+    KV layout); they apply to whichever model is dedicated (each gets its own replicas).
+    """
+
+    base_model: Literal["serverless", "dedicated"] = _f("serverless", "'serverless' (the provider's per-token API, behind rate_limits) or 'dedicated' (an open-weight base model on our GPUs).")
+    fine_tuned_model: Literal["serverless", "dedicated"] = _f("serverless", "'serverless' (per-token fine-tuned endpoint) or 'dedicated' (the fine-tuned model on our GPUs).")
+    gpu: str = _f("nvidia-h100-sxm", "GPU type from data/prices/gpus.csv.")
+    gpus_per_replica_count: int = _f(4, "GPUs per replica (tensor parallel). Default: 4 x H100 holds a 70B FP8 model with room for KV cache.", ge=1, le=64)
+    replicas_count: int | None = _f(None, "Replicas per dedicated model. None: the smallest count whose simulated p95 latency at the busiest hour meets p95_target_s (simlib.engine.dedicated.size_replicas).", ge=1, le=10_000)
+    p95_target_s: float = _f(10.0, "p95 latency target the replicas are sized to (when replicas_count is None). Assumption.", gt=0, le=86_400)
+    replicas_count_limit: int = _f(256, "Largest replica count the sizing tries (a target none meets is a scenario error).", ge=1, le=10_000)
+    parameters_count: float = _f(70e9, "Parameters of the dedicated model. Default: a 70B dense model (Llama-3-70B class).", gt=0, le=1e13)
+    parameter_bytes: float = _f(1.0, "Bytes per weight. Default: FP8.", gt=0, le=8)
+    kv_token_bytes: float = _f(163_840.0, "KV-cache bytes per token: 2 x layers x KV heads x head dim x bytes. Default: Llama-3-70B in FP8 (2 x 80 x 8 x 128 x 1).", gt=0, le=1e8)
+    stream_context_tokens: float = _f(4_000.0, "Context tokens held per stream for the KV read per decode step. Assumption.", gt=0, le=1e8)
+    batch_streams_limit: int = _f(32, "Streams one replica serves at once (more wait FIFO). Assumption: a vLLM-style continuous batch.", ge=1, le=4096)
+    bandwidth_efficiency_share: float = _f(0.7, "Share of the GPUs' memory bandwidth real kernels reach. Assumption.", gt=0, le=1)
+    compute_efficiency_share: float = _f(0.5, "Share of the GPUs' dense BF16 FLOP/s real kernels reach. Assumption.", gt=0, le=1)
+    speculative: bool = _f(False, "Speculative decoding: decode speed x (1 - a^(g+1)) / ((1 - a)(g c + 1)) (Leviathan et al. 2023).")
+    acceptance_share: float = _f(0.9, "Speculative decoding: acceptance rate a of drafted tokens. Assumption.", ge=0, le=1)
+    draft_tokens: int = _f(8, "Speculative decoding: draft length g. Assumption.", ge=0, le=256)
+    draft_cost_multiplier: float = _f(0.05, "Speculative decoding: cost c of one draft step / one target step (about 0 when the draft is the edited file). Assumption.", ge=0, le=10)
+
+    @field_validator("gpu")
+    @classmethod
+    def _gpu_on_file(cls, value: str) -> str:
+        from simlib.prices import UnknownModelError, gpu
+
+        try:
+            gpu(value)
+        except UnknownModelError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    def dedicated(self, fine_tuned: bool) -> bool:
+        """True when the model a strategy uses (fine-tuned or base) is served on dedicated GPUs."""
+        return (self.fine_tuned_model if fine_tuned else self.base_model) == "dedicated"
 
 
 class PromptCache(_Group):
@@ -429,373 +521,3 @@ class Requirements(_Group):
     citations_required: bool = _f(False, "Every answer must be backed by a source: judged as citable_share >= citable_share_min. Default: not required.")
     citable_share_min: float = _f(0.9, "Threshold on citable_share when citations_required is true. Default 0.9, an assumption: top-5 retrieval recalls the needed chunk in about 90-95% of queries (retrieval.recall_ceiling_share 0.95), so no retriever backs every answer.", ge=0, le=1)
     monthly_budget_max_usd: float | None = _f(None, "Highest acceptable monthly cost. None: no requirement.", ge=0, le=1e12)
-
-
-class Scenario(_Group):
-    """A whole scenario. Build with ``Scenario(**data)``, ``load_scenario(path)`` or a preset."""
-
-    name: str = _f("custom", "Short name shown on charts and exports.")
-    story: str = _f("", "One line saying what system this scenario describes.")
-    sources: dict[str, str] = _f({}, "Where the scenario's numbers come from (field path -> source).")
-    catalog_filled: tuple[str, ...] = _f((), "Fields whose values came from the price catalog (set when the scenario is built).")
-    workload: Workload = Workload()
-    knowledge: Knowledge = Knowledge()
-    retrieval: Retrieval = Retrieval()
-    model: Model = Model()
-    prompt: Prompt = Prompt()
-    prices: Prices = Prices()
-    fine_tuning: FineTuning = FineTuning()
-    prompt_cache: PromptCache = PromptCache()
-    quality: Quality = Quality()
-    sessions: Sessions = Sessions()
-    simulation: Simulation = Simulation()
-    requirements: Requirements = Requirements()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _fill_from_catalog(cls, data: Any) -> Any:
-        """Fill prices from the catalog for named models; hand-set fields win."""
-        if not isinstance(data, dict) or not _names_catalog_model(data):
-            return data
-        return _resolve_catalog(data)
-
-    # -- derived quantities used by the engine --------------------------------------
-    @property
-    def arrival_rate_per_s(self) -> float:
-        """Mean arrival rate, queries per second."""
-        return self.workload.queries_per_day / SECONDS_PER_DAY
-
-    def with_changes(self, changes: dict[str, Any] | None = None, /, **groups: Any) -> "Scenario":
-        """A new, re-validated scenario with some fields changed.
-
-        ``changes`` maps dotted paths to values (``{"workload.queries_per_day": 1e5}``);
-        keyword arguments take whole or partial groups (``retrieval={"top_k": 8}``).
-        """
-        # Only what was set by hand travels: defaults stay defaults, and catalog values are
-        # looked up again (for a new model, or the same one).
-        data = self.model_dump(mode="python", exclude_unset=True)
-        for path in data.pop("catalog_filled", ()):
-            _del_path(data, path)
-        for path, value in (changes or {}).items():
-            _set_path(data, path, value)
-        for group, value in groups.items():
-            if isinstance(value, dict) and isinstance(data.get(group), dict):
-                data[group] = _deep_merge(data[group], value)
-            else:
-                data[group] = value
-        return build_scenario(data)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dict of every field (what ``--json`` embeds).
-
-        The one infinite value a scenario may hold (``prompt_cache.ttl_s``: an entry that
-        never expires) is written as the string "inf", which loads back as infinity.
-        """
-        data = self.model_dump(mode="json")
-        if math.isinf(self.prompt_cache.ttl_s):
-            data["prompt_cache"]["ttl_s"] = "inf"
-        return data
-
-
-# --- building and loading -------------------------------------------------------------
-
-def _resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
-    """Fill prices, the provider's cache rules and the context window from the catalog for named models.
-
-    Only fields the user did not set are filled, so a hand-set price always wins. The
-    catalog is read as of ``prices.catalog_date`` (default: today), since it holds
-    scheduled price changes.
-    """
-    from datetime import date
-
-    prices = data.get("prices")
-    ft = data.get("fine_tuning")
-    marks: list[str] = []
-    if isinstance(prices, dict) and prices.get("model"):
-        from simlib import prices as catalog
-
-        on = prices.get("catalog_date")
-        if on:
-            try:
-                on = date.fromisoformat(str(on))
-            except ValueError:
-                raise ScenarioError([Problem("prices.catalog_date", f"not an ISO date (YYYY-MM-DD), got {on!r}")]) from None
-        else:
-            on = None
-        looked_up = catalog.effective_token_prices(prices["model"], on=on)
-        filled = dict(prices)
-        for key in _CATALOG_KEYS["prices"]:
-            if key not in filled and looked_up.get(key) is not None:
-                filled[key] = looked_up[key]
-                marks.append(f"prices.{key}")
-        data = {**data, "prices": filled}
-        cache = dict(data["prompt_cache"]) if isinstance(data.get("prompt_cache"), dict) else {}
-        rules = looked_up.get("cache_rules") or {}
-        inp = looked_up.get("input_usd_per_mtok") or 0.0
-        before = set(cache)
-        mode = cache.setdefault("mode", rules.get("mode", "explicit"))
-        for key in ("min_cacheable_tokens", "increment_tokens", "storage_usd_per_mtok_hour"):
-            if key not in cache and rules.get(key) is not None:
-                cache[key] = rules[key]
-        if inp > 0:
-            ttl = _number_or(cache.get("ttl_s"), PromptCache.model_fields["ttl_s"].default)  # raw input: validated later
-            if "read_multiplier" not in cache and looked_up.get("cache_read_usd_per_mtok") is not None:
-                cache["read_multiplier"] = round(looked_up["cache_read_usd_per_mtok"] / inp, 6)
-            if "write_multiplier" not in cache:
-                if mode == "automatic":
-                    cache["write_multiplier"] = 1.0
-                else:
-                    one_hour = looked_up.get("cache_write_1h_usd_per_mtok")
-                    write = one_hour if (ttl > 300 and one_hour is not None) else looked_up.get("cache_write_usd_per_mtok")
-                    if write is not None:
-                        cache["write_multiplier"] = round(write / inp, 6)
-        marks += [f"prompt_cache.{k}" for k in set(cache) - before]
-        data = {**data, "prompt_cache": cache}
-        model = dict(data["model"]) if isinstance(data.get("model"), dict) else {}
-        if "name" not in model:
-            model["name"] = prices["model"]
-            marks.append("model.name")
-        if "context_window_tokens" not in model:
-            window = catalog.model_context_window_tokens(prices["model"])
-            if window:
-                model["context_window_tokens"] = int(window)
-                marks.append("model.context_window_tokens")
-        marks += _fill_latency(model, prices["model"], "model", _MODEL_SPEED_KEYS)
-        data = {**data, "model": model}
-    if isinstance(ft, dict) and ft.get("model"):
-        from simlib import prices as catalog
-
-        looked_up = catalog.fine_tune_prices(ft["model"])
-        filled = dict(ft)
-        for key in _CATALOG_KEYS["fine_tuning"]:
-            if key not in filled and looked_up.get(key) is not None:
-                filled[key] = looked_up[key]
-                marks.append(f"fine_tuning.{key}")
-        marks += _fill_latency(filled, ft["model"], "fine_tuning", _FT_SPEED_KEYS)
-        data = {**data, "fine_tuning": filled}
-    if marks:
-        data = {**data, "catalog_filled": tuple(sorted(set(data.get("catalog_filled", ())) | set(marks)))}
-    return data
-
-
-def _number_or(value: Any, default: float) -> float:
-    """A raw (unvalidated) input as a float, or the default if it is not one (validation reports it)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return default
-    try:
-        return float(value)
-    except (ValueError, OverflowError):
-        return default
-
-
-_CATALOG_KEYS = {
-    "prices": {
-        "input_usd_per_mtok", "output_usd_per_mtok", "long_context_threshold_tokens",
-        "long_context_input_usd_per_mtok", "long_context_output_usd_per_mtok", "source", "as_of",
-    },
-    "fine_tuning": {"training_usd_per_mtok", "input_usd_per_mtok", "output_usd_per_mtok", "hosting_usd_per_hour", "source", "as_of"},
-}
-
-
-_MODEL_SPEED_KEYS = ("prefill_tokens_per_s", "cached_prefill_tokens_per_s", "cache_overhead_s", "decode_tokens_per_s", "network_rtt_s")
-_FT_SPEED_KEYS = ("prefill_tokens_per_s", "decode_tokens_per_s", "network_rtt_s")
-
-
-def _fill_latency(group: dict[str, Any], model: str, prefix: str, keys: tuple[str, ...]) -> list[str]:
-    """Fill a group's speeds from data/prices/latency.csv (typical figures for the model's class)."""
-    from simlib import prices as catalog
-
-    try:
-        figures = catalog.latency_figures(model)
-    except catalog.UnknownModelError:
-        return []  # no latency class for this model: the documented defaults stay
-    marks = []
-    for key in keys:
-        if key not in group and figures.get(key) is not None:
-            group[key] = figures[key]
-            marks.append(f"{prefix}.{key}")
-    if "latency_source" not in group:
-        group["latency_source"] = f"{figures.get('latency_class')}: {figures.get('source')} (as of {figures.get('as_of')})"
-        marks.append(f"{prefix}.latency_source")
-    return marks
-
-
-def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    parts = path.split(".")
-    node = data
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise ScenarioError([Problem(path, f"'{part}' is not a group of the scenario")])
-        node = child
-    node[parts[-1]] = value
-
-
-def _del_path(data: dict[str, Any], path: str) -> None:
-    *parents, last = path.split(".")
-    node: Any = data
-    for part in parents:
-        node = node.get(part) if isinstance(node, dict) else None
-    if isinstance(node, dict):
-        node.pop(last, None)
-
-
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "sources":
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def _valid_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names valid at ``loc`` (the parent of a bad key), for 'did you mean'."""
-    current: Any = model
-    for part in loc:
-        field = current.model_fields.get(part) if isinstance(part, str) else None
-        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
-            return []
-        current = field.annotation
-    return list(current.model_fields)
-
-
-def _explain(err: dict[str, Any]) -> Problem:
-    loc = tuple(err["loc"])
-    path = ".".join(str(p) for p in loc)
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        from simlib.loading import did_you_mean
-
-        names = _valid_names(Scenario, loc[:-1])
-        hint = did_you_mean(loc[-1], names, otherwise=f"; valid names here: {', '.join(names)}" if names else "")
-        return Problem(path, f"unknown field{hint}")
-    got = err.get("input")
-    shown = repr(got) if not isinstance(got, dict) else "a mapping"
-    msg = err["msg"]
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    return Problem(path or "scenario", f"{msg} (got {shown})")
-
-
-def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenario:
-    """Validate ``data`` into a :class:`Scenario`, or raise ScenarioError listing every problem."""
-    if not isinstance(data, dict):
-        raise ScenarioError([Problem("", f"a scenario must be a mapping of groups, got {type(data).__name__}")], source=source)
-    if _names_catalog_model(data):
-        from simlib.prices import UnknownModelError
-
-        try:
-            data = _resolve_catalog(data)
-        except UnknownModelError as exc:
-            raise ScenarioError([Problem(_catalog_field(data, exc), str(exc))], source=source) from None
-        except ScenarioError as exc:
-            raise ScenarioError(exc.problems, source=source) from None
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise ScenarioError([_explain(e) for e in exc.errors()], source=source) from None
-    problems = check_run_size(scenario)
-    if scenario.sessions.kind != "none" and scenario.workload.arrival_process == "trace":
-        problems.append(Problem("sessions.kind", (
-            f"'{scenario.sessions.kind}' draws its own session arrivals, so workload.arrival_process must be 'poisson' "
-            "or 'daily_profile', not 'trace' (a replayed trace brings its conversations with it: its prefix blocks)")))
-    if problems:
-        raise ScenarioError(problems, source=source)
-    if scenario.workload.arrival_process == "trace":
-        from simlib.traces import check_replay  # the trace file, its window and the query count
-
-        try:
-            check_replay(scenario)
-        except ScenarioError as exc:
-            raise ScenarioError(exc.problems, source=source) from None
-    return scenario
-
-
-def check_run_size(scenario: Scenario) -> list[Problem]:
-    """Limits relative to the horizon: the events a run must draw stay bounded.
-
-    horizon_s = simulation.queries / (workload.queries_per_day / 86,400). Over the horizon
-    plus the look-back the change history needs (the longest lag or period), the expected
-    changes are changes_per_day / 86,400 x (horizon_s + look-back_s); each periodic process
-    (batch re-index, periodic cache rebuild, retraining) fires horizon_s / period times.
-    """
-    w, k, ft, pc, sim = scenario.workload, scenario.knowledge, scenario.fine_tuning, scenario.prompt_cache, scenario.simulation
-    problems: list[Problem] = []
-    horizon_s = sim.queries / scenario.arrival_rate_per_s
-    if horizon_s > MAX_HORIZON_S:
-        problems.append(Problem("workload.queries_per_day", (
-            f"{sim.queries:,} queries at {w.queries_per_day:g}/day span {horizon_s / 86_400 / 365.25:,.0f} years "
-            f"(limit {MAX_HORIZON_S / 86_400 / 365.25:,.0f}); raise queries_per_day or lower simulation.queries")))
-        return problems
-    retrain_s = ft.retrain_interval_days * SECONDS_PER_DAY
-    lookback_s = max(k.index_lag_s, k.reindex_interval_s + k.reindex_duration_s,
-                     retrain_s + ft.training_duration_s + ft.deploy_delay_s, pc.rebuild_interval_s)
-    changes = k.changes_per_day / SECONDS_PER_DAY * (horizon_s + lookback_s)
-    if changes > MAX_CHANGES_PER_RUN:
-        problems.append(Problem("knowledge.changes_per_day", (
-            f"{k.changes_per_day:g} changes/day over the {horizon_s / 86_400:,.1f}-day horizon and "
-            f"{lookback_s / 86_400:,.1f}-day look-back (the longest lag or period) draws ~{changes:,.0f} changes "
-            f"(limit {MAX_CHANGES_PER_RUN:,}); lower changes_per_day, the periods, or simulation.queries")))
-    periodic = [("fine_tuning.retrain_interval_days", retrain_s)]
-    if k.index_refresh == "batch":
-        periodic.append(("knowledge.reindex_interval_s", k.reindex_interval_s))
-    if pc.rebuild_policy == "periodic":
-        periodic.append(("prompt_cache.rebuild_interval_s", pc.rebuild_interval_s))
-    for path, period_s in periodic:
-        events = horizon_s / period_s
-        if events > MAX_PERIODIC_EVENTS_PER_RUN:
-            problems.append(Problem(path, (
-                f"a period of {period_s:g} s fires {events:,.0f} times over the {horizon_s:,.0f}-s horizon "
-                f"(limit {MAX_PERIODIC_EVENTS_PER_RUN:,}); lengthen it or simulate fewer queries")))
-    return problems
-
-
-def _names_catalog_model(data: dict[str, Any]) -> bool:
-    # only a string names a catalog model; anything else is left to validation to report
-    return any(isinstance(data.get(g), dict) and isinstance(data[g].get("model"), str) and data[g]["model"]
-               for g in ("prices", "fine_tuning"))
-
-
-def _catalog_field(data: dict[str, Any], exc: Exception) -> str:
-    name = getattr(exc, "name", None)
-    ft = data.get("fine_tuning")
-    if isinstance(ft, dict) and ft.get("model") == name:
-        return "fine_tuning.model"
-    return "prices.model"
-
-
-def _read_mapping(path: Path) -> dict[str, Any]:
-    """A scenario file's mapping, read within the bounds of simlib.loading (size, aliases, depth, duplicates)."""
-    from simlib.loading import read_mapping
-
-    return read_mapping(path, what="scenario file")
-
-
-def scenario_from_mapping(data: dict[str, Any], *, source: str | None = None) -> Scenario:
-    """Build a scenario from a mapping that may name a preset as its ``base``."""
-    data = dict(data)
-    has_base = "base" in data
-    base = data.pop("base", None)
-    if has_base:
-        from simlib.presets import preset_data
-
-        if not isinstance(base, str):
-            raise ScenarioError([Problem("base", f"must be a preset name, got {base!r}")], source=source)
-        data = _deep_merge(preset_data(base), data)
-    return build_scenario(data, source=source)
-
-
-def load_preset(name: str) -> Scenario:
-    """The validated scenario of a shipped preset (data/presets/NAME.yaml)."""
-    from simlib.presets import preset_data
-
-    return build_scenario(preset_data(name), source=f"preset {name}")
-
-
-def load_scenario(path: str | Path) -> Scenario:
-    """Load a scenario from a YAML or JSON file (safe loading; ``base:`` names a preset)."""
-    path = Path(path)
-    data = _read_mapping(path)
-    return scenario_from_mapping(data, source=str(path))

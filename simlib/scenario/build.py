@@ -1,0 +1,233 @@
+"""The scenario: one validated, immutable description of a system to simulate, and how it is built.
+
+:class:`Scenario` is the tree of the groups in ``schema.py``. Validation happens when the
+scenario is built, never when it runs: a built :class:`Scenario` is always runnable (a
+strategy that cannot fit its context window is reported infeasible by the engine, not
+rejected here). :func:`build_scenario` is the one way in: it fills a named catalog model's
+prices once (``catalog.py``), validates every field (every problem located, with "did you
+mean" for a misspelt name), checks the run-size limits that depend on the horizon, and
+checks a replayed trace's file and window. ``Scenario.with_changes`` returns a new scenario
+built the same way.
+
+Files and presets (``base: docs-assistant``) are read by ``load.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+from pydantic import ValidationError, ValidationInfo, model_validator
+
+from simlib.errors import Problem, ScenarioError
+from simlib.loading import explain_validation
+from simlib.prices import UnknownModelError
+from simlib.scenario.catalog import catalog_field, names_catalog_model, resolve_capacity, resolve_catalog
+from simlib.scenario.schema import (
+    MAX_CHANGES_PER_RUN,
+    MAX_HORIZON_S,
+    MAX_PERIODIC_EVENTS_PER_RUN,
+    SECONDS_PER_DAY,
+    FineTuning,
+    Knowledge,
+    Model,
+    Prices,
+    Prompt,
+    PromptCache,
+    Quality,
+    RateLimitGroup,
+    Requirements,
+    Sessions,
+    Retrieval,
+    Serving,
+    Simulation,
+    Workload,
+    _f,
+    _Group,
+)
+
+_FILLED = "catalog_filled"  # validation context key: build_scenario has run the catalog fill
+
+
+class Scenario(_Group):
+    """A whole scenario. Build with ``build_scenario(data)``, ``load_scenario(path)`` or a preset;
+    ``Scenario()`` is the documented defaults."""
+
+    name: str = _f("custom", "Short name shown on charts and exports.")
+    story: str = _f("", "One line saying what system this scenario describes.")
+    sources: dict[str, str] = _f({}, "Where the scenario's numbers come from (field path -> source).")
+    catalog_filled: tuple[str, ...] = _f((), "Fields whose values came from the price catalog (set when the scenario is built).")
+    workload: Workload = Workload()
+    knowledge: Knowledge = Knowledge()
+    retrieval: Retrieval = Retrieval()
+    model: Model = Model()
+    prompt: Prompt = Prompt()
+    prices: Prices = Prices()
+    fine_tuning: FineTuning = FineTuning()
+    prompt_cache: PromptCache = PromptCache()
+    rate_limits: RateLimitGroup = RateLimitGroup()
+    serving: Serving = Serving()
+    quality: Quality = Quality()
+    sessions: Sessions = Sessions()
+    simulation: Simulation = Simulation()
+    requirements: Requirements = Requirements()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _catalog_filled_first(cls, data: Any, info: ValidationInfo) -> Any:
+        """A named catalog model is filled by build_scenario (once per build); refuse to skip that.
+
+        ``Scenario(prices={"model": ...})`` would otherwise silently run with the default
+        prices, a wrong number with no error.
+        """
+        if isinstance(data, dict) and names_catalog_model(data) and not (info.context or {}).get(_FILLED):
+            raise ValueError("a scenario naming a catalog model (prices.model or fine_tuning.model) is built with "
+                             "simlib.scenario.build_scenario (or load_scenario), which fills its prices from the catalog")
+        return data
+
+    # -- derived quantities used by the engine --------------------------------------
+    @property
+    def arrival_rate_per_s(self) -> float:
+        """Mean arrival rate, queries per second."""
+        return self.workload.queries_per_day / SECONDS_PER_DAY
+
+    def with_changes(self, changes: dict[str, Any] | None = None, /, **groups: Any) -> "Scenario":
+        """A new, re-validated scenario with some fields changed.
+
+        ``changes`` maps dotted paths to values (``{"workload.queries_per_day": 1e5}``);
+        keyword arguments take whole or partial groups (``retrieval={"top_k": 8}``).
+        """
+        # Only what was set by hand travels: defaults stay defaults, and catalog values are
+        # looked up again (for a new model, or the same one).
+        data = self.model_dump(mode="python", exclude_unset=True)
+        for path in data.pop("catalog_filled", ()):
+            _del_path(data, path)
+        for path, value in (changes or {}).items():
+            _set_path(data, path, value)
+        for group, value in groups.items():
+            if isinstance(value, dict) and isinstance(data.get(group), dict):
+                data[group] = deep_merge(data[group], value)
+            else:
+                data[group] = value
+        return build_scenario(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict of every field (what ``--json`` embeds).
+
+        The one infinite value a scenario may hold (``prompt_cache.ttl_s``: an entry that
+        never expires) is written as the string "inf", which loads back as infinity.
+        """
+        data = self.model_dump(mode="json")
+        if math.isinf(self.prompt_cache.ttl_s):
+            data["prompt_cache"]["ttl_s"] = "inf"
+        return data
+
+
+# --- building ---------------------------------------------------------------------------
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ScenarioError([Problem(path, f"'{part}' is not a group of the scenario")])
+        node = child
+    node[parts[-1]] = value
+
+
+def _del_path(data: dict[str, Any], path: str) -> None:
+    *parents, last = path.split(".")
+    node: Any = data
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(last, None)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` laid over ``base``, group by group (``sources`` is replaced whole, not merged)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "sources":
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenario:
+    """Validate ``data`` into a :class:`Scenario`, or raise ScenarioError listing every problem."""
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem("", f"a scenario must be a mapping of groups, got {type(data).__name__}")], source=source)
+    try:  # rate-limit tier and batch discount from data/prices
+        data = resolve_capacity(data)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.problems, source=source) from None
+    if names_catalog_model(data):  # the one catalog fill of this build
+        try:
+            data = resolve_catalog(data)
+        except UnknownModelError as exc:
+            raise ScenarioError([Problem(catalog_field(data, exc), str(exc))], source=source) from None
+        except ScenarioError as exc:
+            raise ScenarioError(exc.problems, source=source) from None
+    try:
+        scenario = Scenario.model_validate(data, context={_FILLED: True})
+    except ValidationError as exc:
+        raise ScenarioError(explain_validation(exc, Scenario, otherwise=lambda names: f"; valid names here: {', '.join(names)}"),
+                            source=source) from None
+    problems = check_run_size(scenario)
+    if scenario.sessions.kind != "none" and scenario.workload.arrival_process == "trace":
+        problems.append(Problem("sessions.kind", (
+            f"'{scenario.sessions.kind}' draws its own session arrivals, so workload.arrival_process must be 'poisson' "
+            "or 'daily_profile', not 'trace' (a replayed trace brings its conversations with it: its prefix blocks)")))
+    if problems:
+        raise ScenarioError(problems, source=source)
+    if scenario.workload.arrival_process == "trace":
+        from simlib.traces import check_replay  # lazy: numpy loads only for a replayed trace
+
+        try:  # the trace file, its window and the query count
+            check_replay(scenario)
+        except ScenarioError as exc:
+            raise ScenarioError(exc.problems, source=source) from None
+    return scenario
+
+
+def check_run_size(scenario: Scenario) -> list[Problem]:
+    """Limits relative to the horizon: the events a run must draw stay bounded.
+
+    horizon_s = simulation.queries / (workload.queries_per_day / 86,400). Over the horizon
+    plus the look-back the change history needs (the longest lag or period), the expected
+    changes are changes_per_day / 86,400 x (horizon_s + look-back_s); each periodic process
+    (batch re-index, periodic cache rebuild, retraining) fires horizon_s / period times.
+    """
+    w, k, ft, pc, sim = scenario.workload, scenario.knowledge, scenario.fine_tuning, scenario.prompt_cache, scenario.simulation
+    problems: list[Problem] = []
+    horizon_s = sim.queries / scenario.arrival_rate_per_s
+    if horizon_s > MAX_HORIZON_S:
+        problems.append(Problem("workload.queries_per_day", (
+            f"{sim.queries:,} queries at {w.queries_per_day:g}/day span {horizon_s / 86_400 / 365.25:,.0f} years "
+            f"(limit {MAX_HORIZON_S / 86_400 / 365.25:,.0f}); raise queries_per_day or lower simulation.queries")))
+        return problems
+    retrain_s = ft.retrain_interval_days * SECONDS_PER_DAY
+    lookback_s = max(k.index_lag_s, k.reindex_interval_s + k.reindex_duration_s,
+                     retrain_s + ft.training_duration_s + ft.deploy_delay_s, pc.rebuild_interval_s)
+    changes = k.changes_per_day / SECONDS_PER_DAY * (horizon_s + lookback_s)
+    if changes > MAX_CHANGES_PER_RUN:
+        problems.append(Problem("knowledge.changes_per_day", (
+            f"{k.changes_per_day:g} changes/day over the {horizon_s / 86_400:,.1f}-day horizon and "
+            f"{lookback_s / 86_400:,.1f}-day look-back (the longest lag or period) draws ~{changes:,.0f} changes "
+            f"(limit {MAX_CHANGES_PER_RUN:,}); lower changes_per_day, the periods, or simulation.queries")))
+    periodic = [("fine_tuning.retrain_interval_days", retrain_s)]
+    if k.index_refresh == "batch":
+        periodic.append(("knowledge.reindex_interval_s", k.reindex_interval_s))
+    if pc.rebuild_policy == "periodic":
+        periodic.append(("prompt_cache.rebuild_interval_s", pc.rebuild_interval_s))
+    for path, period_s in periodic:
+        events = horizon_s / period_s
+        if events > MAX_PERIODIC_EVENTS_PER_RUN:
+            problems.append(Problem(path, (
+                f"a period of {period_s:g} s fires {events:,.0f} times over the {horizon_s:,.0f}-s horizon "
+                f"(limit {MAX_PERIODIC_EVENTS_PER_RUN:,}); lengthen it or simulate fewer queries")))
+    return problems

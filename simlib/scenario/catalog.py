@@ -1,0 +1,197 @@
+"""The catalog fill: prices, cache rules, context window and speeds of a named catalog model.
+
+A scenario that sets ``prices.model`` (or ``fine_tuning.model``) takes every field the user
+did not set from the price catalog (``simlib.prices``); a hand-set value always wins. The
+filled paths are recorded in ``catalog_filled`` so ``Scenario.with_changes`` can drop them
+and look them up again (for a new model, or the same one). ``build_scenario`` runs the fill
+once per build, before validation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simlib import prices as catalog
+from simlib.errors import Problem, ScenarioError
+from simlib.scenario.schema import PromptCache
+
+
+def names_catalog_model(data: dict[str, Any]) -> bool:
+    """True if ``data`` names a catalog model (only a non-empty string does; anything else is left to validation)."""
+    return any(isinstance(data.get(g), dict) and isinstance(data[g].get("model"), str) and data[g]["model"]
+               for g in ("prices", "fine_tuning"))
+
+
+def catalog_field(data: dict[str, Any], exc: Exception) -> str:
+    """The field that named the unknown model of ``exc`` (prices.model or fine_tuning.model)."""
+    name = getattr(exc, "name", None)
+    ft = data.get("fine_tuning")
+    if isinstance(ft, dict) and ft.get("model") == name:
+        return "fine_tuning.model"
+    return "prices.model"
+
+
+def resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
+    """Fill prices, the provider's cache rules and the context window from the catalog for named models.
+
+    Only fields the user did not set are filled, so a hand-set price always wins. The
+    catalog is read as of ``prices.catalog_date`` (default: today), since it holds
+    scheduled price changes.
+    """
+    from datetime import date
+
+    prices = data.get("prices")
+    ft = data.get("fine_tuning")
+    marks: list[str] = []
+    if isinstance(prices, dict) and prices.get("model"):
+        on = prices.get("catalog_date")
+        if on:
+            try:
+                on = date.fromisoformat(str(on))
+            except ValueError:
+                raise ScenarioError([Problem("prices.catalog_date", f"not an ISO date (YYYY-MM-DD), got {on!r}")]) from None
+        else:
+            on = None
+        looked_up = catalog.effective_token_prices(prices["model"], on=on)
+        filled = dict(prices)
+        for key in _CATALOG_KEYS["prices"]:
+            if key not in filled and looked_up.get(key) is not None:
+                filled[key] = looked_up[key]
+                marks.append(f"prices.{key}")
+        data = {**data, "prices": filled}
+        cache = dict(data["prompt_cache"]) if isinstance(data.get("prompt_cache"), dict) else {}
+        rules = looked_up.get("cache_rules") or {}
+        inp = looked_up.get("input_usd_per_mtok") or 0.0
+        before = set(cache)
+        mode = cache.setdefault("mode", rules.get("mode", "explicit"))
+        for key in ("min_cacheable_tokens", "increment_tokens", "storage_usd_per_mtok_hour"):
+            if key not in cache and rules.get(key) is not None:
+                cache[key] = rules[key]
+        if inp > 0:
+            ttl = _number_or(cache.get("ttl_s"), PromptCache.model_fields["ttl_s"].default)  # raw input: validated later
+            if "read_multiplier" not in cache and looked_up.get("cache_read_usd_per_mtok") is not None:
+                cache["read_multiplier"] = round(looked_up["cache_read_usd_per_mtok"] / inp, 6)
+            if "write_multiplier" not in cache:
+                if mode == "automatic":
+                    cache["write_multiplier"] = 1.0
+                else:
+                    one_hour = looked_up.get("cache_write_1h_usd_per_mtok")
+                    write = one_hour if (ttl > 300 and one_hour is not None) else looked_up.get("cache_write_usd_per_mtok")
+                    if write is not None:
+                        cache["write_multiplier"] = round(write / inp, 6)
+        marks += [f"prompt_cache.{k}" for k in set(cache) - before]
+        data = {**data, "prompt_cache": cache}
+        model = dict(data["model"]) if isinstance(data.get("model"), dict) else {}
+        if "name" not in model:
+            model["name"] = prices["model"]
+            marks.append("model.name")
+        if "context_window_tokens" not in model:
+            window = catalog.model_context_window_tokens(prices["model"])
+            if window:
+                model["context_window_tokens"] = int(window)
+                marks.append("model.context_window_tokens")
+        marks += _fill_latency(model, prices["model"], "model", _MODEL_SPEED_KEYS)
+        data = {**data, "model": model}
+    if isinstance(ft, dict) and ft.get("model"):
+        looked_up = catalog.fine_tune_prices(ft["model"])
+        filled = dict(ft)
+        for key in _CATALOG_KEYS["fine_tuning"]:
+            if key not in filled and looked_up.get(key) is not None:
+                filled[key] = looked_up[key]
+                marks.append(f"fine_tuning.{key}")
+        marks += _fill_latency(filled, ft["model"], "fine_tuning", _FT_SPEED_KEYS)
+        data = {**data, "fine_tuning": filled}
+    if marks:
+        data = {**data, "catalog_filled": tuple(sorted(set(data.get("catalog_filled", ())) | set(marks)))}
+    return data
+
+
+def resolve_capacity(data: dict[str, Any]) -> dict[str, Any]:
+    """Fill rate limits from a named tier and the batch discount from the provider (data/prices).
+
+    ``rate_limits.tier`` 'PROVIDER/TIER' or 'TIER' (the provider of prices.model): the row of
+    data/prices/rate_limits.csv for prices.model's class fills the limits not set by hand and
+    ``cache_reads_exempt``. prices.batch_discount_share and batch_completion_window_s come
+    from data/prices/batch_discounts.csv for prices.model's provider when not set.
+    """
+    prices = data.get("prices") if isinstance(data.get("prices"), dict) else {}
+    model = prices.get("model") if isinstance(prices.get("model"), str) else None
+    marks: list[str] = []
+    limits = data.get("rate_limits")
+    if isinstance(limits, dict) and isinstance(limits.get("tier"), str) and limits["tier"]:
+        tier = limits["tier"]
+        provider, _, name = tier.rpartition("/")
+        if not provider:
+            if model is None:
+                raise ScenarioError([Problem("rate_limits.tier", f"'{tier}' names no provider: write 'PROVIDER/{tier}' or set prices.model")])
+            provider = model.split("/")[0]
+        cls = catalog.rate_limit_class(model) if model else None
+        rows = [r for r in catalog.load_table("rate_limits") if r.provider == provider and r.tier == name
+                and (cls is None or r.model_class == cls)]
+        if not rows:
+            on_file = sorted({f"{r.provider}/{r.tier}" for r in catalog.load_table("rate_limits")})
+            raise ScenarioError([Problem("rate_limits.tier", (
+                f"no tier '{provider}/{name}' on file for {model or 'this model'} (data/prices/rate_limits.csv holds "
+                f"{', '.join(on_file)} for {'its class' if cls else 'Sonnet/Opus 4 models'})"))])
+        row = rows[0]
+        filled = dict(limits)
+        for key in ("requests_per_minute", "input_tokens_per_minute", "output_tokens_per_minute", "cache_reads_exempt"):
+            if key not in filled:
+                filled[key] = getattr(row, key)
+                marks.append(f"rate_limits.{key}")
+        data = {**data, "rate_limits": filled}
+    if model is not None and ("batch_discount_share" not in prices or "batch_completion_window_s" not in prices):
+        try:
+            row = catalog.batch_discount(model.split("/")[0])
+        except catalog.UnknownModelError:
+            row = None
+        if row is not None:
+            filled = dict(prices)
+            for key, value in (("batch_discount_share", row.discount_share), ("batch_completion_window_s", row.completion_window_s)):
+                if key not in filled:
+                    filled[key] = value
+                    marks.append(f"prices.{key}")
+            data = {**data, "prices": filled}
+    if marks:
+        data = {**data, "catalog_filled": tuple(sorted(set(data.get("catalog_filled", ())) | set(marks)))}
+    return data
+
+
+def _number_or(value: Any, default: float) -> float:
+    """A raw (unvalidated) input as a float, or the default if it is not one (validation reports it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return default
+    try:
+        return float(value)
+    except (ValueError, OverflowError):
+        return default
+
+
+_CATALOG_KEYS = {
+    "prices": {
+        "input_usd_per_mtok", "output_usd_per_mtok", "long_context_threshold_tokens",
+        "long_context_input_usd_per_mtok", "long_context_output_usd_per_mtok", "source", "as_of",
+    },
+    "fine_tuning": {"training_usd_per_mtok", "input_usd_per_mtok", "output_usd_per_mtok", "hosting_usd_per_hour", "source", "as_of"},
+}
+
+
+_MODEL_SPEED_KEYS = ("prefill_tokens_per_s", "cached_prefill_tokens_per_s", "cache_overhead_s", "decode_tokens_per_s", "network_rtt_s")
+_FT_SPEED_KEYS = ("prefill_tokens_per_s", "decode_tokens_per_s", "network_rtt_s")
+
+
+def _fill_latency(group: dict[str, Any], model: str, prefix: str, keys: tuple[str, ...]) -> list[str]:
+    """Fill a group's speeds from data/prices/latency.csv (typical figures for the model's class)."""
+    try:
+        figures = catalog.latency_figures(model)
+    except catalog.UnknownModelError:
+        return []  # no latency class for this model: the documented defaults stay
+    marks = []
+    for key in keys:
+        if key not in group and figures.get(key) is not None:
+            group[key] = figures[key]
+            marks.append(f"{prefix}.{key}")
+    if "latency_source" not in group:
+        group["latency_source"] = f"{figures.get('latency_class')}: {figures.get('source')} (as of {figures.get('as_of')})"
+        marks.append(f"{prefix}.latency_source")
+    return marks
