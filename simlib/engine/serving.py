@@ -191,7 +191,8 @@ class ServingPath:
         """Process: one query through retrieval and the model stage."""
         env, world, src = self.env, self.world, self.strategy.knowledge_source
         arrival = env.now
-        self.arrival_at_s[i] = arrival
+        if self.history is not None:  # a later turn arrives when its session sends it (else the drawn time stays)
+            self.arrival_at_s[i] = arrival
         if self.rejected[i]:
             self.finish.done()
             return
