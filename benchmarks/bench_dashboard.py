@@ -66,7 +66,20 @@ def load_times(notebook: Path, charts: int, loads: int, extra: tuple[str, ...]) 
 
 
 def redraw_times(moves: int, extra: tuple[str, ...]) -> dict[str, list[float]]:
-    new, cached = [], []
+    """Release-to-redraw of ``moves`` new and cached scenarios. A move whose charts never
+    redraw (the lost update of docs/dashboard.md "Known issues") is counted in ``lost`` and
+    not timed; the next move goes on."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    new, cached, lost = [], [], 0
+
+    def timed(released: float, into: list[float]) -> None:
+        nonlocal lost
+        try:
+            into.append(wait_redraw(page, released, timeout_s=15))
+        except PlaywrightTimeout:
+            lost += 1
+
     with voila_server(DASHBOARD, extra_args=extra, log_path=OUT / "voila-redraw.log") as url:
         with chromium_page() as page:
             open_dashboard(page, url)
@@ -74,12 +87,10 @@ def redraw_times(moves: int, extra: tuple[str, ...]) -> dict[str, list[float]]:
             click_tab(page, "Retrieval")
             for i in range(moves):
                 dx = 30 + 10 * i  # a new top-k each time
-                released = drag_slider(page, "simlib-retrieval-top-k", dx)
-                new.append(wait_redraw(page, released))
-                released = drag_slider(page, "simlib-retrieval-top-k", -dx)
-                cached.append(wait_redraw(page, released))
+                timed(drag_slider(page, "simlib-retrieval-top-k", dx), new)
+                timed(drag_slider(page, "simlib-retrieval-top-k", -dx), cached)
             chart_data(page, 0)
-    return {"new_scenario_s": new, "cached_scenario_s": cached}
+    return {"new_scenario_s": new, "cached_scenario_s": cached, "lost": lost}
 
 
 def main() -> None:
@@ -104,8 +115,9 @@ def main() -> None:
         "first_paint_ratio_to_bare": round(med([t["first_paint_s"] for t in dash]) / med([t["first_paint_s"] for t in bare]), 2),
         "release_to_redraw_new_s": [round(x, 3) for x in redraw["new_scenario_s"]],
         "release_to_redraw_cached_s": [round(x, 3) for x in redraw["cached_scenario_s"]],
-        "release_to_redraw_new_median_s": round(med(redraw["new_scenario_s"]), 3),
-        "release_to_redraw_cached_median_s": round(med(redraw["cached_scenario_s"]), 3),
+        "release_to_redraw_new_median_s": round(med(redraw["new_scenario_s"]), 3) if redraw["new_scenario_s"] else None,
+        "release_to_redraw_cached_median_s": round(med(redraw["cached_scenario_s"]), 3) if redraw["cached_scenario_s"] else None,
+        "moves_not_redrawn": redraw["lost"],
     }
     OUT.mkdir(parents=True, exist_ok=True)
     name = "dashboard-preheat.json" if args.preheat else "dashboard.json"

@@ -79,6 +79,26 @@ def recommend(answers: Answers) -> Recommendation:
 
 STABLE_CHANGES_PER_DAY = 0.1  # "no changing data": a fact changes about every 10 days across the base
 PER_USER_TENANTS = 1_000  # "per-user data" on a preset with one shared base: split it among 1,000 users
+# assumption: behaviour "needs" fine-tuning when prompting gets at least 5 points less of it right
+SPECIALISED_GAP_SHARE = 0.05
+
+
+def answers_for(scenario: Scenario) -> Answers:
+    """The questionnaire's answers a scenario already gives, so it starts from the preset:
+
+    - changing data: more than ``STABLE_CHANGES_PER_DAY`` knowledge changes a day;
+    - citations: ``requirements.citations_required`` (docs-assistant requires them);
+    - per-user data: more than one tenant;
+    - specialised behaviour: fine-tuned behaviour share at least ``SPECIALISED_GAP_SHARE``
+      above the prompted one.
+    """
+    q = scenario.quality
+    return Answers(
+        changing_data=scenario.knowledge.changes_per_day > STABLE_CHANGES_PER_DAY,
+        citations=bool(scenario.requirements.citations_required),
+        per_user_data=scenario.workload.tenants_count > 1,
+        specialised_behaviour=q.behaviour_fine_tuned_share - q.behaviour_prompted_share >= SPECIALISED_GAP_SHARE - 1e-9,
+    )
 
 
 def scenario_for(answers: Answers, base: Scenario) -> Scenario:
@@ -117,11 +137,28 @@ def scenario_for(answers: Answers, base: Scenario) -> Scenario:
 
 @dataclass
 class Check:
-    """One rule of thumb against the simulated numbers."""
+    """One rule of thumb against the simulated numbers.
+
+    ``claim``: the rule as the article states it; ``evidence``: the numbers used;
+    ``contrary``: what the numbers show when the rule fails here (a clause). ``sentence``
+    says it all in plain words.
+    """
 
     claim: str
     holds: bool | None  # None: the numbers cannot say (a strategy infeasible)
     evidence: str
+    contrary: str = ""
+
+    @property
+    def sentence(self) -> str:
+        """'The rule of thumb says X, but here Y: numbers.' or 'As the rule of thumb says, X: numbers.'"""
+        claim = self.claim[0].lower() + self.claim[1:]
+        if self.holds is False:
+            but = f", but here {self.contrary}" if self.contrary else ", but the numbers here say otherwise"
+            return f"The rule of thumb says {claim}{but}: {self.evidence}."
+        if self.holds is None:
+            return f"The numbers here cannot check that {claim}: {self.evidence}."
+        return f"As the rule of thumb says, {claim}: {self.evidence}."
 
 
 @dataclass
@@ -154,41 +191,49 @@ def rule_checks(result: RunResult, recommendation: Recommendation) -> Verdict:
     ones; only retrieval gives citable answers; the recommended strategy is within 10% of
     the best quality proxy and within 25% of the cheapest feasible strategy's cost.
     """
+    from simlib.engine.strategies import display_name as label
+
     checks: list[Check] = []
     ft_cost, rag_cost = _m(result, "fine_tune", "cost_per_query_usd"), _m(result, "rag", "cost_per_query_usd")
     if ft_cost is not None and rag_cost is not None:
         checks.append(Check("Fine-tuning costs less per query than RAG (no retrieval, shorter prompts)",
-                            ft_cost < rag_cost, f"fine-tuning {_usd(ft_cost)} vs RAG {_usd(rag_cost)} per query, "
-                            "training amortised"))
+                            ft_cost < rag_cost, f"fine-tuning {_usd(ft_cost)} against RAG {_usd(rag_cost)} per query, "
+                            "training amortised", "fine-tuning costs more per query"))
     ft_lat, rag_lat = _m(result, "fine_tune", "latency_p95_s"), _m(result, "rag", "latency_p95_s")
     if ft_lat is not None and rag_lat is not None:
         checks.append(Check("Fine-tuning answers faster than RAG (no retrieval round trip)",
-                            ft_lat < rag_lat, f"p95 latency {ft_lat:.2f} s vs {rag_lat:.2f} s"))
+                            ft_lat < rag_lat, f"p95 latency {ft_lat:.2f} s against {rag_lat:.2f} s",
+                            "fine-tuning answers no faster"))
     ft_fresh, rag_fresh = _m(result, "fine_tune", "fresh_share"), _m(result, "rag", "fresh_share")
     if ft_fresh is not None and rag_fresh is not None:
         checks.append(Check("RAG is as fresh as the index; fine-tuning is frozen at training time",
-                            rag_fresh >= ft_fresh, f"fresh answers: RAG {rag_fresh:.1%}, fine-tuning {ft_fresh:.1%}"))
+                            rag_fresh >= ft_fresh, f"fresh answers: RAG {rag_fresh:.1%}, fine-tuning {ft_fresh:.1%}",
+                            "fine-tuning gives fresher answers than RAG"))
     ft_cite, rag_cite = _m(result, "fine_tune", "citable_share"), _m(result, "rag", "citable_share")
     if ft_cite is not None and rag_cite is not None:
         checks.append(Check("Only retrieval can cite its sources", rag_cite > ft_cite,
-                            f"citable answers: RAG {rag_cite:.1%}, fine-tuning {ft_cite:.1%}"))
+                            f"citable answers: RAG {rag_cite:.1%}, fine-tuning {ft_cite:.1%}",
+                            "RAG cites no more answers than fine-tuning"))
     pick = recommendation.strategy
+    name = label(pick)
     feasible = [s for s in result.strategies if result.feasibility.get(s) is None]
     if pick not in feasible:
-        checks.append(Check(f"The tree's pick ({pick}) can run here", False,
-                            f"infeasible: {result.feasibility.get(pick)}"))
+        checks.append(Check(f"The tree's pick ({name}) can run here", False,
+                            f"infeasible: {result.feasibility.get(pick)}", f"{name} cannot run"))
         return Verdict(recommendation, checks)
     quality = {s: _m(result, s, "quality_proxy") for s in feasible}
     quality = {s: v for s, v in quality.items() if v is not None}
     best_q = max(quality, key=quality.get)
-    checks.append(Check(f"The tree's pick ({pick}) is among the best on the quality proxy (within 10%)",
+    checks.append(Check(f"The tree's pick ({name}) is among the best on the quality proxy (within 10%)",
                         quality[pick] >= 0.9 * quality[best_q],
-                        f"{pick} {quality[pick]:.1%}; best {best_q} {quality[best_q]:.1%}"))
+                        f"{name} {quality[pick]:.1%}; best {label(best_q)} {quality[best_q]:.1%}",
+                        f"{name} falls more than 10% short of the best"))
     costs = {s: _m(result, s, "cost_per_query_usd") for s in feasible}
     cheapest = min(costs, key=costs.get)
-    checks.append(Check(f"The tree's pick ({pick}) is not much dearer than the cheapest (within 25%)",
+    checks.append(Check(f"The tree's pick ({name}) is not much dearer than the cheapest (within 25%)",
                         costs[pick] <= 1.25 * costs[cheapest],
-                        f"{pick} {_usd(costs[pick])}; cheapest {cheapest} {_usd(costs[cheapest])} per query"))
+                        f"{name} {_usd(costs[pick])}; cheapest {label(cheapest)} {_usd(costs[cheapest])} per query",
+                        f"{name} costs more than 25% above the cheapest"))
     return Verdict(recommendation, checks)
 
 
@@ -198,7 +243,7 @@ def tree_vs_verdict(result: RunResult, recommendation: Recommendation) -> str:
     Agree: one sentence saying so. Disagree: why the tree's pick is not the verdict (the
     requirement it misses, its saturation, or how much more it costs than the verdict).
     """
-    from simlib.charts.theme import label
+    from simlib.engine.strategies import display_name as label
     from simlib.verdict import verdict
 
     v = verdict(result)

@@ -295,3 +295,121 @@ def test_results_show_the_rate_limit_tier_and_dedicated_replicas():
                                          "serving.replicas_count": 3}, background=False)
     assert "capacity: prompt_only: rate limits (tier 4)" in d.notes.value
     assert "capacity: fine_tune: dedicated 3 replica(s) x 4 nvidia-h100-sxm" in d.notes.value
+
+
+# --- the horizon, and a scenario file to open (issue 19.5, issue 18) --------------------------
+
+def test_horizon_is_a_week_or_one_retraining_within_the_query_budget():
+    """queries = min(queries_per_day x max(7 days, retrain interval), budget / replications)."""
+    from simlib.widgets.dashboard import HORIZON_QUERY_BUDGET, horizon_queries
+
+    base = simlib.load_preset("docs-assistant")
+    assert HORIZON_QUERY_BUDGET == 150_000
+    week = base.with_changes({"workload.queries_per_day": 1_000, "fine_tuning.retrain_interval_days": 3})
+    assert horizon_queries(week) == 7_000  # 1,000 a day for the 7-day floor
+    month = week.with_changes({"fine_tuning.retrain_interval_days": 30})
+    assert horizon_queries(month) == 30_000  # one 30-day retraining interval
+    assert horizon_queries(base) == 150_000  # 20,000 a day x 30 days = 600,000: capped
+    three = base.with_changes({"simulation.replications": 3})
+    assert horizon_queries(three) == 50_000  # the budget covers every replication
+
+
+def test_default_dashboard_covers_the_retraining_interval_and_says_so():
+    d = Dashboard("docs-assistant", changes={"workload.queries_per_day": 500}, background=False)
+    s = d.result.scenario
+    assert s.simulation.queries == 15_000  # 500 a day x the preset's 30-day retraining interval
+    assert "simulated 30 days, 15,000 queries" in d.status.value
+    subtitle = d.figures["timeline"].layout.title.subtitle.text
+    assert "0 retrainings" not in subtitle and "retraining" in subtitle  # a retraining falls inside the horizon
+    assert "simulation.queries" not in d.changed.value and "simulation.queries" not in d.share_query()
+    d.control("workload.queries_per_day").value = 2_000  # the horizon follows the traffic ...
+    assert d.result.scenario.simulation.queries == 60_000
+    d.control("simulation.queries")  # build the Simulation tab: it shows the horizon's size
+    assert d.fields["simulation.queries"].value == "60,000"
+    d.fields["simulation.queries"].value = "3,000"  # ... until the size is typed
+    assert d.result.scenario.simulation.queries == 3_000
+    d.control("workload.queries_per_day").value = 1_000
+    assert d.result.scenario.simulation.queries == 3_000
+    d.reset()
+    assert d.result.scenario.simulation.queries == 150_000 and "capped at 150,000" in d.status.value
+
+
+def test_dashboard_opens_the_scenario_file_scripts_dashboard_names(tmp_path, monkeypatch):
+    """scripts/dashboard --scenario FILE exports SIMLIB_SCENARIO; notebook 01's from_query opens it."""
+    path = tmp_path / "fitted.yaml"
+    path.write_text("base: code-apply\nworkload:\n  queries_per_day: 3000\nretrieval:\n  top_k: 7\n"
+                    "simulation:\n  queries: 900\n", encoding="utf-8")
+    monkeypatch.setenv("SIMLIB_SCENARIO", str(path))
+    d = Dashboard.from_query("", background=False)
+    s = d.result.scenario
+    assert (s.name, s.workload.queries_per_day, s.retrieval.top_k) == ("code-apply", 3000, 7)
+    assert s.simulation.queries == 900  # the file's own size is kept
+    assert d.control("retrieval.top_k").value == 7 and d.fields["retrieval.top_k"].value == "7"
+    assert d.control("workload.queries_per_day").value == pytest.approx(3000)
+    assert "Changed from preset code-apply" in d.changed.value and "retrieval.top_k" in d.changed.value
+    assert "fitted.yaml" in d.file_status.value
+    d.reset()
+    assert d.result.scenario.retrieval.top_k == simlib.load_preset("code-apply").retrieval.top_k
+
+    linked = Dashboard.from_query("?preset=docs-assistant&retrieval.top_k=9", background=False, queries=800)
+    assert linked.result.scenario.name == "docs-assistant"  # a shared link wins over the file
+    path.write_text("base: code-apply\nretrieval:\n  top_kk: 7\n", encoding="utf-8")
+    bad = Dashboard.from_query("", background=False, queries=800)
+    assert bad.result.scenario.name == "docs-assistant" and "top_kk" in bad.status.value
+
+
+@pytest.mark.slow  # starts Voila and a dashboard kernel (20-40 s on 2 shared cores)
+def test_voila_culls_the_kernel_of_a_closed_page(tmp_path):
+    """scripts/dashboard with CULL_S=3 and CULL_INTERVAL_S=1: a page loaded (Voila starts a
+    kernel and runs the dashboard in it) and closed leaves a kernel that is shut down within
+    the timeout. Voila serving one notebook has no /api/kernels, so the kernel is followed
+    by its id in the server's log ("Kernel started: ID") and by its process (its
+    connection file, kernel-ID.json, is on its command line)."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from voila_support import free_port
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".venv" / "bin" / "voila").exists():
+        pytest.skip("scripts/dashboard needs .venv (scripts/test creates it)")
+    port, log_path = free_port(), tmp_path / "voila.log"
+    env = {**os.environ, "PORT": str(port), "CULL_S": "3", "CULL_INTERVAL_S": "1", "PYTHONPATH": str(root)}
+    log = open(log_path, "w")
+    proc = subprocess.Popen([str(root / "scripts" / "dashboard"), "--no-browser"], cwd=root, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+
+    def kernel_alive(kernel_id: str) -> bool:
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                if f"kernel-{kernel_id}".encode() in cmdline.read_bytes():
+                    return True
+            except OSError:
+                continue
+        return False
+
+    try:
+        deadline = time.monotonic() + 60
+        while "running at" not in log_path.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, "scripts/dashboard did not serve"
+            time.sleep(0.3)
+        with urllib.request.urlopen(url, timeout=120) as page:  # renders the notebook in a new kernel
+            assert b"application/vnd.jupyter.widget-view+json" in page.read()  # the dashboard ran
+        closed = time.monotonic()
+        started = re.findall(r"Kernel started: ([0-9a-f-]{36})", log_path.read_text())
+        assert len(started) == 1
+        kernel = started[0]
+        while kernel_alive(kernel) and time.monotonic() - closed < 3 + 1 + 15:  # timeout + interval + slack
+            time.sleep(0.5)
+        assert not kernel_alive(kernel), "the idle kernel of a closed page was not culled"
+        assert f"Kernel shutdown: {kernel}" in log_path.read_text()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+        log.close()

@@ -64,3 +64,46 @@ def test_hit_rate_chart_puts_simulation_on_the_closed_form():
     for x, y in zip(points.x, points.y):
         assert y == pytest.approx(100 * closed_form_hit_rate(x), abs=8)  # within a few points of 1 - exp(-LT)
     assert tradeoff_chart(result, "workload.queries_per_day", ["cache_hit_rate"]).data
+
+
+def test_answers_start_from_the_preset():
+    """docs-assistant requires citations and changes weekly; code-apply is a stable, specialised
+    rewrite task; coaching-app is per-user data (5,000 users) with a coaching behaviour."""
+    from simlib.decision import answers_for
+
+    assert answers_for(simlib.load_preset("docs-assistant")) == Answers(
+        changing_data=True, citations=True, per_user_data=False, specialised_behaviour=False)
+    assert answers_for(simlib.load_preset("code-apply")) == Answers(
+        changing_data=False, citations=False, per_user_data=False, specialised_behaviour=True)
+    coach = answers_for(simlib.load_preset("coaching-app"))
+    assert coach.per_user_data and coach.citations and coach.specialised_behaviour
+    assert recommend(answers_for(simlib.load_preset("code-apply"))).strategy == "fine_tune"
+
+
+def test_questionnaire_starts_from_the_preset_and_follows_a_new_one():
+    from simlib.widgets import Questionnaire
+
+    q = Questionnaire("docs-assistant", changes={"simulation.queries": 600}, background=False)
+    assert q.questions["citations"].value is True  # the preset requires citations
+    assert q.scenario().requirements.citations_required
+    q.preset_picker.value = "code-apply"
+    assert q.questions["changing_data"].value is False and q.questions["specialised_behaviour"].value is True
+    assert "The tree says: Fine-tuning" in q.recommendation.value.replace("fine-tuning", "Fine-tuning")
+
+
+def test_checks_name_strategies_by_display_name_in_plain_sentences():
+    from simlib.decision import Check, Recommendation
+    from simlib.engine.strategies import display_name
+
+    result = simlib.run(simlib.load_preset("docs-assistant").with_changes({"simulation.queries": 600}))
+    verdict = rule_checks(result, Recommendation("rag_prompt_cache", (), ("",), ""))
+    ids = set(result.strategies)
+    for c in verdict.checks:
+        words = set(c.sentence.replace("(", " ").replace(")", " ").replace(";", " ").replace(",", " ").split())
+        assert not words & ids, c.sentence  # "RAG + prompt cache", never "rag_prompt_cache"
+        assert c.sentence.endswith(".") and c.sentence[0].isupper()
+    assert display_name("rag_prompt_cache") in " ".join(c.claim for c in verdict.checks)
+    wrong = Check("Fine-tuning costs less per query than RAG", False, "fine-tuning $0.0040 against RAG $0.0031",
+                  "fine-tuning costs more per query")
+    assert wrong.sentence == ("The rule of thumb says fine-tuning costs less per query than RAG, but here "
+                              "fine-tuning costs more per query: fine-tuning $0.0040 against RAG $0.0031.")

@@ -9,5 +9,6 @@ from simlib.widgets.common import Control
 from simlib.widgets.dashboard import Dashboard
 from simlib.widgets.explorer import ScenarioExplorer
 from simlib.widgets.questionnaire import Questionnaire
+from simlib.widgets.static import render_everywhere
 
-__all__ = ["Control", "Dashboard", "Questionnaire", "ScenarioExplorer"]
+__all__ = ["Control", "Dashboard", "Questionnaire", "ScenarioExplorer", "render_everywhere"]

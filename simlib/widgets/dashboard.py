@@ -34,6 +34,7 @@ from simlib.widgets.common import (
     BackgroundRunner, Control, ResultCache, RunnerStatus, RunTiming, figure_widget, make_widget, scenario_key,
     scenario_value, set_widget_value, update_in_place,
 )
+from simlib.widgets.static import StaticFallback, hide_static_style
 from simlib.widgets.share import changes_from, parse_number, scenario_from_query, scenario_yaml, to_query
 
 DEFAULT_PRESET = "docs-assistant"
@@ -123,6 +124,47 @@ INAPPLICABLE: dict[str, Any] = {
 MODEL_ROLES: dict[str, str] = {"prices.model": "Base model", "fine_tuning.model": "Fine-tuned model"}
 
 
+# The horizon of a dashboard run (issue 19.5): long enough for the freshness timeline to show
+# real changes and a retraining, short enough to redraw in under a second.
+HORIZON_MIN_DAYS = 7.0
+# Queries per run (all replications together). Measured on this project's 2-core machine
+# (docs-assistant, 6 strategies, summary records): 140,000 queries simulate in 0.54 s and
+# draw in 0.16 s inside the kernel, so a slider-to-redraw median stays under 1 s
+# (benchmarks/bench_dashboard.py; docs/dashboard.md "Speed").
+HORIZON_QUERY_BUDGET = 150_000
+
+
+def horizon_queries(scenario: Scenario, budget: int = HORIZON_QUERY_BUDGET) -> int:
+    """Queries per replication for a dashboard run of ``scenario``.
+
+    horizon_days = max(HORIZON_MIN_DAYS, fine_tuning.retrain_interval_days)
+    queries      = min(ceil(queries_per_day x horizon_days), budget // replications), at least 100
+
+    so the run covers the longer of a week and one retraining interval unless that would
+    take more than ``budget`` queries; then the horizon is what the budget buys
+    (budget / queries_per_day days).
+    """
+    import math
+
+    days = max(HORIZON_MIN_DAYS, scenario.fine_tuning.retrain_interval_days)
+    wanted = math.ceil(scenario.workload.queries_per_day * days)
+    return max(100, min(wanted, budget // max(1, scenario.simulation.replications)))
+
+
+def horizon_text(scenario: Scenario) -> str:
+    """What a run of ``scenario`` covers, for the status line: 'simulated 7 days, 140,000 queries'."""
+    n = scenario.simulation.queries
+    days = n / scenario.workload.queries_per_day if scenario.workload.queries_per_day > 0 else 0.0
+    if days >= 2:
+        span = f"{days:,.3g} days"
+    elif days * 24 >= 2:
+        span = f"{days * 24:,.3g} hours"
+    else:
+        span = f"{days * 1440:,.3g} minutes"
+    reps = scenario.simulation.replications
+    return f"simulated {span}, {n:,} queries" + (f" x {reps} replications" if reps > 1 else "")
+
+
 def format_shown(control: Control, shown: Any) -> str:
     """A control's value as its typed field shows it: whole numbers with thousands
     separators (50,000), others with 4 significant digits; the exact value, never rounded
@@ -140,29 +182,42 @@ CHART_HEIGHTS_PX: dict[str, int] = {"cost": 560, "cost_quality": 560, "latency":
                                     "comparison": comparison_height_px()}
 
 
-class Dashboard(RunnerStatus, W.VBox):
+class Dashboard(StaticFallback, RunnerStatus, W.VBox):
     """Preset picker, slider tabs, status line, and the six strategy charts.
 
     ``preset``: the preset to start from; ``scenario``: start from this scenario instead;
     ``changes``: dotted paths to override (``{"simulation.queries": 1000}``).
+    ``queries``: simulated queries per run; None (default) sizes every run by the horizon
+    rule (``horizon_queries``: a week or one retraining interval, at most
+    ``HORIZON_QUERY_BUDGET`` queries) unless ``changes`` or the "Queries simulated" slider
+    set ``simulation.queries``.
     ``background=False`` simulates inside the slider callback (tests); the notebook keeps the
     default, a worker thread. ``figures[key]`` are the ``FigureWidget`` objects (keys of
     ``FIGURE_KEYS``), ``control(path)`` the widget of a scenario field, ``cache`` the results.
     """
 
     def __init__(self, preset: str = DEFAULT_PRESET, *, scenario: Scenario | None = None,
-                 changes: dict[str, Any] | None = None, background: bool = True,
-                 cache: ResultCache | None = None):
-        self.cache = cache or ResultCache()
+                 changes: dict[str, Any] | None = None, queries: int | None = None, background: bool = True,
+                 cache: ResultCache | None = None, horizon: bool | None = None):
+        # summary records: the charts need per-query records only for the timeline's bins,
+        # and the array backend's systematic sample of them serves those (simlib.engine.array_backend)
+        self.cache = cache or ResultCache(runner=_summary_run)
         self.preset_name = preset
+        changes = dict(changes or {})
+        if queries is not None:
+            changes["simulation.queries"] = queries
+        # the horizon rule sizes runs unless the caller fixed the size
+        # (a ``scenario`` given as is keeps its size unless ``horizon=True``)
+        self.horizon = ("simulation.queries" not in changes and scenario is None) if horizon is None else horizon
         base = scenario if scenario is not None else load_preset(preset)
         if changes:
             base = base.with_changes(changes)
         self.base = base
-        self.scenario = base
         # The scenario values set on screen (typed or slid), path -> scenario unit: the
         # truth the scenario is built from (a slider shows the nearest position it can).
         self._values: dict[str, Any] = {}
+        base = self._sized(base)
+        self.scenario = base
         self.last_timing: RunTiming | None = None
         self.updates = 0  # how many times the charts took a new result
         self._loading = False
@@ -231,7 +286,7 @@ class Dashboard(RunnerStatus, W.VBox):
         self.model_pickers = {path: self._model_picker(path, label) for path, label in MODEL_ROLES.items()}
         models = W.HBox(list(self.model_pickers.values()), layout=W.Layout(flex_flow="row wrap", grid_gap="16px"))
         self.files = self._files_box()
-        super().__init__([top, header, self.story, models, self.tabs, self.notes, grid, self.files])
+        super().__init__([top, header, self.story, models, self.tabs, self.notes, grid, self.files, hide_static_style()])
         self.add_class("simlib-dashboard")
 
     # -- controls -------------------------------------------------------------------------------
@@ -378,6 +433,7 @@ class Dashboard(RunnerStatus, W.VBox):
             self.show_error(str(exc))
             return False
         self._values = values
+        scenario = self._sized(scenario)
         self._show_values(scenario, skip=set(values))
         self.request(scenario)
         return True
@@ -394,6 +450,7 @@ class Dashboard(RunnerStatus, W.VBox):
                 self._loading = False
         self.base = load_preset(self.preset_name) if self.preset_name in dict(list_presets()) else scenario
         self._values = changes_from(self.base, scenario)
+        scenario = self._sized(scenario)
         self._show_values(scenario)
         self.banner.set_requirements(scenario)
         self.story.value = self._story_html(scenario)
@@ -403,7 +460,7 @@ class Dashboard(RunnerStatus, W.VBox):
         """Back to the preset's values (the "Reset to preset" button)."""
         self.base = load_preset(self.preset_name) if self.preset_name in dict(list_presets()) else self.base
         self._values = {}
-        self._show_values(self.base)
+        self._show_values(self._sized(self.base))
         self.banner.set_requirements(self.base)
         self.story.value = self._story_html(self.base)
         self.request(self.base)
@@ -538,13 +595,50 @@ class Dashboard(RunnerStatus, W.VBox):
         self.file_status.value = f"<span style='color:#1a7f37'>Loaded {html.escape(str(where))}</span>"
 
     @classmethod
+    def from_file(cls, path: str, preset: str = DEFAULT_PRESET, **kwargs: Any) -> "Dashboard":
+        """The dashboard opened on a scenario file (saved here, written by ``simlib fit``, or
+        by hand): its values on every control, the file's ``base:`` preset as the preset the
+        changes are listed against. A file that does not load opens ``preset`` and says why.
+        Runs are sized by the horizon rule unless the file sets ``simulation.queries``."""
+        import yaml
+
+        from simlib.scenario import load_scenario
+
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            board = cls(preset, **kwargs)
+            board.show_error(f"{path} was not opened: {exc}")
+            return board
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = yaml.safe_load(fh)
+        except (OSError, yaml.YAMLError):  # load_scenario read it; a JSON file is YAML too
+            data = None
+        data = data if isinstance(data, dict) else {}
+        base = data.get("base") if data.get("base") in dict(list_presets()) else None
+        if base is None:
+            base = scenario.name if scenario.name in dict(list_presets()) else preset
+        sized_by_file = "queries" in (data.get("simulation") or {})
+        kwargs.setdefault("horizon", not (sized_by_file or kwargs.get("queries")))
+        board = cls(base, scenario=scenario, **kwargs)
+        board.file_status.value = f"<span style='color:#1a7f37'>Opened {html.escape(str(path))}</span>"
+        return board
+
+    @classmethod
     def from_query(cls, query: str | None = None, preset: str = DEFAULT_PRESET, **kwargs: Any) -> "Dashboard":
         """The dashboard a shared link describes; ``query`` defaults to Voila's
         ``$QUERY_STRING``. A link that does not describe a valid scenario opens the preset
-        and says why."""
+        and says why.
+
+        Without a link, ``$SIMLIB_SCENARIO`` (set by ``scripts/dashboard --scenario FILE``)
+        names a scenario file to open (``from_file``); a link wins over the file."""
         import os
 
         query = os.environ.get("QUERY_STRING", "") if query is None else query
+        scenario_file = os.environ.get("SIMLIB_SCENARIO", "")
+        if scenario_file and not query.lstrip("?"):
+            return cls.from_file(scenario_file, preset, **kwargs)
         changes = kwargs.pop("changes", None) or {}
         try:
             name, scenario = scenario_from_query(query, preset)
@@ -561,8 +655,7 @@ class Dashboard(RunnerStatus, W.VBox):
 
     def share_query(self) -> str:
         """The query string of a link that restores this screen: the preset and its changes."""
-        return to_query(self.preset_name, changes_from(load_preset(self.preset_name), self.scenario)
-                        if self.preset_name in dict(list_presets()) else {})
+        return to_query(self.preset_name, self._shown_changes() if self.preset_name in dict(list_presets()) else {})
 
     def _share_html(self) -> str:
         q = html.escape(self.share_query())
@@ -572,7 +665,7 @@ class Dashboard(RunnerStatus, W.VBox):
     def _changed_html(self) -> str:
         if self.preset_name not in dict(list_presets()):
             return "<b>Custom scenario</b>"
-        changes = changes_from(load_preset(self.preset_name), self.scenario)
+        changes = self._shown_changes()
         if not changes:
             return f"<b>Changed from preset {html.escape(self.preset_name)}</b>: nothing"
         items = "".join(f"<li><code>{html.escape(p)}</code> = {html.escape(str(v))}</li>" for p, v in changes.items()
@@ -580,8 +673,30 @@ class Dashboard(RunnerStatus, W.VBox):
         return (f"<b>Changed from preset {html.escape(self.preset_name)}</b> ({len(changes)})"
                 f"<ul style='margin:2px 0;max-height:140px;overflow:auto'>{items}</ul>")
 
+    def _sized(self, scenario: Scenario) -> Scenario:
+        """``scenario`` with the horizon rule's number of queries, unless the size was set
+        (by the caller or on screen)."""
+        if not self._horizon_sizes():
+            return scenario
+        n = horizon_queries(scenario)
+        return scenario if n == scenario.simulation.queries else scenario.with_changes({"simulation.queries": n})
+
+    def _horizon_sizes(self) -> bool:
+        """True while the horizon rule, not a value set by the caller or on screen, sizes runs."""
+        return self.horizon and "simulation.queries" not in self._values
+
+    def _shown_changes(self) -> dict[str, Any]:
+        """The on-screen scenario's changes from its preset, as listed and shared: without the
+        horizon rule's run size (a shared link re-sizes by the same rule when opened)."""
+        changes = changes_from(load_preset(self.preset_name), self.scenario)
+        if self._horizon_sizes():
+            changes.pop("simulation.queries", None)
+        return changes
+
     def request(self, scenario: Scenario) -> None:
-        """Show ``scenario``: from the cache at once, else simulated in the background."""
+        """Show ``scenario`` (sized by the horizon rule): from the cache at once, else
+        simulated in the background."""
+        scenario = self._sized(scenario)
         self.scenario = scenario
         self._requested_at = time.perf_counter()
         self._update_applicability(scenario)
@@ -628,10 +743,14 @@ class Dashboard(RunnerStatus, W.VBox):
 
     def _status_html(self, timing: RunTiming) -> str:
         s = self.scenario
-        n = s.simulation.queries * s.simulation.replications
-        how = "from the cache" if timing.cached else f"simulated in {timing.run_s:.2f} s"
-        return (f"<span class='simlib-status' style='color:#333'>{n:,} queries x {len(s.simulation.strategies)} "
-                f"strategies, {how}; charts drawn in {timing.draw_s:.2f} s</span>")
+        how = "from the cache" if timing.cached else f"run in {timing.run_s:.2f} s"
+        cap = ""
+        if self._horizon_sizes():
+            days = max(HORIZON_MIN_DAYS, s.fine_tuning.retrain_interval_days)
+            if s.simulation.queries < s.workload.queries_per_day * days:
+                cap = f" (capped at {HORIZON_QUERY_BUDGET:,} queries a run; a week or one retraining would be {days:g} days)"
+        return (f"<span class='simlib-status' style='color:#333'>{html.escape(horizon_text(s))}{html.escape(cap)} x "
+                f"{len(s.simulation.strategies)} strategies, {how}; charts drawn in {timing.draw_s:.2f} s</span>")
 
     @staticmethod
     def _notes_html(result: RunResult) -> str:
@@ -650,6 +769,14 @@ class Dashboard(RunnerStatus, W.VBox):
 
         display(self)
         return self
+
+
+def _summary_run(scenario: Scenario, progress: Any = None) -> RunResult:
+    """The dashboard's runs: streaming summary records (every metric from every query; a
+    systematic sample of per-query records, enough for the timeline's bins)."""
+    from simlib.engine.run import run
+
+    return run(scenario, progress=progress, records="summary")
 
 
 def _error_html(text: str) -> str:

@@ -6,7 +6,9 @@
 It works like the dashboard (``simlib.widgets.dashboard``) with fewer parts: sliders fire on
 release, runs go through a cache keyed by the scenario and a background runner that never
 freezes the page, and each chart is a FigureWidget updated in place. ``summary`` (a
-function of the result returning HTML) adds a line of text under the sliders.
+function of the result returning HTML) adds a line of text under the sliders. Displayed,
+it also writes a static copy of its charts for pages without a kernel
+(``simlib.widgets.static``).
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import plotly.graph_objects as go
 from simlib.errors import ScenarioError
 from simlib.results import RunResult
 from simlib.scenario import Scenario
+from simlib.widgets.static import StaticFallback, hide_static_style
 from simlib.widgets.common import (
     BackgroundRunner, Control, ResultCache, RunnerStatus, RunTiming, figure_widget, make_widget, scenario_value, update_in_place,
     with_readout,
 )
 
 
-class ScenarioExplorer(RunnerStatus, W.VBox):
+class ScenarioExplorer(StaticFallback, RunnerStatus, W.VBox):
     """Sliders bound to ``controls`` over ``base``; ``charts[key](result)`` drawn below them."""
 
     def __init__(self, base: Scenario, controls: Sequence[Control], charts: Mapping[str, Callable[[RunResult], go.Figure]],
@@ -54,7 +57,7 @@ class ScenarioExplorer(RunnerStatus, W.VBox):
                             layout=W.Layout(grid_template_columns="repeat(auto-fill, 460px)", grid_gap="2px 16px"))
         charts_box = W.HBox([W.Box([f], layout=W.Layout(width=f"{100 // max(1, len(self.figures))}%", min_width="520px"))
                              for f in self.figures.values()], layout=W.Layout(flex_flow="row wrap"))
-        super().__init__([sliders, W.HBox([self.progress, self.status]), self.text, charts_box])
+        super().__init__([sliders, W.HBox([self.progress, self.status]), self.text, charts_box, hide_static_style()])
 
     def current_scenario(self) -> Scenario:
         return self.base.with_changes({p: self.specs[p].to_scenario(w.value) for p, w in self.controls.items()})

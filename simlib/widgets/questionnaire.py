@@ -17,11 +17,12 @@ import ipywidgets as W
 
 from simlib.charts.strategies import comparison_figure
 from simlib.charts.theme import label
-from simlib.decision import Answers, Verdict, recommend, rule_checks, scenario_for, tree_vs_verdict
+from simlib.decision import Answers, Verdict, answers_for, recommend, rule_checks, scenario_for, tree_vs_verdict
 from simlib.presets import list_presets
 from simlib.scenario import load_preset
 from simlib.results import RunResult
 from simlib.widgets.common import BackgroundRunner, ResultCache, RunTiming, figure_widget, update_in_place
+from simlib.widgets.static import StaticFallback, hide_static_style
 
 QUESTIONS: dict[str, str] = {
     "changing_data": "Does the model need specific data that changes (daily, weekly, monthly)?",
@@ -31,14 +32,20 @@ QUESTIONS: dict[str, str] = {
 }
 
 
-class Questionnaire(W.VBox):
-    """Yes/no questions -> recommendation, simulated evidence, and where they disagree."""
+class Questionnaire(StaticFallback, W.VBox):
+    """Yes/no questions -> recommendation, simulated evidence, and where they disagree.
+
+    The answers start from what the preset already says (``simlib.decision.answers_for``:
+    docs-assistant requires citations, so "cite sources" starts at Yes); picking another
+    preset answers again from that preset. ``answers`` overrides the start.
+    """
 
     def __init__(self, preset: str = "docs-assistant", *, changes: dict[str, Any] | None = None,
                  answers: Answers | None = None, background: bool = True, cache: ResultCache | None = None):
         self.changes = dict(changes or {})
         self.cache = cache or ResultCache()
-        answers = answers or Answers()
+        answers = answers or answers_for(self._preset_scenario(preset))
+        self._loading = False
         self.questions = {
             key: W.ToggleButtons(options=[("Yes", True), ("No", False)], value=getattr(answers, key),
                                  description="", style={"button_width": "70px"})
@@ -61,18 +68,29 @@ class Questionnaire(W.VBox):
         for w in [*self.questions.values(), self.preset_picker]:
             w.observe(self._on_change, names="value")
         super().__init__([*rows, self.preset_picker, self.status, self.verdict_text, self.recommendation,
-                          self.figure, self.checks])
+                          self.figure, self.checks, hide_static_style()])
 
     def answers(self) -> Answers:
         return Answers(**{k: w.value for k, w in self.questions.items()})
 
+    def _preset_scenario(self, name: str):
+        base = load_preset(name)
+        return base.with_changes(self.changes) if self.changes else base
+
     def scenario(self):
-        base = load_preset(self.preset_picker.value)
-        if self.changes:
-            base = base.with_changes(self.changes)
-        return scenario_for(self.answers(), base)
+        return scenario_for(self.answers(), self._preset_scenario(self.preset_picker.value))
 
     def _on_change(self, change: dict[str, Any]) -> None:
+        if self._loading:
+            return
+        if change.get("owner") is self.preset_picker:  # a new preset: its own answers first
+            start = answers_for(self._preset_scenario(change["new"]))
+            self._loading = True
+            try:
+                for key, w in self.questions.items():
+                    w.value = getattr(start, key)
+            finally:
+                self._loading = False
         self.status.value = "Simulating…"
         self.runner.submit(self.scenario())
 
@@ -103,9 +121,8 @@ class Questionnaire(W.VBox):
             f"(also consider {html.escape(also)}). {html.escape(rec.rule)}<ol>{path}</ol></div>")
         checks = sorted(self.verdict.checks, key=lambda c: {False: 0, None: 1, True: 2}[c.holds])
         items = "".join(
-            f"<li style='color:{'#B00020' if c.holds is False else '#1B5E20'}'>"
-            f"{'Disagrees' if c.holds is False else 'Agrees'}: {html.escape(c.claim)} "
-            f"<span style='color:#555'>({html.escape(c.evidence)})</span></li>" for c in checks)
+            f"<li style='color:{'#B00020' if c.holds is False else '#1B5E20'}'>{html.escape(c.sentence)}</li>"
+            for c in checks)
         n = len(self.verdict.disagreements)
         head = ("The simulated numbers agree with every rule of thumb." if n == 0 else
                 f"The simulated numbers disagree with {n} rule{'s' if n > 1 else ''} of thumb for this scenario:")

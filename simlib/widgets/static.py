@@ -1,0 +1,145 @@
+"""Static copies of a widget's charts and text, so a notebook shows them where no kernel runs.
+
+A ``FigureWidget`` is drawn by the live widget machinery only: ``jupyter nbconvert --execute
+--to html``, nbviewer and GitHub's viewer show nothing for it. A widget with
+``StaticFallback`` mixed in displays two outputs:
+
+1. the widget itself (sliders and FigureWidgets, updated in place in a live session);
+2. a static copy: every chart as plotly HTML (plotly.js once per notebook, offline; the
+   same output plotly's own ``notebook`` renderer writes), every text as HTML, every
+   control as "label: value", inside ``<div class="simlib-static-fallback">``.
+
+The widget carries a ``<style>`` that hides ``.simlib-static-fallback``. Only a live widget
+view renders that style, so a live session (JupyterLab, Notebook, VS Code) shows the live
+widget alone, and a page without a kernel (HTML export, a notebook opened without running
+it) shows the static copy. The copy is of the state at display time: what the notebook
+draws when it runs top to bottom.
+
+Voila serves only the dashboard's live widgets: under Voila (``in_voila``) no static copy is
+written, which keeps its first paint unchanged.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+
+import ipywidgets as W
+import plotly.graph_objects as go
+import plotly.io as pio
+
+STATIC_CLASS = "simlib-static-fallback"
+
+
+def hide_static_style() -> W.HTML:
+    """The widget that hides the static copies wherever widgets are live."""
+    return W.HTML(f"<style>.{STATIC_CLASS} {{ display: none; }}</style>",
+                  layout=W.Layout(height="0px", margin="0", padding="0"))
+
+
+def in_voila() -> bool:
+    """True inside a kernel started by Voila: it sets ``VOILA_BASE_URL`` for every kernel
+    (pre-heated ones too) and the CGI variable ``SERVER_SOFTWARE`` ("voila/0.5.13")."""
+    return "VOILA_BASE_URL" in os.environ or os.environ.get("SERVER_SOFTWARE", "").lower().startswith("voila")
+
+
+EVERYWHERE_RENDERER = "plotly_mimetype+notebook"
+
+
+def render_everywhere() -> str:
+    """Make every ``go.Figure`` a notebook shows readable without a kernel, and return the
+    renderer now in force.
+
+    In a Jupyter kernel plotly's default renderer is "plotly_mimetype" alone: JupyterLab
+    draws it, but an HTML export or a viewer has only a JSON blob it cannot show. Adding
+    plotly's ``notebook`` renderer puts the chart as HTML beside it (plotly.js embedded once,
+    before the first chart; plotly's documented combination for nbconvert). A live
+    JupyterLab keeps drawing the mimetype version. Called by the story notebooks' first
+    cell; under Voila (``in_voila``) nothing changes.
+    """
+    if not in_voila() and "notebook" not in pio.renderers.default.split("+"):
+        pio.renderers.default = EVERYWHERE_RENDERER if pio.renderers.default in ("", "plotly_mimetype") else (
+            pio.renderers.default + "+notebook")
+    return pio.renderers.default
+
+
+_PLOTLY_JS_SENT = False
+
+
+def _ensure_plotly_js() -> None:
+    """Put plotly.js in the notebook once, the way plotly's ``notebook`` renderer does.
+
+    Where that renderer is among plotly's defaults (a Jupyter kernel's
+    "plotly_mimetype+notebook"), plotly sends the script before the first ``go.Figure``
+    shown; here we trigger that same once-only activation instead of sending a second copy
+    (4.8 MB). ``_to_activate`` and ``_default_renderers`` are plotly's own bookkeeping.
+    """
+    global _PLOTLY_JS_SENT
+    renderers = pio.renderers
+    notebook = renderers["notebook"]
+    pending = getattr(renderers, "_to_activate", [])
+    if any(r is notebook for r in pending):
+        renderers._activate_pending_renderers(cls=type(notebook))
+        return
+    if any(r is notebook for r in getattr(renderers, "_default_renderers", [])):
+        return  # activated already by plotly, at the first figure shown
+    if not _PLOTLY_JS_SENT:
+        notebook.activate()
+        _PLOTLY_JS_SENT = True
+
+
+def figure_html(figure: go.Figure) -> str:
+    """One chart as the HTML plotly's ``notebook`` renderer writes (needs ``_ensure_plotly_js``)."""
+    return pio.renderers["notebook"].to_mimebundle(go.Figure(figure).to_dict())["text/html"]
+
+
+def static_html(widget: W.Widget) -> str:
+    """The widget tree as static HTML: charts, texts, and each control's label and value.
+
+    Boxes are walked in order; hidden parts (``layout.display == "none"``), buttons,
+    progress bars and file pickers are left out.
+    """
+    if isinstance(widget, go.FigureWidget):
+        return figure_html(go.Figure(widget))
+    if getattr(getattr(widget, "layout", None), "display", None) == "none":
+        return ""
+    if isinstance(widget, W.Tab):
+        titles = list(getattr(widget, "titles", ()))
+        parts = [f"<h4>{html.escape(titles[i]) if i < len(titles) else ''}</h4>{static_html(c)}"
+                 for i, c in enumerate(widget.children)]
+        return "".join(parts)
+    if isinstance(widget, (W.Accordion,)):
+        return ""  # save / load / export controls: nothing to show without a kernel
+    if isinstance(widget, W.Box):
+        return "".join(static_html(c) for c in widget.children)
+    if isinstance(widget, W.HTML):
+        return "" if "<style>" in widget.value else f"<div>{widget.value}</div>"
+    if isinstance(widget, (W.Button, W.FloatProgress, W.IntProgress, W.FileUpload)):
+        return ""
+    if isinstance(widget, W.ToggleButtons):
+        return f"<div><b>{html.escape(str(widget.label))}</b></div>"
+    if isinstance(widget, W.ValueWidget):
+        label = getattr(widget, "description", "") or ""
+        return (f"<div style='color:#333'>{html.escape(label)}{': ' if label else ''}"
+                f"<b>{html.escape(str(widget.value))}</b></div>")
+    return ""
+
+
+class StaticFallback:
+    """Mixed into a ``W.Box`` subclass: displays the live widget, then its static copy.
+
+    The class must put ``hide_static_style()`` among its children.
+    """
+
+    def static_copy(self) -> str:
+        """The HTML of the static copy (charts, texts, controls) as the widget stands."""
+        return f"<div class='{STATIC_CLASS}'>{static_html(self)}</div>"  # type: ignore[arg-type]
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)  # type: ignore[attr-defined]
+        if in_voila():
+            return
+        _ensure_plotly_js()
+        display({"text/html": self.static_copy(), "text/plain": ""}, raw=True)
