@@ -462,3 +462,26 @@ def reuse_share_at_ttl(stats: SessionStats, ttl_s: float) -> float:
     z = (math.log(ttl_s) - stats.think_time_log_mean) / (stats.think_time_log_sd * math.sqrt(2))
     cdf = 0.5 * (1 + math.erf(z))
     return stats.shared_reuse_token_share + (stats.reuse_token_share_inf - stats.shared_reuse_token_share) * cdf
+
+
+def session_workload(stats: SessionStats, calls_per_day: float, output_tokens_mean: float) -> dict[str, Any]:
+    """The scenario groups (workload, sessions) of a conversation workload with the trace's session statistics.
+
+    Turns: geometric with the trace's mean (capped at its maximum). Think time: the lognormal
+    fitted to the trace's gaps (mean exp(mu + sd^2 / 2), cv sqrt(exp(sd^2) - 1)); a trace's gap
+    runs from request to request, so it also holds the answer's time, which the engine adds
+    again (seconds, against gaps of minutes). First turn: the trace's mean
+    first-turn input; every later turn adds the trace's mean new input, which the session model
+    splits into the previous answer (output_tokens_mean) and the new message (the rest). The
+    history is never capped (the trace shows no truncation).
+    """
+    mu, sd = stats.think_time_log_mean, stats.think_time_log_sd
+    return {
+        "workload": {"queries_per_day": calls_per_day, "output_tokens_mean": output_tokens_mean,
+                     "query_tokens_mean": max(1.0, stats.history_growth_tokens_per_turn_mean - output_tokens_mean)},
+        "sessions": {"kind": "conversation", "turns_distribution": "geometric", "turns_mean": stats.turns_mean,
+                     "turns_max_count": stats.turns_max, "think_time_distribution": "lognormal",
+                     "think_time_mean_s": math.exp(mu + sd * sd / 2), "think_time_cv": math.sqrt(math.expm1(sd * sd)),
+                     "first_turn_tokens_mean": stats.first_turn_tokens_mean, "history_cap_tokens": 100_000_000},
+    }
+

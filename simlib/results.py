@@ -113,6 +113,18 @@ for _c in PER_QUERY_COMPONENTS:
 for _c in MONTHLY_COMPONENTS:
     METRICS[f"cost_{_c}_monthly_usd"] = MetricSpec("USD/month", f"monthly cost component '{_c}'")
 
+SESSION_METRICS: dict[str, MetricSpec] = {
+    "sessions_completed": MetricSpec("sessions", "sessions (conversations, agent tasks) with every turn completed in the measured window; the metrics below average over them (None without sessions)"),
+    "turns_per_session_mean": MetricSpec("turns", "mean turns (calls) per completed session"),
+    "tokens_per_session_mean": MetricSpec("tokens", "mean prompt + output tokens per completed session"),
+    "cost_per_session_usd": MetricSpec("USD", "mean per-query cost summed over a completed session's turns (cost per task for agent tasks; monthly fixed costs not included)"),
+    "session_latency_mean_s": MetricSpec("s", "mean over completed sessions of the sum of their turns' latencies (an agent task's latency)"),
+    "history_tokens_per_turn_mean": MetricSpec("tokens", "mean history tokens carried in a completed turn's prompt"),
+    "history_cache_read_share": MetricSpec("share", "history tokens read from the prompt cache / history tokens carried, over completed turns (None where the provider does not cache the strategy)"),
+    "history_cached_turn_share": MetricSpec("share", "turns after a session's first that read any history from the cache / those turns (None where the strategy does not cache)"),
+}
+METRICS.update(SESSION_METRICS)
+
 METRICS["cost_per_correct_answer_usd"] = MetricSpec(
     "USD", "cost_per_query_usd / quality_proxy: what one correct answer costs (None when quality_proxy is 0)")
 
@@ -133,6 +145,9 @@ class StrategyReplication:
     capacity: int
     prefix_hit_tokens: np.ndarray | None = None  # trace prefix blocks: the trace's own tokens read from cache, per query
     cost_components_usd: np.ndarray | None = None  # COST_COMPONENTS_DTYPE, one row per record (engine.records)
+    sessions: Any = None  # engine.sessions.SessionDraws: session and turn of each query (None without sessions)
+    history_tokens: np.ndarray | None = None  # sessions: history tokens carried in each prompt
+    history_read_tokens: np.ndarray | None = None  # sessions: of them, read from the prompt cache
 
 
 @dataclass
@@ -416,6 +431,7 @@ def replication_metrics(scenario: Scenario, strategy: str, sr: StrategyReplicati
     m["failed_share"] = _share((flags & FAILED) != 0)
     m["offline_share"] = _share(offline)
     m["cost_per_correct_answer_usd"] = cost_per_correct_answer(m["cost_per_query_usd"], m["quality_proxy"])
+    m.update(session_metrics(sr, window, measured))
     if sr.cost_components_usd is None:
         raise ValueError(f"{strategy}: records without their cost components (StrategyReplication.cost_components_usd)")
     comps = (sr.cost_components_usd if window is None else sr.cost_components_usd[window])[measured]
@@ -423,6 +439,49 @@ def replication_metrics(scenario: Scenario, strategy: str, sr: StrategyReplicati
         m[f"cost_{c}_per_query_usd"] = float(comps[c].mean()) if rec.size else 0.0
     for c in MONTHLY_COMPONENTS:
         m[f"cost_{c}_monthly_usd"] = float(sr.monthly_components_usd.get(c, 0.0))
+    return m
+
+
+def session_metrics(sr: StrategyReplication | None, window: slice | None = None,
+                    measured: np.ndarray | None = None) -> dict[str, float | None]:
+    """SESSION_METRICS for one strategy (every one None without sessions).
+
+    A session counts when all its turns are in the run (not cut by the query count), none is
+    in the warm-up, and all completed; per-session sums are over its turns.
+    """
+    m: dict[str, float | None] = dict.fromkeys(SESSION_METRICS)
+    if sr is None or sr.sessions is None:
+        return m
+    sd = sr.sessions
+    sl = slice(None) if window is None else window
+    rec = sr.records[sl]
+    sid, turn, complete = sd.session[sl], sd.turn[sl], sd.complete[sl]
+    hist = sr.history_tokens[sl].astype(float)
+    flags = rec["flags"]
+    ok = ((flags & COMPLETED) != 0) & ((flags & WARMUP) == 0) & complete
+    # a session counts only if every one of its turns in this window is ok
+    ids, inv = np.unique(sid, return_inverse=True)
+    bad = np.bincount(inv, weights=~ok, minlength=len(ids)) > 0
+    keep = ~bad[inv]
+    m["sessions_completed"] = float((~bad).sum())
+    if not keep.any():
+        return m
+    k_inv = np.unique(inv[keep], return_inverse=True)[1]
+    count = np.bincount(k_inv)
+
+    def per_session(x: np.ndarray) -> float:
+        return float(np.bincount(k_inv, weights=x[keep].astype(float)).mean())
+
+    m["turns_per_session_mean"] = float(count.mean())
+    m["tokens_per_session_mean"] = per_session(rec["prompt_tokens"].astype(float) + rec["output_tokens"])
+    m["cost_per_session_usd"] = per_session(rec["cost_usd"])
+    m["session_latency_mean_s"] = per_session(rec["latency_s"])
+    m["history_tokens_per_turn_mean"] = float(hist[keep].mean())
+    if sr.history_read_tokens is not None:
+        read = sr.history_read_tokens[sl].astype(float)
+        m["history_cache_read_share"] = float(read[keep].sum() / hist[keep].sum()) if hist[keep].sum() > 0 else None
+        later = keep & (turn > 0)
+        m["history_cached_turn_share"] = float((read[later] > 0).mean()) if later.any() else None
     return m
 
 

@@ -96,6 +96,7 @@ def format_table(result, verdict=None) -> str:
     from simlib.results import capacity_status
 
     out += [f"capacity: {c}" for c in capacity_status(result)]
+    out += session_lines(result.scenario, summary)
     for note in result.notes:
         out.append(f"note: {note}")
     for name, entry in summary.items():
@@ -106,6 +107,27 @@ def format_table(result, verdict=None) -> str:
     out.append("* = the verdict, = = tied with it on monthly cost (95% intervals overlap); "
                "'-' = does not apply (fresh share of prompt_only, cache hits without a cache). Metrics: docs/metrics.md")
     return "\n".join(out)
+
+
+def session_lines(scenario, summary: dict[str, Any]) -> list[str]:
+    """Per-session figures below the per-turn table (conversations and agent tasks; docs/metrics.md)."""
+    kind = scenario.sessions.kind
+    if kind == "none":
+        return []
+    unit = "task" if kind == "agent_task" else "session"
+    turns = "calls" if kind == "agent_task" else "turns"
+    out = ["", f"per {unit} ({kind.replace('_', ' ')}s; the table above is per {turns[:-1]}):"]
+    for name, entry in summary.items():
+        if not entry["feasible"]:
+            continue
+        m = {k: (entry.get(k) or {}).get("mean") for k in (
+            "turns_per_session_mean", "cost_per_session_usd", "tokens_per_session_mean", "session_latency_mean_s",
+            "history_cache_read_share")}
+        out.append(
+            f"  {name}: {_fmt(m['turns_per_session_mean'], '{:.1f}')} {turns}, {_fmt(m['cost_per_session_usd'], '${:.4f}')}, "
+            f"{_fmt(m['tokens_per_session_mean'], '{:,.0f}')} tokens, {_fmt(m['session_latency_mean_s'], '{:.1f}')} s of calls, "
+            f"history read from cache {_fmt(m['history_cache_read_share'], '{:.0%}')}")
+    return out
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:

@@ -78,7 +78,7 @@ from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
     MONTHLY_COMPONENTS,
     CACHE_HIT, CITABLE, COMPLETED, COST_COMPONENTS_DTYPE, FAILED, FRESH, METRICS, OFFLINE, RATE_LIMITED, RECORD_DTYPE, REJECTED,
-    RETRIEVED, TRUNCATED, WARMUP,
+    RETRIEVED, SESSION_METRICS, TRUNCATED, WARMUP,
     Replication, StrategyReplication, batch_edges, cost_per_correct_answer,
 )
 from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
@@ -98,6 +98,8 @@ BATCHES = 10  # batch means for one replication, as simlib.results.batch_metrics
 def kernel_gap(scenario: Scenario) -> str | None:
     """Why the kernel cannot follow the simpy engine on this scenario, if known before drawing."""
     w = scenario.workload
+    if scenario.sessions.kind != "none":
+        return SESSIONS_GAP
     gap = capacity_gap(scenario)
     if gap is not None:
         return gap
@@ -110,6 +112,10 @@ def kernel_gap(scenario: Scenario) -> str | None:
     except Exception:  # noqa: BLE001 - the draws will tell (prefix_hash_gap)
         return None
     return PREFIX_HASH_GAP if blocks else None
+
+
+SESSIONS_GAP = ("sessions (conversations, agent tasks): each turn's history cache level is simulated by the simpy "
+                "engine only")
 
 
 def capacity_gap(scenario: Scenario) -> str | None:
@@ -1168,6 +1174,8 @@ def _reducers() -> dict[str, Callable[[_Folded], float | None]]:
         "cost_per_correct_answer_usd": lambda f: cost_per_correct_answer(f.get("cost_per_query_usd"),
                                                                          f.get("quality_proxy")),
     }
+    for name in SESSION_METRICS:  # sessions fall back to the simpy backend (SESSIONS_GAP): never here
+        r[name] = lambda f: None
     for c in PER_QUERY_COMPONENTS:
         r[f"cost_{c}_per_query_usd"] = lambda f, c=c: f.s[f"c_{c}"] / f.n_meas if f.n_meas else 0.0
     for c in MONTHLY_COMPONENTS:

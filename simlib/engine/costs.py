@@ -97,10 +97,12 @@ def per_query_costs(
     output_tokens: np.ndarray,
     query_tokens: np.ndarray,
     sent: np.ndarray,
+    retrieves: np.ndarray | None = None,
     offline: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Cost components of each query in USD (zero for queries never sent to the model).
 
+    ``retrieves``: which queries ran retrieval (None: all; sessions that retrieve once per session).
     ``offline``: queries sent through the batch API, whose token components are x (1 - D).
     """
     pc, pr = scenario.prompt_cache, scenario.prices
@@ -123,6 +125,8 @@ def per_query_costs(
         retrieval = query_tokens * pr.embedding_usd_per_mtok / 1e6 + pr.vector_read_usd_per_query
         if scenario.retrieval.rerank:
             retrieval = retrieval + pr.rerank_usd_per_query
+        if retrieves is not None:
+            retrieval = np.where(retrieves, retrieval, 0.0)
     else:
         retrieval = np.zeros(len(prompt))
     out["retrieval"] = retrieval

@@ -31,10 +31,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from simlib.scenario import SECONDS_PER_DAY, Scenario
+from simlib.engine.distributions import daily_profile_arrivals, lognormal, poisson_arrivals, profile_times
 from simlib.engine.injection import retrain_interval_days
 from simlib.engine.popularity import popularity_cdf
+from simlib.engine.sessions import SessionDraws, draw_sessions, sessions_on
 
-STREAMS = ("arrivals", "tokens", "facts", "retrieval", "service", "changes", "phases", "offline", "retries")
+__all__ = ["ChangeStream", "Phases", "QueryDraws", "STREAMS", "SessionDraws", "daily_profile_arrivals", "draw_facts",
+           "draw_phases", "draw_queries", "lognormal", "poisson_arrivals", "streams"]
+
+STREAMS = ("arrivals", "tokens", "facts", "retrieval", "service", "changes", "phases", "offline", "retries", "sessions")
 # appended streams leave the earlier ones unchanged (SeedSequence.spawn children are positional)
 
 
@@ -44,43 +49,10 @@ def streams(seed: int, replication: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}
 
 
-def lognormal(rng: np.random.Generator, mean: float, cv: float, size: int) -> np.ndarray:
-    """Lognormal draws with the given mean and coefficient of variation."""
-    if cv == 0 or mean == 0:
-        return np.full(size, float(mean))
-    sigma2 = np.log1p(cv * cv)
-    return rng.lognormal(np.log(mean) - sigma2 / 2, np.sqrt(sigma2), size)
-
-
 def draw_facts(rng: np.random.Generator, facts_count: int, cdf: np.ndarray | None, size: int) -> np.ndarray:
     if cdf is None:
         return rng.integers(0, facts_count, size)
     return np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), facts_count - 1)
-
-
-def poisson_arrivals(rng: np.random.Generator, rate_per_s: float, n: int, after_s: float = 0.0) -> np.ndarray:
-    """The next n points of a Poisson process of the given rate after the point ``after_s`` (0: from time 0).
-
-    Summed in order from ``after_s`` (numpy's cumsum is sequential), so n points drawn in
-    pieces, each after the last point of the previous piece, are the very same floats.
-    """
-    return np.cumsum(np.concatenate([[after_s], rng.exponential(1.0 / rate_per_s, n)]))[1:]
-
-
-def daily_profile_arrivals(rng: np.random.Generator, queries_per_day: float, hourly_weights, n: int) -> np.ndarray:
-    """First n points of the hourly piecewise-constant Poisson process, from midnight."""
-    return _profile_times(poisson_arrivals(rng, 1.0, n), queries_per_day, hourly_weights)
-
-
-def _profile_times(unit: np.ndarray, queries_per_day: float, hourly_weights) -> np.ndarray:
-    """Times of the points ``unit`` of a unit-rate process under the hourly profile (Lambda^-1)."""
-    w = np.asarray(hourly_weights, dtype=float)
-    per_hour = queries_per_day * w / w.sum()  # expected queries in each hour
-    cum = np.concatenate([[0.0], np.cumsum(per_hour)])  # Lambda at hour boundaries
-    day, rem = np.divmod(unit, queries_per_day)
-    hour = np.clip(np.searchsorted(cum, rem, side="right") - 1, 0, 23)
-    within = (rem - cum[hour]) / np.where(per_hour[hour] > 0, per_hour[hour], 1.0)
-    return day * SECONDS_PER_DAY + (hour + within) * 3600.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +69,7 @@ class QueryDraws:
     prefix_hashes: list | None = None  # trace replay: prefix block ids per query
     offline: np.ndarray | None = None  # bool: sent through the batch API (workload.offline_share > 0), else None
     retry_u: np.ndarray | None = None  # (n, max_retries) U(0,1): jitter of each retry (rate limits on), else None
+    sessions: "SessionDraws | None" = None  # conversations and agent tasks (engine/sessions.py)
 
     @property
     def n(self) -> int:
@@ -108,9 +81,50 @@ class QueryDraws:
 
 
 def draw_queries(scenario: Scenario, rng: dict[str, np.random.Generator], n: int | None = None) -> QueryDraws:
-    """Draw every per-query input of one replication (QueryDrawer in one piece)."""
+    """Draw every per-query input of one replication (QueryDrawer in one piece; sessions: draw_session_queries)."""
+    if sessions_on(scenario):
+        return draw_session_queries(scenario, rng, n)
     drawer = QueryDrawer(scenario, rng, n)
     return drawer.next(drawer.n)
+
+
+
+
+def draw_session_queries(scenario: Scenario, rng: dict[str, np.random.Generator], n: int | None = None) -> QueryDraws:
+    """Every per-query input of one replication of a session workload (conversations, agent tasks), in one piece.
+
+    The per-query draws are QueryDrawer's (same streams, same order); the sessions' own stream
+    then gives the turns' arrival times (engine/sessions.py), the opening turns' and tool
+    results' lengths, and ties every turn of a session to its user's (tenant's) facts. The
+    array backend hands session workloads to simpy, so they are never drawn in chunks.
+    """
+    import dataclasses
+
+    base = QueryDrawer(scenario, rng, n)
+    base = base.next(base.n)
+    n = len(base.query_tokens)
+    w, s = scenario.workload, scenario.sessions
+    sessions = draw_sessions(scenario, rng["sessions"], n)  # (sessions with a trace are refused by build_scenario)
+    query_tokens, fact = base.query_tokens, base.fact
+    if s.first_turn_tokens_mean is not None:
+        opening = np.maximum(1, np.rint(lognormal(rng["sessions"], s.first_turn_tokens_mean, w.token_length_cv, n))).astype(np.int64)
+        query_tokens = np.where(sessions.turn == 0, opening, query_tokens)
+    if s.kind == "agent_task":  # every call after the first: the new input is the previous call's tool result
+        tool = np.maximum(1, np.rint(lognormal(rng["sessions"], s.tool_result_tokens_mean, w.token_length_cv, n))).astype(np.int64)
+        query_tokens = np.where(sessions.turn > 0, tool, query_tokens)
+    tenants = w.tenants_count
+    opening = sessions.turn == 0
+    if tenants > 1:  # a session is one tenant's (user's): every turn asks about a fact of its first turn's tenant
+        owner = np.zeros(sessions.sessions_count, np.int64)
+        owner[sessions.session[opening]] = fact[opening] % tenants
+        moved = (fact // tenants) * tenants + owner[sessions.session]
+        fact = np.where(moved < scenario.knowledge.facts_count, moved, moved - tenants)
+    if s.retrieval == "per_session":  # the session asks about the fact of its first turn
+        first = np.zeros(sessions.sessions_count, np.int64)
+        first[sessions.session[opening]] = fact[opening]
+        fact = first[sessions.session]
+    return dataclasses.replace(base, arrival_at_s=sessions.arrival_at_s, query_tokens=query_tokens, fact=fact,
+                               sessions=sessions)
 
 
 class QueryDrawer:
@@ -176,7 +190,7 @@ class QueryDrawer:
         elif w.arrival_process == "daily_profile":
             unit = poisson_arrivals(self.rng["arrivals"], 1.0, k, self._after_s)
             self._after_s = float(unit[-1]) if k else self._after_s
-            arrivals = _profile_times(unit, w.queries_per_day, w.hourly_weights)
+            arrivals = profile_times(unit, w.queries_per_day, w.hourly_weights)
         else:
             from simlib.traces import replay_arrays  # trace replay (issue: replay real workloads)
 

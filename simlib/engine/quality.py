@@ -19,6 +19,9 @@ P(answer right) = K x U x B, per query, where
     a long-context curve calibrated to NoLiMa (GPT-4o 99.3% -> 69.7% at 32k tokens)
 - B, behaviour: behaviour_fine_tuned for fine-tuned strategies; otherwise
   min(1, behaviour_prompted + few_shot_uplift if few-shot examples are in the prompt).
+  With a measured accuracy a for the strategy (``quality.measured_accuracy_share``), B is
+  fitted instead: B = min(1, a / E[K U]), E[K U] the expected K U with fresh knowledge and
+  top_k chunks retrieved (what an eval on current facts measures).
 
 Citable: the answer is backed by a retrieved chunk or the cached source text.
 Hallucination (fine-tuned strategies, answers from the weights): (1 - K) x
@@ -37,6 +40,13 @@ from simlib.scenario import Scenario
 
 
 def behaviour_share(strategy: Strategy, scenario: Scenario) -> float:
+    """B: the fitted one where the scenario carries a measured accuracy for this strategy, else the default."""
+    if strategy.name in scenario.quality.measured_accuracy():
+        return measured_behaviour_share(strategy, scenario)[0]
+    return default_behaviour_share(strategy, scenario)
+
+
+def default_behaviour_share(strategy: Strategy, scenario: Scenario) -> float:
     q = scenario.quality
     if strategy.fine_tuned:
         return q.behaviour_fine_tuned_share
@@ -55,12 +65,67 @@ def distraction_share(chunks, scenario: Scenario):
     return (1.0 - d) ** np.maximum(np.asarray(chunks, float) - 1.0, 0.0)
 
 
+def expected_fresh_knowledge_use(strategy: Strategy, scenario: Scenario) -> float:
+    """E[K U] with every fact fresh (an eval on current knowledge) and top_k chunks retrieved.
+
+    E[K U] = p (K U | retrieved) + (1 - p) (K U | missed), p = recall at top_k (one chunk
+    count for every query: truncation by the context window is ignored here).
+    """
+    from simlib.engine.budget import recall_at_k
+
+    k = scenario.retrieval.top_k if strategy.uses_retrieval else 0
+    p = float(recall_at_k(scenario, np.array([k]))[0]) if strategy.uses_retrieval else 1.0
+    f = _knowledge_and_use(strategy, scenario, fresh=np.array([True, True]), retrieved=np.array([True, False]),
+                           chunks=np.array([k, k]))
+    ku = f["knowledge"] * f["use"]
+    return float(p * ku[0] + (1.0 - p) * ku[1])
+
+
+def measured_behaviour_share(strategy: Strategy, scenario: Scenario) -> tuple[float, float]:
+    """(B fitted to the measured accuracy a, E[K U]): B = min(1, a / E[K U]) so that E[K U] x B = a where it can."""
+    a = scenario.quality.measured_accuracy()[strategy.name]
+    ku = expected_fresh_knowledge_use(strategy, scenario)
+    return (min(1.0, a / ku) if ku > 0 else 1.0), ku
+
+
+def measured_quality_notes(scenario: Scenario, strategies) -> list[str]:
+    """What the quality proxy fitted to the scenario's measurements (recall at k, accuracy), for the run's notes."""
+    from simlib.engine.budget import fitted_recall_curve
+    from simlib.engine.strategies import STRATEGIES
+
+    notes = []
+    points = scenario.retrieval.measured_recall_at_k
+    if points and any(STRATEGIES[n].uses_retrieval for n in strategies):
+        notes.append(fitted_recall_curve(points).note())
+    for name in strategies:
+        if name not in scenario.quality.measured_accuracy():
+            continue
+        st = STRATEGIES[name]
+        a = scenario.quality.measured_accuracy()[name]
+        b, ku = measured_behaviour_share(st, scenario)
+        text = (f"{name}: quality fitted to the measured accuracy {a:.2f} (behaviour factor B {b:.3f} instead of "
+                f"{default_behaviour_share(st, scenario):.3f}; fresh-knowledge E[K U] {ku:.3f})")
+        if a > ku:
+            text += ("; the measurement is above what the proxy's knowledge and use allow, so B is 1 and the proxy "
+                     "stays below it: raise the knowledge or context-use parameters to match")
+        notes.append(text)
+    return notes
+
+
 def quality_factors(strategy: Strategy, scenario: Scenario, *, fresh: np.ndarray, retrieved: np.ndarray,
                     chunks: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per-query knowledge K, use U and behaviour B (arrays), their parts, citable and hallucination.
 
     ``chunks``: retrieved chunks in each prompt (for the distraction penalty); None = top_k.
     """
+    f = _knowledge_and_use(strategy, scenario, fresh=fresh, retrieved=retrieved, chunks=chunks)
+    f["behaviour"] = np.full(len(fresh), behaviour_share(strategy, scenario))
+    return f
+
+
+def _knowledge_and_use(strategy: Strategy, scenario: Scenario, *, fresh: np.ndarray, retrieved: np.ndarray,
+                       chunks: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Every factor of quality_factors except B."""
     q = scenario.quality
     n = len(fresh)
     src = strategy.knowledge_source
@@ -93,7 +158,6 @@ def quality_factors(strategy: Strategy, scenario: Scenario, *, fresh: np.ndarray
     if strategy.fine_tuned:
         k = k * (1.0 - q.forgetting_penalty_share)
     u = np.where(context, q.context_use_share * distraction * long_context, 1.0)
-    b = np.full(n, behaviour_share(strategy, scenario))
     hallucination = np.where(from_weights, (1.0 - k) * q.unlearned_hallucination_share, 0.0)
-    return {"knowledge": k, "use": u, "behaviour": b, "citable": context, "distraction": distraction,
+    return {"knowledge": k, "use": u, "citable": context, "distraction": distraction,
             "long_context": long_context, "hallucination": hallucination, "from_weights": from_weights}

@@ -56,14 +56,16 @@ def record_columns(strategy: Strategy, scenario: Scenario, *, arrival_at_s: np.n
                    latency_s: np.ndarray, staleness_age_s: np.ndarray, completed: np.ndarray,
                    retrieved: np.ndarray, cache_hit: np.ndarray, cache_read_tokens: np.ndarray,
                    cache_write_tokens: np.ndarray, retries: np.ndarray | None = None,
-                   failed: np.ndarray | None = None, offline: np.ndarray | None = None) -> RecordColumns:
+                   failed: np.ndarray | None = None, offline: np.ndarray | None = None,
+                   retrieves: np.ndarray | None = None) -> RecordColumns:
     """Record columns of queries from their serving outcomes (any subset, in any order).
 
     ``retrieved``: the needed chunk was among those retrieved (before masking by completion);
     ``cache_read_tokens``/``cache_write_tokens``: prompt tokens read from / written to the
     provider cache per query (0 where the query did not use it); ``retries``, ``failed``: the rate
     limits' retries per query and whether it failed after the last one; ``offline``: sent through
-    the batch API (None: none of these).
+    the batch API (None: none of these); ``retrieves``: which queries ran retrieval (None: all;
+    sessions may retrieve once per session).
     """
     done = completed
     n = len(done)
@@ -74,7 +76,8 @@ def record_columns(strategy: Strategy, scenario: Scenario, *, arrival_at_s: np.n
     retrieved = retrieved & done
     costs = per_query_costs(strategy, scenario, prompt_tokens=budget.prompt_tokens,
                             cache_read_tokens=cache_read_tokens, cache_write_tokens=cache_write_tokens,
-                            output_tokens=output_tokens, query_tokens=query_tokens, sent=done, offline=offline)
+                            output_tokens=output_tokens, query_tokens=query_tokens, sent=done, offline=offline,
+                            retrieves=retrieves)
     q = quality_factors(strategy, scenario, fresh=fresh, retrieved=retrieved, chunks=budget.chunks_used)
     flags = np.zeros(n, np.uint16)
     for mask, bit in ((done, COMPLETED), (budget.rejected, REJECTED), (fresh, FRESH), (retrieved, RETRIEVED),

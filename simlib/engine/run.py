@@ -162,6 +162,9 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
     if tuned and scenario.fine_tuning.synthetic_data_share > 0:
         notes.append("fine-tuning data preparation is priced at the base model's full per-token prices (not at the batch API's)")
     notes += input_notes(scenario, reps)
+    from simlib.engine.quality import measured_quality_notes
+
+    notes += measured_quality_notes(scenario, [n for n in scenario.simulation.strategies if not feasible.get(n)])
     from simlib.results import saturation
 
     for name in reps[0].strategies:

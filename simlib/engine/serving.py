@@ -54,6 +54,7 @@ from simlib.engine.budget import Budget, recall_at_k
 from simlib.engine.cache import PrefixBlockCache, PromptCacheState, cached_tokens_on_hit
 from simlib.engine.draws import QueryDraws
 from simlib.engine.knowledge import KnowledgeWorld
+from simlib.engine.sessions import History, session_turns
 from simlib.engine.strategies import Strategy
 from simlib.scenario import Scenario
 
@@ -77,7 +78,7 @@ class ServingPath:
     """One strategy's retrieval workers, model slots, prompt cache and per-query outputs."""
 
     def __init__(self, env: simpy.Environment, world: KnowledgeWorld, strategy: Strategy, scenario: Scenario,
-                 draws: QueryDraws, budget: Budget, finish: Finish):
+                 draws: QueryDraws, budget: Budget, finish: Finish, history: History | None = None):
         self.env, self.world, self.strategy, self.finish = env, world, strategy, finish
         n = draws.n
         m, ft, pc = scenario.model, scenario.fine_tuning, scenario.prompt_cache
@@ -105,12 +106,33 @@ class ServingPath:
 
         self.budget = budget
         self.retrieved = draws.retrieval_u < recall_at_k(scenario, budget.chunks_used)
+        if history is not None and not history.retrieves.all():
+            # retrieval once per session: every turn is grounded by what the first turn retrieved
+            first = np.zeros(draws.sessions.sessions_count, np.int64)
+            opening = draws.sessions.turn == 0
+            first[draws.sessions.session[opening]] = np.flatnonzero(opening)
+            self.retrieved = self.retrieved[first[draws.sessions.session]]
         prefix = strategy.cached_prefix_tokens(scenario)
         self.hit_tokens = cached_tokens_on_hit(prefix, pc.mode, pc.min_cacheable_tokens, pc.increment_tokens)
         # trace replay with prefix block hashes: per-query cached tokens (see the module docstring)
         self.hashes = draws.prefix_hashes if strategy.uses_cache else None
         self.blocks = PrefixBlockCache(pc.ttl_s) if self.hashes is not None else None
         self.cache = PromptCacheState(pc.ttl_s) if (strategy.caches(scenario) and (self.hit_tokens > 0 or self.blocks is not None)) else None
+        # sessions: the history is the session level of the cached prefix, behind the static prefix (engine/sessions.py)
+        self.history = history
+        self.session_cache = None
+        if history is not None:
+            self.retrieves = history.retrieves.tolist()
+            if strategy.caches(scenario):
+                self.cache = self.cache or PromptCacheState(pc.ttl_s)
+                self.session_cache = PromptCacheState(pc.ttl_s)
+                self.session_ids = draws.sessions.session.tolist()
+                self.session_args = (history.version.tolist(), history.readable_tokens.tolist(), history.breakpoint_tokens.tolist())
+                self.prefix_tokens = prefix
+                self.cache_rules = (pc.mode, pc.min_cacheable_tokens, pc.increment_tokens)
+                self.prompt_list = budget.prompt_tokens.tolist()
+                self.scale_list = draws.service_scale.tolist()
+                self.prefill_rates = (prefill, m.cached_prefill_tokens_per_s, m.cache_overhead_s)
         prompt = budget.prompt_tokens.astype(float)
         self.prefill_miss_s = (prompt / prefill * draws.service_scale).tolist()
         # affine cached prefill: overhead + H / cached rate + (P - H) / prefill rate (data/prices/latency.csv)
@@ -154,10 +176,13 @@ class ServingPath:
         # with prefix block hashes only (else None): per-query cache tokens, and the
         # trace's user-side tokens read from the cache
         blocks = self.blocks is not None
-        self.cache_read_tokens = np.zeros(n, np.int64) if blocks else None
-        self.cache_write_tokens = np.zeros(n, np.int64) if blocks else None
+        per_query_cache = blocks or self.session_cache is not None
+        self.cache_read_tokens = np.zeros(n, np.int64) if per_query_cache else None
+        self.cache_write_tokens = np.zeros(n, np.int64) if per_query_cache else None
         self.prefix_hit_tokens = np.zeros(n, np.int64) if blocks else None
+        self.history_read_tokens = np.zeros(n, np.int64) if self.session_cache is not None else None
         self.completed = np.zeros(n, bool)
+        self.arrival_at_s = draws.arrival_at_s.copy()  # sessions: later turns arrive when the chain sends them
         self.failed = np.zeros(n, bool)  # failed after the last retry
         self.retries = np.zeros(n, np.int64)
         self.busy_s = 0.0  # model-slot seconds (for utilisation)
@@ -166,6 +191,8 @@ class ServingPath:
         """Process: one query through retrieval and the model stage."""
         env, world, src = self.env, self.world, self.strategy.knowledge_source
         arrival = env.now
+        if self.history is not None:  # a later turn arrives when its session sends it (else the drawn time stays)
+            self.arrival_at_s[i] = arrival
         if self.rejected[i]:
             self.finish.done()
             return
@@ -173,7 +200,7 @@ class ServingPath:
             self.batch_api(i)
             return
         wait = 0.0
-        if self.retrieval is not None:
+        if self.retrieval is not None and (self.history is None or self.retrieves[i]):
             with self.retrieval.request() as req:
                 yield req
                 wait = env.now - arrival
@@ -215,6 +242,8 @@ class ServingPath:
                 hit = self.cache.access(key, version, start, self.prefill_miss_s[i])
                 if self.blocks is not None:
                     prefill, hit = self.prefix_blocks(i, key, version, start, hit)
+                elif self.session_cache is not None:
+                    prefill, hit = self.session_turn(i, start, hit)
                 elif hit:
                     prefill = self.prefill_hit_s[i]
                 if hit:
@@ -265,9 +294,29 @@ class ServingPath:
         self.cache_read_tokens[i] = read
         self.cache_write_tokens[i] = max(0, write)
         self.prefix_hit_tokens[i] = min(reused, max(0, read - self.prefix_tokens))  # of the trace's own tokens
+        return self.cached_prefill_s(i, read), read > 0
+
+
+    def cached_prefill_s(self, i: int, read: int) -> float:
+        """Prefill of query i with ``read`` of its prompt tokens from the cache (the affine rule of model.md)."""
         fresh_rate, cached_rate, overhead_s = self.prefill_rates
-        prefill = ((overhead_s if read > 0 else 0.0) + (self.prompt_list[i] - read) / fresh_rate + read / cached_rate) * self.scale_list[i]
-        return prefill, read > 0
+        return ((overhead_s if read > 0 else 0.0) + (self.prompt_list[i] - read) / fresh_rate + read / cached_rate) * self.scale_list[i]
+
+    def session_turn(self, i: int, now_s: float, static_hit: bool) -> tuple[float, bool]:
+        """Read the longest live chain [static prefix P][history R], write up to the turn's breakpoint; (prefill_s, hit).
+
+        read = c(P + R) on a live P (R: the readable history if the session entry is alive, else 0),
+        write = c(P + H + q) - read (engine/sessions.py).
+        """
+        versions, readable, breakpoint = self.session_args
+        alive = self.session_cache.access(self.session_ids[i], versions[i], now_s)
+        history = readable[i] if alive else 0
+        read = cached_tokens_on_hit(self.prefix_tokens + history, *self.cache_rules) if static_hit else 0
+        write = cached_tokens_on_hit(self.prefix_tokens + breakpoint[i], *self.cache_rules) - read
+        self.cache_read_tokens[i] = read
+        self.cache_write_tokens[i] = max(0, write)
+        self.history_read_tokens[i] = min(history, max(0, read - self.prefix_tokens))
+        return self.cached_prefill_s(i, read), read > 0
 
 
 def source(env: simpy.Environment, arrival_at_s: list[float], paths: list[ServingPath]):
@@ -277,3 +326,22 @@ def source(env: simpy.Environment, arrival_at_s: list[float], paths: list[Servin
             yield env.timeout(t - env.now)
         for path in paths:
             env.process(path.query(i))
+
+
+def session_source(env: simpy.Environment, draws: QueryDraws, paths: list[ServingPath]):
+    """Process: sessions start at their drawn times; each strategy runs its own copy of each (``conversation``)."""
+    think = draws.sessions.think_s.tolist()
+    for turns in session_turns(draws.sessions):  # in start order: a session's first turn is its earliest query
+        t = float(draws.arrival_at_s[turns[0]])
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        for path in paths:
+            env.process(conversation(env, path, turns, think))
+
+
+def conversation(env: simpy.Environment, path: ServingPath, turns: list[int], think_s: list[float]):
+    """Process: one session's turns, each sent a think time after the previous answer arrived (its latency)."""
+    for j, i in enumerate(turns):
+        if j:
+            yield env.timeout(path.rtt_s + think_s[i])  # the answer reaches the user a round trip after the model's end
+        yield env.process(path.query(i))

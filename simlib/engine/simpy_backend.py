@@ -20,7 +20,8 @@ from simlib.engine.costs import monthly_components
 from simlib.engine.draws import ChangeStream, draw_phases, draw_queries, streams
 from simlib.engine.knowledge import KnowledgeWorld, history_start_s, periodic_processes
 from simlib.engine.records import record_columns
-from simlib.engine.serving import Finish, ServingPath, source
+from simlib.engine.serving import Finish, ServingPath, session_source, source
+from simlib.engine.sessions import History, session_history
 from simlib.engine.strategies import STRATEGIES
 from simlib.results import RECORD_DTYPE, WARMUP, Replication, StrategyReplication
 from simlib.scenario import DAYS_PER_MONTH, Scenario
@@ -40,13 +41,18 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
     paths = {}
     for name in names:
         strategy = STRATEGIES[name]
-        budget = token_budget(strategy, scenario, draws.query_tokens)
-        paths[name] = ServingPath(env, world, strategy, scenario, draws, budget, finish)
+        history = strategy_history(scenario, strategy, draws)
+        budget = token_budget(strategy, scenario, draws.query_tokens,
+                              *((history.tokens, history.retrieves) if history is not None else ()))
+        paths[name] = ServingPath(env, world, strategy, scenario, draws, budget, finish, history)
     if scenario.knowledge.changes_per_day > 0:
         env.process(world.knowledge_changes())
     for periodic in periodic_processes(scenario, names):
         env.process(world.periodic_snapshots(periodic))
-    env.process(source(env, draws.arrival_at_s.tolist(), list(paths.values())))
+    if draws.sessions is not None:
+        env.process(session_source(env, draws, list(paths.values())))
+    else:
+        env.process(source(env, draws.arrival_at_s.tolist(), list(paths.values())))
     if progress is not None:
         # run in steps of arrivals so a long run reports how far it got
         for i in np.linspace(0, draws.n - 1, 51).astype(int)[1:]:
@@ -70,11 +76,12 @@ def _strategy_replication(scenario: Scenario, path: ServingPath, draws, warmup_n
     if path.cache_read_tokens is not None:  # trace prefix blocks: tokens vary per query (serving.py)
         read, write = path.cache_read_tokens, path.cache_write_tokens
     built = record_columns(
-        path.strategy, scenario, arrival_at_s=draws.arrival_at_s, query_tokens=draws.query_tokens,
+        path.strategy, scenario, arrival_at_s=path.arrival_at_s, query_tokens=draws.query_tokens,
         output_tokens=draws.output_tokens, budget=path.budget, queue_wait_s=path.queue_wait_s, ttft_s=path.ttft_s,
         latency_s=path.latency_s, staleness_age_s=path.staleness_age_s, completed=path.completed,
         retrieved=path.retrieved, cache_hit=hit, cache_read_tokens=read, cache_write_tokens=write,
         retries=path.retries, failed=path.failed, offline=draws.offline,
+        retrieves=None if path.history is None else path.history.retrieves,
     )
     rec = np.empty(draws.n, RECORD_DTYPE)
     for f in RECORD_DTYPE.names:
@@ -86,4 +93,15 @@ def _strategy_replication(scenario: Scenario, path: ServingPath, draws, warmup_n
         cache_hours_month = path.cache.close(end) / 3600.0 * (DAYS_PER_MONTH * 86_400.0 / span_s)
     monthly = monthly_components(path.strategy, scenario, cache_entry_hours_per_month=cache_hours_month)
     return StrategyReplication(records=rec, monthly_components_usd=monthly, busy_s=path.busy_s, capacity=path.capacity,
-                               prefix_hit_tokens=path.prefix_hit_tokens, cost_components_usd=built.cost_components())
+                               prefix_hit_tokens=path.prefix_hit_tokens, cost_components_usd=built.cost_components(),
+                               sessions=draws.sessions, history_tokens=None if path.history is None else path.history.tokens,
+                               history_read_tokens=path.history_read_tokens)
+
+
+def strategy_history(scenario: Scenario, strategy, draws) -> History | None:
+    """The history each prompt of this strategy carries (None without sessions): its own, as chunks kept once
+    per session (sessions.retrieval: per_session) are part of a retrieval strategy's history only."""
+    if draws.sessions is None:
+        return None
+    chunks = scenario.retrieval.top_k * scenario.retrieval.chunk_tokens if strategy.uses_retrieval else 0
+    return session_history(scenario, draws.sessions, draws.query_tokens, draws.output_tokens, chunks)

@@ -28,6 +28,7 @@ from simlib.scenario.schema import (
     Quality,
     Requirements,
     Retrieval,
+    Sessions,
     Simulation,
     StrategyName,
     Workload,
@@ -37,7 +38,7 @@ from simlib.scenario.schema import (
 __all__ = [
     "DAYS_PER_MONTH", "INFINITE_OK", "MAX_CHANGES_PER_RUN", "MAX_CONCURRENCY", "MAX_DURATION_S", "MAX_HORIZON_S",
     "MAX_PERIODIC_EVENTS_PER_RUN", "MAX_USD_PER_MTOK", "SECONDS_PER_DAY", "STRATEGY_NAMES", "FineTuning",
-    "Knowledge", "Model", "Prices", "Prompt", "PromptCache", "Quality", "RateLimitGroup", "Requirements", "Retrieval", "Scenario", "Serving",
+    "Knowledge", "Model", "Prices", "Prompt", "PromptCache", "Quality", "RateLimitGroup", "Requirements", "Retrieval", "Scenario", "Serving", "Sessions",
     "Simulation", "StrategyName", "Workload", "_is_number_annotation", "build_scenario", "check_run_size",
     "deep_merge", "load_preset", "load_scenario", "scenario_from_mapping",
 ]

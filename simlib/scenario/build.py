@@ -40,6 +40,7 @@ from simlib.scenario.schema import (
     Quality,
     RateLimitGroup,
     Requirements,
+    Sessions,
     Retrieval,
     Serving,
     Simulation,
@@ -70,6 +71,7 @@ class Scenario(_Group):
     rate_limits: RateLimitGroup = RateLimitGroup()
     serving: Serving = Serving()
     quality: Quality = Quality()
+    sessions: Sessions = Sessions()
     simulation: Simulation = Simulation()
     requirements: Requirements = Requirements()
 
@@ -179,6 +181,11 @@ def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenar
     except ValidationError as exc:
         raise ScenarioError(explain_validation(exc, Scenario, otherwise=lambda names: f"; valid names here: {', '.join(names)}"),
                             source=source) from None
+    if scenario.sessions.kind != "none" and scenario.workload.arrival_process == "trace":
+        raise ScenarioError([Problem("sessions.kind", (
+            f"'{scenario.sessions.kind}' draws its own session arrivals, so workload.arrival_process must be 'poisson' "
+            "or 'daily_profile', not 'trace' (a replayed trace brings its conversations with it: its prefix blocks)"))],
+            source=source)
     if scenario.workload.arrival_process != "trace":
         problems = check_run_size(scenario)
         if problems:

@@ -1,7 +1,7 @@
 """The scenario's schema: the groups of fields, each with its unit, bounds and the source of its default.
 
 A scenario is a tree of groups (workload, knowledge, retrieval, model, prompt, prices,
-fine_tuning, prompt_cache, rate_limits, serving, quality, simulation, requirements). Every numeric field carries its unit in
+fine_tuning, prompt_cache, rate_limits, serving, quality, sessions, simulation, requirements). Every numeric field carries its unit in
 its name (``_s`` durations, ``_at_s`` instants, ``_usd`` money, ``_tokens``, ``_per_s``,
 ``_per_day``, ``_share`` fractions in [0, 1]), a constraint, and a description that
 states where its default comes from.
@@ -14,7 +14,7 @@ fill, run-size limits, the trace check) are in ``build.py``; files and presets i
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -74,6 +74,13 @@ class _Group(BaseModel):
             if isinstance(item, float) and math.isinf(item) and info.field_name not in INFINITE_OK:
                 raise ValueError("must be finite")
         return value
+
+
+def _mapping_as_pairs(value: Any) -> Any:
+    """A mapping written in a file ({5: 0.85}) as the sorted (key, value) pairs a frozen group holds."""
+    if isinstance(value, dict):
+        return tuple(value.items())
+    return value
 
 
 def _f(default: Any, description: str, **constraints: Any) -> Any:
@@ -196,6 +203,30 @@ class Retrieval(_Group):
     index_build_engineering_hours: float = _f(40.0, "Engineering hours to build the first index pipeline (chunking, embedding, evaluation), amortised over index_build_amortisation_months. Assumption: one engineer-week.", ge=0, le=100_000)
     index_build_amortisation_months: float = _f(12.0, "Months over which the initial index build (embedding every chunk + its engineering hours) is amortised. Assumption: a one-year horizon.", gt=0, le=120)
     index_upkeep_hours_per_month: float = _f(8.0, "Engineering hours per month to keep the index pipeline running (retrieval strategies). Assumption: a day a month.", ge=0, le=10_000)
+    measured_recall_at_k: tuple[tuple[Annotated[int, Field(ge=1, le=1000)], Annotated[float, Field(ge=0, le=1)]], ...] | None = _f(
+        None,
+        "Your retrieval eval's recall at a few k ({1: 0.6, 5: 0.85, 20: 0.93}: at least 2 k, recall not falling with k). "
+        "When set, recall at k is the curve c x (1 - (1 - r1)^k) fitted to these points (least squares) instead of "
+        "recall_at_1_share, recall_ceiling_share, the corpus-size and rerank adjustments (the eval measured the retriever "
+        "as configured); the run's notes give the fit. None: the documented defaults.",
+    )
+
+    _recall_as_pairs = field_validator("measured_recall_at_k", mode="before")(lambda v: _mapping_as_pairs(v))
+
+    @field_validator("measured_recall_at_k")
+    @classmethod
+    def _recall_points_usable(cls, points: tuple[tuple[int, float], ...] | None) -> tuple[tuple[int, float], ...] | None:
+        if points is None:
+            return None
+        ks = [k for k, _ in points]
+        if len(set(ks)) != len(ks):
+            raise ValueError("each k may appear once")
+        if len(points) < 2:
+            raise ValueError("needs recall at 2 or more k to fit the curve's top-1 recall and ceiling")
+        points = tuple(sorted(points))
+        if any(b[1] < a[1] for a, b in zip(points, points[1:])):
+            raise ValueError("recall cannot fall as k grows (more chunks retrieved hold every chunk of fewer)")
+        return points
 
 
 class Model(_Group):
@@ -426,6 +457,54 @@ class Quality(_Group):
     behaviour_prompted_share: float = _f(0.75, "P(the answer has the required behaviour) under prompting with instructions. 1 = no specialised behaviour.", ge=0, le=1)
     few_shot_uplift_share: float = _f(0.1, "Added to behaviour_prompted_share when few-shot examples are in the prompt (capped at 1).", ge=0, le=1)
     behaviour_fine_tuned_share: float = _f(0.95, "P(the answer has the required behaviour) after fine-tuning. 1 = no specialised behaviour.", ge=0, le=1)
+    measured_accuracy_share: tuple[tuple[StrategyName, Annotated[float, Field(ge=0, le=1)]], ...] = _f(
+        (),
+        "Your eval's answer accuracy per strategy ({rag: 0.82, fine_tune: 0.7}), measured on current knowledge. For each "
+        "strategy named, the behaviour factor B is fitted so that the proxy's expected quality with fresh knowledge, "
+        "E[K U] x B, equals the measurement (B capped at 1; the run's notes say so); staleness and retrieval misses still "
+        "lower it in the run. Empty: the documented defaults.",
+    )
+
+    _accuracy_as_pairs = field_validator("measured_accuracy_share", mode="before")(lambda v: _mapping_as_pairs(v))
+
+    @field_validator("measured_accuracy_share")
+    @classmethod
+    def _one_accuracy_each(cls, pairs: tuple[tuple[str, float], ...]) -> tuple[tuple[str, float], ...]:
+        names = [n for n, _ in pairs]
+        if len(set(names)) != len(names):
+            raise ValueError("each strategy may appear once")
+        return tuple(sorted(pairs))
+
+    def measured_accuracy(self) -> dict[str, float]:
+        """strategy -> measured accuracy (the pairs of measured_accuracy_share as a mapping)."""
+        return dict(self.measured_accuracy_share)
+
+
+class Sessions(_Group):
+    """Conversations and agent tasks (docs/model.md, Sessions): calls grouped into sessions whose history grows.
+
+    With kind 'none' (the default) every query is one independent call. Otherwise
+    workload.queries_per_day stays the call (turn) rate and sessions start at
+    queries_per_day / turns_mean a day; workload.query_tokens_mean is a user turn's message
+    (and an agent task's first input).
+    """
+
+    kind: Literal["none", "conversation", "agent_task"] = _f(
+        "none",
+        "'conversation': turns of a user's message and an answer, each turn carrying the earlier ones as history; "
+        "'agent_task': a chain of calls, each adding its tool call (the output) and the tool's result to the context; "
+        "'none': independent queries.",
+    )
+    turns_distribution: Literal["fixed", "geometric"] = _f("geometric", "Turns (calls) per session: 'fixed' (round(turns_mean)) or 'geometric' on 1, 2, ... with mean turns_mean (a constant chance 1 / turns_mean to stop after each turn).")
+    turns_mean: float = _f(5.0, "Mean turns per conversation, or calls per agent task (before the turns_max_count cap). Assumption.", ge=1, le=10_000)
+    turns_max_count: int = _f(200, "No session has more turns than this (caps the geometric tail).", ge=1, le=100_000)
+    think_time_distribution: Literal["fixed", "exponential", "lognormal"] = _f("lognormal", "Time from a turn's answer to the session's next request (the user reading and typing, or the agent's tool running); the next turn is sent then, so a session's calls never overlap.")
+    think_time_mean_s: float = _f(60.0, "Mean think time. Assumption: a minute; compare it with prompt_cache.ttl_s (a turn sent within the TTL of the previous one reads the earlier turns from cache).", gt=0, le=MAX_DURATION_S)
+    think_time_cv: float = _f(1.0, "Coefficient of variation of the lognormal think time.", ge=0, le=20)
+    first_turn_tokens_mean: float | None = _f(None, "Mean new input tokens of a session's first turn (a pasted document, an agent's task with its starting context); None: workload.query_tokens_mean like every other turn. Lognormal with workload.token_length_cv.", ge=1, le=1e7)
+    tool_result_tokens_mean: float = _f(2_000.0, "agent_task: mean tokens of a tool result (file contents, command output), the new input of every call after the first (lognormal, workload.token_length_cv). Assumption.", ge=1, le=1e7)
+    history_cap_tokens: int = _f(100_000, "History kept in the prompt: when it exceeds this, the oldest whole turns are dropped (a sliding window; the history prefix changes, so that turn reads none of it from cache). Assumption: half of a 200k window.", ge=0, le=100_000_000)
+    retrieval: Literal["per_turn", "per_session"] = _f("per_turn", "Retrieval strategies: retrieve on every turn (chunks not kept in history), or once per session on its first turn (the chunks then stay in the history; later turns ask about the same fact).")
 
 
 class Simulation(_Group):
