@@ -425,3 +425,21 @@ def test_voila_culls_the_kernel_of_a_closed_page(tmp_path):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(15)
         log.close()
+
+
+def test_horizon_of_a_scenario_only_simpy_runs_keeps_the_simpy_budget():
+    """Sessions and dedicated serving run on the simpy backend (~20-50x slower a query): a dashboard run of
+    such a scenario keeps SIMPY_HORIZON_QUERY_BUDGET queries so a redraw stays interactive."""
+    import math
+
+    from simlib.engine.run import simpy_only_reason
+    from simlib.widgets.dashboard import SIMPY_HORIZON_QUERY_BUDGET, horizon_queries
+
+    conversations = simlib.load_preset("coaching-app")
+    assert conversations.sessions.kind != "none" and simpy_only_reason(conversations) is not None
+    days = max(7.0, conversations.fine_tuning.retrain_interval_days)
+    wanted = math.ceil(conversations.workload.queries_per_day * days)
+    assert wanted > SIMPY_HORIZON_QUERY_BUDGET == 5_000
+    assert horizon_queries(conversations) == SIMPY_HORIZON_QUERY_BUDGET
+    single = conversations.with_changes({"sessions.kind": "none"})
+    assert simpy_only_reason(single) is None and horizon_queries(single) == min(wanted, 150_000)

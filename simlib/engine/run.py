@@ -86,6 +86,13 @@ def run_replications(scenario: Scenario, indices: Sequence[int], *, progress: Ca
     return _run_simpy(scenario, indices, progress)
 
 
+def simpy_only_reason(scenario: Scenario) -> str | None:
+    """Why ``engine="auto"`` would run ``scenario`` on the simpy backend (e.g. sessions, dedicated
+    serving), or None when the array backend follows it. Front ends size their runs by it: the
+    simpy backend is ~20-50x slower per query."""
+    return array_backend.kernel_gap(scenario)
+
+
 def _steps(indices: list[int], n: int, progress: Callable[[int, int], None] | None):
     """Per replication, its progress callback (queries done so far in it) or None."""
     total = len(indices) * n

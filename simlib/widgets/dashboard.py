@@ -132,13 +132,18 @@ HORIZON_MIN_DAYS = 7.0
 # draw in 0.16 s inside the kernel, so a slider-to-redraw median stays under 1 s
 # (benchmarks/bench_dashboard.py; docs/dashboard.md "Speed").
 HORIZON_QUERY_BUDGET = 150_000
+# Queries per run when the scenario needs the simpy backend (sessions, agent tasks, dedicated
+# serving: simlib.engine.run.simpy_only_reason): that backend simulates ~5,000 queries of six
+# strategies in about a second on the same machine, so its runs keep the earlier 5,000-query size.
+SIMPY_HORIZON_QUERY_BUDGET = 5_000
 
 
-def horizon_queries(scenario: Scenario, budget: int = HORIZON_QUERY_BUDGET) -> int:
+def horizon_queries(scenario: Scenario, budget: int | None = None) -> int:
     """Queries per replication for a dashboard run of ``scenario``.
 
     horizon_days = max(HORIZON_MIN_DAYS, fine_tuning.retrain_interval_days)
     queries      = min(ceil(queries_per_day x horizon_days), budget // replications), at least 100
+    budget       = HORIZON_QUERY_BUDGET, or SIMPY_HORIZON_QUERY_BUDGET when only the simpy backend can run it
 
     so the run covers the longer of a week and one retraining interval unless that would
     take more than ``budget`` queries; then the horizon is what the budget buys
@@ -146,6 +151,10 @@ def horizon_queries(scenario: Scenario, budget: int = HORIZON_QUERY_BUDGET) -> i
     """
     import math
 
+    from simlib.engine.run import simpy_only_reason
+
+    if budget is None:
+        budget = HORIZON_QUERY_BUDGET if simpy_only_reason(scenario) is None else SIMPY_HORIZON_QUERY_BUDGET
     days = max(HORIZON_MIN_DAYS, scenario.fine_tuning.retrain_interval_days)
     wanted = math.ceil(scenario.workload.queries_per_day * days)
     return max(100, min(wanted, budget // max(1, scenario.simulation.replications)))
@@ -748,7 +757,12 @@ class Dashboard(StaticFallback, RunnerStatus, W.VBox):
         if self._horizon_sizes():
             days = max(HORIZON_MIN_DAYS, s.fine_tuning.retrain_interval_days)
             if s.simulation.queries < s.workload.queries_per_day * days:
-                cap = f" (capped at {HORIZON_QUERY_BUDGET:,} queries a run; a week or one retraining would be {days:g} days)"
+                from simlib.engine.run import simpy_only_reason
+
+                slow = simpy_only_reason(s)
+                budget = HORIZON_QUERY_BUDGET if slow is None else SIMPY_HORIZON_QUERY_BUDGET
+                why = "" if slow is None else f", the simpy backend's size: {slow}"
+                cap = f" (capped at {budget:,} queries a run{why}; a week or one retraining would be {days:g} days)"
         return (f"<span class='simlib-status' style='color:#333'>{html.escape(horizon_text(s))}{html.escape(cap)} x "
                 f"{len(s.simulation.strategies)} strategies, {how}; charts drawn in {timing.draw_s:.2f} s</span>")
 
