@@ -83,10 +83,17 @@ def test_otlp_log_measured_by_hand(tmp_path, capsys):
     for key in ("calls_per_day", "input_tokens_per_call_mean", "output_tokens_per_call_mean",
                 "cached_input_token_share", "turns_per_session_mean"):
         assert key in report["simulated"]
-    assert report["simulated"]["turns_per_session_mean"] is None  # no session workload in the engine yet
+    # two calls per conversation: a fixed 2-turn session workload, simulated
+    assert report["simulated"]["turns_per_session_mean"] == pytest.approx(2.0)
     sc = report["scenario"]
-    # per-call totals agree: the cached prefix + the query = the measured mean input
-    assert sc["prompt"]["system_tokens"] + sc["workload"]["query_tokens_mean"] == pytest.approx(2000)
+    assert sc["sessions"]["kind"] == "conversation" and sc["sessions"]["turns_distribution"] == "fixed"
+    # per-call totals agree: first-turn input F = (2000 + 1000) / 2, growth g = query + answer = ((4000 - 2000) + 0) / 2,
+    # and the mean call is F + g x mean(turn - 1) = F + g / 2
+    w = sc["workload"]
+    assert sc["prompt"]["system_tokens"] == 0
+    assert sc["sessions"]["first_turn_tokens_mean"] == pytest.approx(1500)
+    assert w["query_tokens_mean"] + w["output_tokens_mean"] == pytest.approx(1000)
+    assert sc["sessions"]["first_turn_tokens_mean"] + (w["query_tokens_mean"] + w["output_tokens_mean"]) / 2 == pytest.approx(2000)
     assert sc["prices"]["model"] == "openai/gpt-4.1"
     assert "2 spans without gen_ai token usage" in sc["sources"]["skipped spans"]
     assert "calls.json" in sc["sources"]["workload.queries_per_day"]
