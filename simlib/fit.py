@@ -22,6 +22,9 @@ covers at least 24 h of absolute time. Lengths are lognormal with the CV of the 
 tokens (one CV for query and output in the scenario; decode dominates latency).
 Latency: least squares latency = a + b x output tokens gives decode = 1 / b tokens/s and
 network_rtt_s = a (when b > 0 and at least 10 calls).
+Conversations (``gen_ai.conversation.id``, more than one call each, input growing turn to
+turn) become a ``sessions`` group through ``conversation_stats`` and ``session_workload``
+(``_fit_conversations``; docs/fit.md), and then replace the prefix split above.
 """
 
 from __future__ import annotations
