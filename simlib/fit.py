@@ -457,6 +457,20 @@ def _gaps(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     return k_arr, r_arr, gap, parent
 
 
+def _weighted_log_fit(gap_s: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """(mu, sd) of a lognormal fitted to positive gaps: the weighted mean and sd of ln gap, weights w / sum(w)."""
+    lg = np.log(gap_s)
+    w = weight / weight.sum()
+    mu = float((w * lg).sum())
+    return mu, float(math.sqrt((w * (lg - mu) ** 2).sum()))
+
+
+def _turn_figures(turns: np.ndarray) -> dict[str, Any]:
+    """The SessionStats turn fields of the turn counts of each conversation."""
+    return {"conversations": int(len(turns)), "turns_mean": float(turns.mean()), "turns_p50": float(np.median(turns)),
+            "turns_max": int(turns.max()), "turns_geometric_p": float(1 / turns.mean())}
+
+
 def fit_sessions(trace: Trace, shared_prefix_blocks: int = 1) -> SessionStats:
     """Fit turns, think time and history growth to a trace with prefix blocks (see SessionStats)."""
     k, r, gap, parent = _gaps(trace)
@@ -471,17 +485,10 @@ def fit_sessions(trace: Trace, shared_prefix_blocks: int = 1) -> SessionStats:
     reused = k > 0
     zero = reused & (gap <= 0)
     pos = reused & (gap > 0)
-    lg = np.log(gap[pos])
-    w = r[pos] / r[pos].sum()
-    mu = float((w * lg).sum())
-    sd = float(math.sqrt((w * (lg - mu) ** 2).sum()))
+    mu, sd = _weighted_log_fit(gap[pos], r[pos])
     total = x.sum()
     return SessionStats(
-        conversations=int(len(turns)),
-        turns_mean=float(turns.mean()),
-        turns_p50=float(np.median(turns)),
-        turns_max=int(turns.max()),
-        turns_geometric_p=float(1 / turns.mean()),
+        **_turn_figures(turns),
         first_turn_tokens_mean=float(x[~cont].mean()),
         history_growth_tokens_per_turn_mean=float((x[cont] - r[cont]).mean()) if cont.any() else 0.0,
         shared_prefix_blocks=shared_prefix_blocks,
@@ -519,19 +526,12 @@ def conversation_stats(trace: Trace) -> SessionStats | None:
     pos = gap > 0
     if not pos.any() or r[pos].sum() <= 0:
         return None
-    lg = np.log(gap[pos])
-    w = r[pos] / r[pos].sum()
-    mu = float((w * lg).sum())
-    sd = float(math.sqrt((w * (lg - mu) ** 2).sum()))
+    mu, sd = _weighted_log_fit(gap[pos], r[pos])
     turns = np.bincount(np.unique(conv, return_inverse=True)[1])
     first = by[~cont_sorted]
     total = x.sum()
     return SessionStats(
-        conversations=int(len(turns)),
-        turns_mean=float(turns.mean()),
-        turns_p50=float(np.median(turns)),
-        turns_max=int(turns.max()),
-        turns_geometric_p=float(1 / turns.mean()),
+        **_turn_figures(turns),
         first_turn_tokens_mean=float(x[first].mean()),
         history_growth_tokens_per_turn_mean=float((x[cur] - x[prev]).mean()),
         shared_prefix_blocks=0,

@@ -66,12 +66,17 @@ def small_log():
     ])
 
 
-def test_otlp_log_measured_by_hand(tmp_path, capsys):
-    src = tmp_path / "calls.json"
-    src.write_text(json.dumps(small_log()))
-    out = tmp_path / "my.yaml"
+def fit_cli_json(tmp_path, capsys, doc, name, out_name):
+    """Write the OTLP document to tmp_path / name, run `simlib fit --json` on it; (report, written scenario path)."""
+    src = tmp_path / name
+    src.write_text(json.dumps(doc))
+    out = tmp_path / out_name
     assert main(["fit", str(src), "--out", str(out), "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    return json.loads(capsys.readouterr().out), out
+
+
+def test_otlp_log_measured_by_hand(tmp_path, capsys):
+    report, out = fit_cli_json(tmp_path, capsys, small_log(), "calls.json", "my.yaml")
     m = report["measured"]
     assert m["calls"] == 4
     assert m["calls_per_day"] == pytest.approx(3 / 30 * 86_400)
@@ -314,11 +319,7 @@ def conversation_log(growth=600):
 
 def test_conversation_ids_fit_a_session_workload(tmp_path, capsys):
     """Turns, think time and history growth by hand; the simulated run returns the log's turns and per-call input."""
-    src = tmp_path / "chat.json"
-    src.write_text(json.dumps(conversation_log()))
-    out = tmp_path / "chat.yaml"
-    assert main(["fit", str(src), "--out", str(out), "--json"]) == 0
-    rep = json.loads(capsys.readouterr().out)
+    rep, out = fit_cli_json(tmp_path, capsys, conversation_log(), "chat.json", "chat.yaml")
     m, s, sc = rep["measured"], rep["simulated"], rep["scenario"]
     assert m["turns_per_session_mean"] == pytest.approx(3.0)
     assert m["input_tokens_per_call_mean"] == pytest.approx((1000 + 1600 + 2200 + 2000 + 2600 + 3200) / 6)
