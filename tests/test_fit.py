@@ -369,3 +369,29 @@ def test_conversation_preset_base_lends_no_sessions_to_independent_calls(tmp_pat
     rep = fit.calibrate(fitted)
     assert rep["measured"]["turns_per_session_mean"] is None and rep["simulated"]["turns_per_session_mean"] is None
     assert rep["simulated"]["input_tokens_per_call_mean"] == pytest.approx(1500, rel=0.05)
+
+
+# tolerances of the Mooncake session round trip: rate 5% and turns 5% (5,000 simulated calls, geometric turns);
+# input 10%: Mooncake's conversations branch (a turn need not hold the previous prompt whole), so the growth
+# read from input differences and a geometric turn count only approximate the per-call input (measured: 6% low)
+def test_fit_then_simulate_round_trip_on_mooncake_conversations(tmp_path):
+    """The Mooncake conversation trace with conversation ids (read from its prefix blocks, as fit_sessions does)."""
+    tr = traces.load_trace("mooncake-conversation")
+    k, _, _, parent = fit._gaps(tr)
+    conv = list(range(tr.n))
+    for i in range(tr.n):
+        if k[i] > 1:
+            conv[i] = conv[parent[i]]
+    src = tmp_path / "mooncake-chat.jsonl"
+    with src.open("w") as f:
+        for t, i, o, c in zip(tr.timestamp_s.tolist(), tr.input_tokens.tolist(), tr.output_tokens.tolist(), conv):
+            f.write(json.dumps({"timestamp_s": t, "input_tokens": i, "output_tokens": o, "conversation_id": f"c{c}"}) + "\n")
+    fitted = fit.fit_scenario(src)
+    assert fitted["sessions"]["kind"] == "conversation"
+    rep = fit.calibrate(fitted)
+    m, s = rep["measured"], rep["simulated"]
+    assert m["turns_per_session_mean"] == pytest.approx(tr.n / len(set(conv)))
+    assert s["turns_per_session_mean"] == pytest.approx(m["turns_per_session_mean"], rel=0.05)
+    assert s["calls_per_day"] == pytest.approx(m["calls_per_day"], rel=0.05)
+    assert s["input_tokens_per_call_mean"] == pytest.approx(m["input_tokens_per_call_mean"], rel=0.10)
+    assert s["output_tokens_per_call_mean"] == pytest.approx(m["output_tokens_per_call_mean"], rel=0.05)
