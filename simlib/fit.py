@@ -22,6 +22,9 @@ covers at least 24 h of absolute time. Lengths are lognormal with the CV of the 
 tokens (one CV for query and output in the scenario; decode dominates latency).
 Latency: least squares latency = a + b x output tokens gives decode = 1 / b tokens/s and
 network_rtt_s = a (when b > 0 and at least 10 calls).
+Conversations (``gen_ai.conversation.id``, more than one call each, input growing turn to
+turn) become a ``sessions`` group through ``conversation_stats`` and ``session_workload``
+(``_fit_conversations``; docs/fit.md), and then replace the prefix split above.
 """
 
 from __future__ import annotations
@@ -250,9 +253,13 @@ def fit_scenario(path: str | Path, *, base: str | None = "auto") -> dict[str, An
         src["measured latency"] = f"{name}: p50 {m['latency_p50_s']:.3f} s, p95 {m['latency_p95_s']:.3f} s (end - start of each call)"
     if m["cached_input_token_share"] is not None:
         src["prompt_cache"] = f"{name}: measured cached-input share {share:.4f} (gen_ai.usage.cache_read.input_tokens / input)"
-    if m["turns_per_session_mean"] is not None:
-        src["sessions"] = (f"{name}: {m['turns_per_session_mean']:.2f} calls per conversation (gen_ai.conversation.id); "
-                           "the engine has no session workload yet: calls are simulated as independent")
+    sessions = _fit_conversations(tr, name, m, workload, prompt, src)
+    if sessions is not None:
+        scenario["sessions"] = sessions
+    elif base_name:  # a conversation or agent preset as base must not lend the log its sessions
+        scenario["sessions"] = {"kind": "none"}
+        src.setdefault("sessions", f"{name}: no gen_ai.conversation.id: independent calls (kind none, "
+                                   "whatever the base preset's)")
     if log.spans_skipped:
         src["skipped spans"] = f"{name}: {log.spans_skipped} spans without gen_ai token usage skipped"
     scenario["model"] = model_cfg
@@ -260,6 +267,48 @@ def fit_scenario(path: str | Path, *, base: str | None = "auto") -> dict[str, An
     scenario["sources"] = src
     scenario["_measured"] = m
     return scenario
+
+
+def _fit_conversations(tr: Trace, name: str, m: dict[str, Any], workload: dict[str, Any], prompt: dict[str, Any],
+                       src: dict[str, str]) -> dict[str, Any] | None:
+    """The ``sessions`` group of a log with conversation ids and more than one call per conversation, else None.
+
+    Through ``session_workload`` (the one mapping of SessionStats onto a scenario) on
+    ``conversation_stats``; it replaces the fit's prefix split: the whole first-turn input is
+    the session's first message (``prompt.system_tokens`` = 0) and later turns carry the
+    history, so the mean input per call is F + g x mean(turn - 1), F the first-turn mean and g
+    the mean growth. Turns are 'fixed' when every conversation has the same count (so that
+    mean matches the log's), else geometric. ``workload``, ``prompt`` and ``src`` are updated.
+    """
+    turns = m["turns_per_session_mean"]
+    if turns is None:
+        return None
+    stats = conversation_stats(tr) if turns > 1 else None
+    if stats is None or stats.history_growth_tokens_per_turn_mean <= 0:
+        why = ("one call per conversation" if turns <= 1 else
+               "no positive gap between a conversation's calls" if stats is None else
+               "the input does not grow turn to turn (the history is not resent)")
+        src["sessions"] = (f"{name}: {turns:.2f} calls per conversation (gen_ai.conversation.id), {why}: "
+                           "calls are simulated as independent")
+        return None
+    groups = session_workload(stats, workload["queries_per_day"], workload["output_tokens_mean"])
+    workload["query_tokens_mean"] = round(groups["workload"]["query_tokens_mean"], 3)
+    sessions = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in groups["sessions"].items()}
+    if stats.turns_p50 == stats.turns_max and stats.turns_mean == stats.turns_max:
+        sessions["turns_distribution"] = "fixed"
+    prompt["system_tokens"] = 0
+    gap_kind = "start - previous call's end" if tr.latency_s is not None else "start - previous call's start"
+    src["sessions"] = (f"{name}: {stats.conversations:,} conversations (gen_ai.conversation.id), "
+                       f"{stats.turns_mean:.2f} calls each (max {stats.turns_max}; "
+                       f"{sessions['turns_distribution']}); split: the first call's input is the first message, "
+                       "every later call adds the previous answer and its message to the history (simlib.fit.session_workload)")
+    src["sessions.think_time_mean_s"] = (f"{name}: lognormal fitted to the gaps ({gap_kind}) between a conversation's calls, "
+                                         f"weighted by the previous prompt; median gap {stats.think_time_p50_s:,.1f} s")
+    src["sessions.first_turn_tokens_mean"] = f"{name}: mean input tokens of a conversation's first call"
+    src["workload.query_tokens_mean"] = (f"{name}: mean input growth between a conversation's calls "
+                                         f"({stats.history_growth_tokens_per_turn_mean:,.1f}) - mean output tokens")
+    src["prompt.system_tokens"] = "fit: 0, with sessions the first call's whole input is the first message"
+    return sessions
 
 
 def scenario_mapping(fitted: dict[str, Any]) -> dict[str, Any]:
@@ -288,19 +337,37 @@ def calibrate(fitted: dict[str, Any]) -> dict[str, Any]:
     prompt = rec["prompt_tokens"].astype(float)
     span = float(rec["arrival_at_s"][-1] - rec["arrival_at_s"][0]) if len(rec) > 1 else 0.0
     summary = result.summary()[CALIBRATION_STRATEGY]
+    rate = (len(rec) - 1) / span * SECONDS_PER_DAY if span > 0 else None
+    sessions = result.replications[0].strategies[CALIBRATION_STRATEGY].sessions
+    if sessions is not None:
+        rate = _session_call_rate_per_day(sessions)
     simulated = {
         "strategy": CALIBRATION_STRATEGY,
         "calls": int(len(rec)),
-        "calls_per_day": (len(rec) - 1) / span * SECONDS_PER_DAY if span > 0 else None,
+        "calls_per_day": rate,
         "input_tokens_per_call_mean": float(prompt.mean()) if len(rec) else None,
         "output_tokens_per_call_mean": float(rec["output_tokens"].mean()) if len(rec) else None,
         "cached_input_token_share": float(rec["cache_read_tokens"].sum() / prompt.sum()) if prompt.sum() > 0 else None,
         "cache_hit_rate": summary["cache_hit_rate"]["mean"],
-        "turns_per_session_mean": None,
+        "turns_per_session_mean": summary["turns_per_session_mean"]["mean"],
         "latency_p50_s": summary["latency_p50_s"]["mean"],
         "latency_p95_s": summary["latency_p95_s"]["mean"],
     }
     return {"measured": fitted["_measured"], "simulated": simulated, "scenario": mapping}
+
+
+def _session_call_rate_per_day(sd: Any) -> float | None:
+    """Call rate of a session run: (first turns - 1) / span of session starts x calls per session x 86,400.
+
+    Not (calls - 1) / span of all calls: a short run's last sessions send their later turns
+    think times after the last start, which stretches that span (by about 70% for the
+    Mooncake conversation fit at 5,000 calls) though the steady-state rate is unchanged.
+    """
+    starts = sd.arrival_at_s[sd.turn == 0]
+    span = float(starts[-1] - starts[0]) if starts.size > 1 else 0.0
+    if span <= 0:
+        return None
+    return (starts.size - 1) / span * (sd.turn.size / starts.size) * SECONDS_PER_DAY
 
 
 def _pct(v: float | None) -> str:
@@ -408,6 +475,20 @@ def _gaps(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     return k_arr, r_arr, gap, parent
 
 
+def _weighted_log_fit(gap_s: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """(mu, sd) of a lognormal fitted to positive gaps: the weighted mean and sd of ln gap, weights w / sum(w)."""
+    lg = np.log(gap_s)
+    w = weight / weight.sum()
+    mu = float((w * lg).sum())
+    return mu, float(math.sqrt((w * (lg - mu) ** 2).sum()))
+
+
+def _turn_figures(turns: np.ndarray) -> dict[str, Any]:
+    """The SessionStats turn fields of the turn counts of each conversation."""
+    return {"conversations": int(len(turns)), "turns_mean": float(turns.mean()), "turns_p50": float(np.median(turns)),
+            "turns_max": int(turns.max()), "turns_geometric_p": float(1 / turns.mean())}
+
+
 def fit_sessions(trace: Trace, shared_prefix_blocks: int = 1) -> SessionStats:
     """Fit turns, think time and history growth to a trace with prefix blocks (see SessionStats)."""
     k, r, gap, parent = _gaps(trace)
@@ -422,17 +503,10 @@ def fit_sessions(trace: Trace, shared_prefix_blocks: int = 1) -> SessionStats:
     reused = k > 0
     zero = reused & (gap <= 0)
     pos = reused & (gap > 0)
-    lg = np.log(gap[pos])
-    w = r[pos] / r[pos].sum()
-    mu = float((w * lg).sum())
-    sd = float(math.sqrt((w * (lg - mu) ** 2).sum()))
+    mu, sd = _weighted_log_fit(gap[pos], r[pos])
     total = x.sum()
     return SessionStats(
-        conversations=int(len(turns)),
-        turns_mean=float(turns.mean()),
-        turns_p50=float(np.median(turns)),
-        turns_max=int(turns.max()),
-        turns_geometric_p=float(1 / turns.mean()),
+        **_turn_figures(turns),
         first_turn_tokens_mean=float(x[~cont].mean()),
         history_growth_tokens_per_turn_mean=float((x[cont] - r[cont]).mean()) if cont.any() else 0.0,
         shared_prefix_blocks=shared_prefix_blocks,
@@ -442,6 +516,49 @@ def fit_sessions(trace: Trace, shared_prefix_blocks: int = 1) -> SessionStats:
         think_time_log_sd=sd,
         think_time_p50_s=float(np.median(gap[cont])) if cont.any() else math.nan,
         think_time_mean_s=float(np.mean(gap[cont])) if cont.any() else math.nan,
+    )
+
+
+def conversation_stats(trace: Trace) -> SessionStats | None:
+    """SessionStats of a log whose calls carry conversation ids (``gen_ai.conversation.id``).
+
+    A conversation's calls in arrival order are its turns. For a continuing turn t (after
+    t - 1 of the same conversation): history growth = input_t - input_(t-1) (the previous
+    answer and the new message, when the application resends the history); the readable
+    prefix r_t = min(input_(t-1), input_t) (the previous prompt); the gap = start_t - end_(t-1)
+    (think time proper) when the log has latencies, else start_t - start_(t-1). The lognormal
+    is fitted to the positive gaps weighted by r_t, as ``fit_sessions``. None when no
+    conversation has two calls with a positive gap (nothing to fit).
+    """
+    if trace.conversation is None or trace.n < 2:
+        return None
+    conv = trace.conversation
+    x = trace.input_tokens.astype(float)
+    start = trace.timestamp_s.astype(float)
+    end = start + trace.latency_s if trace.latency_s is not None else start
+    by = np.lexsort((np.arange(trace.n), conv))  # conversation-major, arrival order within
+    cont_sorted = np.concatenate([[False], conv[by][1:] == conv[by][:-1]])
+    cur, prev = by[cont_sorted], by[np.flatnonzero(cont_sorted) - 1]
+    gap = start[cur] - end[prev]
+    r = np.minimum(x[prev], x[cur])
+    pos = gap > 0
+    if not pos.any() or r[pos].sum() <= 0:
+        return None
+    mu, sd = _weighted_log_fit(gap[pos], r[pos])
+    turns = np.bincount(np.unique(conv, return_inverse=True)[1])
+    first = by[~cont_sorted]
+    total = x.sum()
+    return SessionStats(
+        **_turn_figures(turns),
+        first_turn_tokens_mean=float(x[first].mean()),
+        history_growth_tokens_per_turn_mean=float((x[cur] - x[prev]).mean()),
+        shared_prefix_blocks=0,
+        reuse_token_share_inf=float(r.sum() / total),
+        shared_reuse_token_share=float(r[~pos].sum() / total),
+        think_time_log_mean=mu,
+        think_time_log_sd=sd,
+        think_time_p50_s=float(np.median(gap)),
+        think_time_mean_s=float(gap.mean()),
     )
 
 

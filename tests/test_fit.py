@@ -66,12 +66,17 @@ def small_log():
     ])
 
 
-def test_otlp_log_measured_by_hand(tmp_path, capsys):
-    src = tmp_path / "calls.json"
-    src.write_text(json.dumps(small_log()))
-    out = tmp_path / "my.yaml"
+def fit_cli_json(tmp_path, capsys, doc, name, out_name):
+    """Write the OTLP document to tmp_path / name, run `simlib fit --json` on it; (report, written scenario path)."""
+    src = tmp_path / name
+    src.write_text(json.dumps(doc))
+    out = tmp_path / out_name
     assert main(["fit", str(src), "--out", str(out), "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    return json.loads(capsys.readouterr().out), out
+
+
+def test_otlp_log_measured_by_hand(tmp_path, capsys):
+    report, out = fit_cli_json(tmp_path, capsys, small_log(), "calls.json", "my.yaml")
     m = report["measured"]
     assert m["calls"] == 4
     assert m["calls_per_day"] == pytest.approx(3 / 30 * 86_400)
@@ -83,10 +88,17 @@ def test_otlp_log_measured_by_hand(tmp_path, capsys):
     for key in ("calls_per_day", "input_tokens_per_call_mean", "output_tokens_per_call_mean",
                 "cached_input_token_share", "turns_per_session_mean"):
         assert key in report["simulated"]
-    assert report["simulated"]["turns_per_session_mean"] is None  # no session workload in the engine yet
+    # two calls per conversation: a fixed 2-turn session workload, simulated
+    assert report["simulated"]["turns_per_session_mean"] == pytest.approx(2.0)
     sc = report["scenario"]
-    # per-call totals agree: the cached prefix + the query = the measured mean input
-    assert sc["prompt"]["system_tokens"] + sc["workload"]["query_tokens_mean"] == pytest.approx(2000)
+    assert sc["sessions"]["kind"] == "conversation" and sc["sessions"]["turns_distribution"] == "fixed"
+    # per-call totals agree: first-turn input F = (2000 + 1000) / 2, growth g = query + answer = ((4000 - 2000) + 0) / 2,
+    # and the mean call is F + g x mean(turn - 1) = F + g / 2
+    w = sc["workload"]
+    assert sc["prompt"]["system_tokens"] == 0
+    assert sc["sessions"]["first_turn_tokens_mean"] == pytest.approx(1500)
+    assert w["query_tokens_mean"] + w["output_tokens_mean"] == pytest.approx(1000)
+    assert sc["sessions"]["first_turn_tokens_mean"] + (w["query_tokens_mean"] + w["output_tokens_mean"]) / 2 == pytest.approx(2000)
     assert sc["prices"]["model"] == "openai/gpt-4.1"
     assert "2 spans without gen_ai token usage" in sc["sources"]["skipped spans"]
     assert "calls.json" in sc["sources"]["workload.queries_per_day"]
@@ -285,3 +297,101 @@ def test_simulated_cached_share_follows_measured(tmp_path, capsys):
     assert rep["measured"]["cached_input_token_share"] == pytest.approx(measured)
     assert rep["scenario"]["prices"]["model"].startswith("anthropic/claude-sonnet-4-5")
     assert rep["simulated"]["cached_input_token_share"] == pytest.approx(measured, abs=0.01)
+
+
+# --- sessions fitted from gen_ai.conversation.id -------------------------------------------------
+
+def conversation_log(growth=600):
+    """Two conversations of 3 calls (2 s each, 100 output tokens), interleaved, plus an HTTP span.
+
+    a: starts 0, 30, 60 s, input 1000, 1000 + g, 1000 + 2g; b: starts 10, 50, 90 s, input 2000, 2000 + g, 2000 + 2g.
+    Each later call reads the previous call's input from the cache (the provider's cache_read field).
+    """
+    spans = []
+    for conv, t0, step, first in (("a", 0, 30, 1000), ("b", 10, 40, 2000)):
+        for j in range(3):
+            spans.append(llm_span(len(spans), T0 + (t0 + j * step) * S, 2 * S, first + j * growth, 100,
+                                  cached=first + (j - 1) * growth if j else 0, conv=conv))
+    spans.sort(key=lambda sp: int(sp["startTimeUnixNano"]))
+    spans.insert(2, http_span(99, T0 + 5 * S))
+    return otlp([spans])
+
+
+def test_conversation_ids_fit_a_session_workload(tmp_path, capsys):
+    """Turns, think time and history growth by hand; the simulated run returns the log's turns and per-call input."""
+    rep, out = fit_cli_json(tmp_path, capsys, conversation_log(), "chat.json", "chat.yaml")
+    m, s, sc = rep["measured"], rep["simulated"], rep["scenario"]
+    assert m["turns_per_session_mean"] == pytest.approx(3.0)
+    assert m["input_tokens_per_call_mean"] == pytest.approx((1000 + 1600 + 2200 + 2000 + 2600 + 3200) / 6)
+    ses = sc["sessions"]
+    assert ses["kind"] == "conversation" and ses["turns_distribution"] == "fixed" and ses["turns_mean"] == 3
+    assert ses["first_turn_tokens_mean"] == pytest.approx(1500)
+    # growth 600 = the previous answer (100) + the new message
+    assert sc["workload"]["query_tokens_mean"] == pytest.approx(500)
+    assert sc["prompt"]["system_tokens"] == 0
+    # think time = start - previous end: a's gaps 28 s (after prompts 1000, 1600), b's 38 s (after 2000, 2600);
+    # the lognormal is fitted to log gaps weighted by the previous prompt; mean = exp(mu + sd^2 / 2)
+    wa, wb = 2600 / 7200, 4600 / 7200
+    mu = wa * math.log(28) + wb * math.log(38)
+    var = wa * wb * (math.log(38) - math.log(28)) ** 2
+    assert ses["think_time_mean_s"] == pytest.approx(math.exp(mu + var / 2), rel=1e-4)
+    assert ses["think_time_cv"] == pytest.approx(math.sqrt(math.expm1(var)), abs=1e-4)
+    assert "chat.json" in sc["sources"]["sessions"] and "gen_ai.conversation.id" in sc["sources"]["sessions"]
+    assert "gaps" in sc["sources"]["sessions.think_time_mean_s"]
+    # simulated: fixed 3 turns; no length spread (output CV 0), so turn j's input is 1500 + 600 (j - 1): mean 2100
+    assert s["turns_per_session_mean"] == pytest.approx(3.0)
+    assert s["input_tokens_per_call_mean"] == pytest.approx(m["input_tokens_per_call_mean"])
+    # gaps well within the 5-minute TTL: every later turn reads the previous prompt, as measured (up to the
+    # provider's 1,024-token minimum and 128-token increments on the cached prefix)
+    assert s["cached_input_token_share"] == pytest.approx(m["cached_input_token_share"], abs=0.03)
+    assert main(["validate", str(out)]) == 0
+    assert main(["run", "--scenario", str(out), "--queries", "60", "--no-progress"]) == 0
+
+
+def test_conversation_ids_without_growing_input_stay_independent(tmp_path):
+    """A conversation id whose calls do not resend the history (input flat) is no session workload."""
+    src = tmp_path / "flat.json"
+    src.write_text(json.dumps(conversation_log(growth=0)))
+    fitted = fit.fit_scenario(src)
+    assert fitted.get("sessions", {"kind": "none"})["kind"] == "none"
+    assert "does not grow" in fitted["sources"]["sessions"]
+    rep = fit.calibrate(fitted)
+    assert rep["measured"]["turns_per_session_mean"] == pytest.approx(3.0)
+    assert rep["simulated"]["turns_per_session_mean"] is None
+
+
+def test_conversation_preset_base_lends_no_sessions_to_independent_calls(tmp_path):
+    """A log without conversation ids fitted on a conversation preset (language-tutor) stays independent calls."""
+    src = tmp_path / "calls.json"
+    src.write_text(json.dumps(otlp([[llm_span(i, T0 + i * 5 * S, S, 1500, 200) for i in range(20)]])))
+    fitted = fit.fit_scenario(src, base="language-tutor")
+    assert fitted["sessions"] == {"kind": "none"}
+    rep = fit.calibrate(fitted)
+    assert rep["measured"]["turns_per_session_mean"] is None and rep["simulated"]["turns_per_session_mean"] is None
+    assert rep["simulated"]["input_tokens_per_call_mean"] == pytest.approx(1500, rel=0.05)
+
+
+# tolerances of the Mooncake session round trip: rate 5% and turns 5% (5,000 simulated calls, geometric turns);
+# input 10%: Mooncake's conversations branch (a turn need not hold the previous prompt whole), so the growth
+# read from input differences and a geometric turn count only approximate the per-call input (measured: 6% low)
+def test_fit_then_simulate_round_trip_on_mooncake_conversations(tmp_path):
+    """The Mooncake conversation trace with conversation ids (read from its prefix blocks, as fit_sessions does)."""
+    tr = traces.load_trace("mooncake-conversation")
+    k, _, _, parent = fit._gaps(tr)
+    conv = list(range(tr.n))
+    for i in range(tr.n):
+        if k[i] > 1:
+            conv[i] = conv[parent[i]]
+    src = tmp_path / "mooncake-chat.jsonl"
+    with src.open("w") as f:
+        for t, i, o, c in zip(tr.timestamp_s.tolist(), tr.input_tokens.tolist(), tr.output_tokens.tolist(), conv):
+            f.write(json.dumps({"timestamp_s": t, "input_tokens": i, "output_tokens": o, "conversation_id": f"c{c}"}) + "\n")
+    fitted = fit.fit_scenario(src)
+    assert fitted["sessions"]["kind"] == "conversation"
+    rep = fit.calibrate(fitted)
+    m, s = rep["measured"], rep["simulated"]
+    assert m["turns_per_session_mean"] == pytest.approx(tr.n / len(set(conv)))
+    assert s["turns_per_session_mean"] == pytest.approx(m["turns_per_session_mean"], rel=0.05)
+    assert s["calls_per_day"] == pytest.approx(m["calls_per_day"], rel=0.05)
+    assert s["input_tokens_per_call_mean"] == pytest.approx(m["input_tokens_per_call_mean"], rel=0.10)
+    assert s["output_tokens_per_call_mean"] == pytest.approx(m["output_tokens_per_call_mean"], rel=0.05)
