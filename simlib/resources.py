@@ -14,6 +14,12 @@ preset (2 cores, 2026-12-01; peak RSS above the ~120 MB of imported libraries, w
   benchmarks/bench_summary_memory.py, 2026-12-02; it was 394 / 549 / 1,674 MB while the
   draws were made up front) and ~2.3 us per query x strategy; no per-query bytes.
 
+A rate-limited run draws the whole run up front (its admissions are decided from every
+query's tokens, simlib.engine.rate_limits.ArrayAdmissions), so in summary mode it adds
+the draws' ~200 B per query and ~64 B per query x strategy of admissions (arithmetic,
+not measured). A scenario only the simpy backend runs (sessions, dedicated serving) is
+estimated as a simpy run even when ``engine="auto"``: ``engine.run`` passes that on.
+
 memory_bytes = per_query_strategy_B x queries x strategies (x replications when full
 records are kept) + per_query_B x queries + fixed (summary: 300 MB) + 150 MB of libraries. The limit is
 ``SIMLIB_MEMORY_LIMIT_GIB`` (an environment setting; default 20 GiB, for a 24 GiB
@@ -32,6 +38,7 @@ PER_QUERY_STRATEGY_BYTES = {"simpy": 1000, "full": 160, "summary": 0}
 PER_QUERY_BYTES = {"simpy": 200, "full": 200, "summary": 0}
 FIXED_BYTES = {"simpy": 0, "full": 0, "summary": 300 * 1024**2}
 PER_QUERY_STRATEGY_S = {"simpy": 80e-6, "full": 4e-6, "summary": 2.3e-6}
+RATE_LIMITED_PER_QUERY_STRATEGY_BYTES = 64
 DEFAULT_LIMIT_GIB = 20.0
 
 
@@ -72,6 +79,8 @@ def estimate(scenario, *, engine: str = "auto", records: str = "auto", replicati
         mode = "full" if n * s * PER_QUERY_STRATEGY_BYTES["full"] <= 256 * 1024**2 else "summary"
     kept = reps if mode in ("full", "simpy") else 1
     memory = BASE_BYTES + FIXED_BYTES[mode] + PER_QUERY_STRATEGY_BYTES[mode] * n * s * kept + PER_QUERY_BYTES[mode] * n
+    if mode == "summary" and scenario.rate_limits.enabled:  # drawn whole, not a chunk at a time
+        memory += PER_QUERY_BYTES["full"] * n + RATE_LIMITED_PER_QUERY_STRATEGY_BYTES * n * s
     return Estimate(memory_bytes=int(memory), time_s=PER_QUERY_STRATEGY_S[mode] * n * s * reps, mode=mode)
 
 

@@ -212,6 +212,33 @@ def test_memory_limit_is_a_setting(monkeypatch):
         check_fits(s)
 
 
+def test_a_rate_limited_summary_run_is_sized_with_its_whole_draws():
+    """Rate limits decide admissions from every query's draws, so a rate-limited summary run is not flat in size."""
+    from simlib.resources import PER_QUERY_BYTES, RATE_LIMITED_PER_QUERY_STRATEGY_BYTES, estimate
+
+    plain = build_scenario({"simulation": {"queries": 1_000_000}})
+    limited = plain.with_changes({"rate_limits.requests_per_minute": 1e6, "rate_limits.input_tokens_per_minute": 1e9,
+                                  "rate_limits.output_tokens_per_minute": 1e9})
+    n, s = 1_000_000, len(plain.simulation.strategies)
+    extra = estimate(limited, records="summary").memory_bytes - estimate(plain, records="summary").memory_bytes
+    assert extra == PER_QUERY_BYTES["full"] * n + RATE_LIMITED_PER_QUERY_STRATEGY_BYTES * n * s
+
+
+def test_a_scenario_the_array_backend_hands_over_is_refused_as_the_simpy_run_it_becomes(monkeypatch):
+    """engine='auto' on a session workload runs on simpy (~1,000 B a query x strategy, not the array's 160 B)."""
+    import simlib
+    from simlib.resources import PER_QUERY_STRATEGY_BYTES
+
+    s = simlib.load_preset("coaching-app").with_changes({"simulation.queries": 200_000})
+    from simlib.engine.run import simpy_only_reason
+
+    assert simpy_only_reason(s) is not None
+    need_gib = PER_QUERY_STRATEGY_BYTES["simpy"] * 200_000 * len(s.simulation.strategies) / 1024**3
+    monkeypatch.setenv("SIMLIB_MEMORY_LIMIT_GIB", f"{need_gib / 2:.3f}")  # room for the array run, not for simpy's
+    with pytest.raises(ScenarioError, match=r"\(simpy\)"):
+        simlib.run(s)
+
+
 # --- common random numbers along the change rate -----------------------------------------
 
 def test_a_higher_change_rate_gives_a_superset_of_changes_at_the_poisson_rate():

@@ -73,10 +73,10 @@ def run_replications(scenario: Scenario, indices: Sequence[int], *, progress: Ca
     from simlib.resources import check_fits
 
     indices = list(indices)
-    # refuse before allocating
-    check_fits(scenario, engine=engine, records=records, replications=len(indices))
+    gap = array_backend.kernel_gap(scenario) if engine != "simpy" else None
+    # refuse before allocating (a scenario the array backend hands over is sized as the simpy run it becomes)
+    check_fits(scenario, engine="simpy" if gap is not None else engine, records=records, replications=len(indices))
     if engine != "simpy":
-        gap = array_backend.kernel_gap(scenario)
         if gap is None:
             result = _run_array(scenario, indices, progress, records, chunk_queries)
             if not isinstance(result, str):
