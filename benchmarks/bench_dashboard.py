@@ -2,15 +2,18 @@
 
     .venv/bin/python benchmarks/bench_dashboard.py            # 3 page loads, 5 slider moves
     .venv/bin/python benchmarks/bench_dashboard.py --loads 1 --moves 3 --preheat
+    .venv/bin/python benchmarks/bench_dashboard.py --loads 1 --moves 3 --plain-plotly --screenshot page.png
 
 What it measures (Voila on 127.0.0.1, Debian's /usr/bin/chromium through Playwright):
 - ``bare``: a Voila page holding one FigureWidget (the floor: kernel start, plotly import,
   widget JavaScript), from navigation start to its bars in the DOM;
 - ``dashboard``: ``notebooks/01_dashboard.ipynb`` from navigation start to its first
   chart, and to all five charts;
-- ``release_to_redraw``: retrieval's top-k slider dragged and released (alternately right
-  and left, so every move is a new scenario unless it lands on a cached one), to the
-  last chart redrawn with new data; and the same for a move back to a cached scenario.
+- ``release_to_redraw``: retrieval's top-k slider dragged and released to a top-k not
+  seen before (preset + 3, + 6, ...; the drag is sized from the slider's track, and the
+  value reached is read back from the typed field), to the last chart redrawn with new
+  data; and the same for the move back to the preset's top-k (a cached scenario).
+  Median and p95 (nearest rank) of each.
 
 The machine's load changes the numbers a lot (2 cores shared with other jobs): bare and
 dashboard are measured back to back, and the ratio is the figure to watch. Results are
