@@ -316,14 +316,14 @@ def test_horizon_is_a_week_or_one_retraining_within_the_query_budget():
     from simlib.widgets.dashboard import HORIZON_QUERY_BUDGET, horizon_queries
 
     base = simlib.load_preset("docs-assistant")
-    assert HORIZON_QUERY_BUDGET == 150_000
+    assert HORIZON_QUERY_BUDGET == 30_000
     week = base.with_changes({"workload.queries_per_day": 1_000, "fine_tuning.retrain_interval_days": 3})
     assert horizon_queries(week) == 7_000  # 1,000 a day for the 7-day floor
     month = week.with_changes({"fine_tuning.retrain_interval_days": 30})
     assert horizon_queries(month) == 30_000  # one 30-day retraining interval
-    assert horizon_queries(base) == 150_000  # 20,000 a day x 30 days = 600,000: capped
+    assert horizon_queries(base) == 30_000  # 20,000 a day x 30 days = 600,000: capped
     three = base.with_changes({"simulation.replications": 3})
-    assert horizon_queries(three) == 50_000  # the budget covers every replication
+    assert horizon_queries(three) == 10_000  # the budget covers every replication
 
 
 def test_default_dashboard_covers_the_retraining_interval_and_says_so():
@@ -334,16 +334,16 @@ def test_default_dashboard_covers_the_retraining_interval_and_says_so():
     subtitle = d.figures["timeline"].layout.title.subtitle.text
     assert "0 retrainings" not in subtitle and "retraining" in subtitle  # a retraining falls inside the horizon
     assert "simulation.queries" not in d.changed.value and "simulation.queries" not in d.share_query()
-    d.control("workload.queries_per_day").value = 2_000  # the horizon follows the traffic ...
-    assert d.result.scenario.simulation.queries == 60_000
+    d.control("workload.queries_per_day").value = 1_000  # the horizon follows the traffic ...
+    assert d.result.scenario.simulation.queries == 30_000
     d.control("simulation.queries")  # build the Simulation tab: it shows the horizon's size
-    assert d.fields["simulation.queries"].value == "60,000"
+    assert d.fields["simulation.queries"].value == "30,000"
     d.fields["simulation.queries"].value = "3,000"  # ... until the size is typed
     assert d.result.scenario.simulation.queries == 3_000
-    d.control("workload.queries_per_day").value = 1_000
+    d.control("workload.queries_per_day").value = 800
     assert d.result.scenario.simulation.queries == 3_000
     d.reset()
-    assert d.result.scenario.simulation.queries == 150_000 and "capped at 150,000" in d.status.value
+    assert d.result.scenario.simulation.queries == 30_000 and "capped at 30,000" in d.status.value
 
 
 def test_dashboard_opens_the_scenario_file_scripts_dashboard_names(tmp_path, monkeypatch):
@@ -442,4 +442,4 @@ def test_horizon_of_a_scenario_only_simpy_runs_keeps_the_simpy_budget():
     assert wanted > SIMPY_HORIZON_QUERY_BUDGET == 5_000
     assert horizon_queries(conversations) == SIMPY_HORIZON_QUERY_BUDGET
     single = conversations.with_changes({"sessions.kind": "none"})
-    assert simpy_only_reason(single) is None and horizon_queries(single) == min(wanted, 150_000)
+    assert simpy_only_reason(single) is None and horizon_queries(single) == min(wanted, 30_000)

@@ -127,11 +127,13 @@ MODEL_ROLES: dict[str, str] = {"prices.model": "Base model", "fine_tuning.model"
 # The horizon of a dashboard run (issue 19.5): long enough for the freshness timeline to show
 # real changes and a retraining, short enough to redraw in under a second.
 HORIZON_MIN_DAYS = 7.0
-# Queries per run (all replications together). Measured on this project's 2-core machine
-# (docs-assistant, 6 strategies, summary records): 140,000 queries simulate in 0.54 s and
-# draw in 0.16 s inside the kernel, so a slider-to-redraw median stays under 1 s
-# (benchmarks/bench_dashboard.py; docs/dashboard.md "Speed").
-HORIZON_QUERY_BUDGET = 150_000
+# Queries per run (all replications together), chosen so the slider-to-redraw median stays
+# under 1 s on this project's 2-core machine (docs-assistant, 6 strategies): inside the kernel a
+# top-k move simulates and redraws in 1.36 s at 150,000 queries, 0.91 s at 60,000 and 0.76 s at
+# 40,000 (the charts take ~0.46 s whatever the size; 2026-12-02); the browser adds ~0.2-0.3 s
+# (tests/test_browser.py: 1.63 s at 150,000). At 20,000 queries/day that is 1.5 days; at
+# 1,000/day, a whole week.
+HORIZON_QUERY_BUDGET = 30_000
 # Queries per run when the scenario needs the simpy backend (sessions, agent tasks, dedicated
 # serving: simlib.engine.run.simpy_only_reason): that backend simulates ~5,000 queries of six
 # strategies in about a second on the same machine, so its runs keep the earlier 5,000-query size.
