@@ -36,6 +36,7 @@ def rag_total(page) -> float:
     return total["x"][1]
 
 
+@pytest.mark.flaky(reruns=1)  # a fresh server and page once more: see docs/dashboard.md, Known issues (lost updates)
 def test_dashboard_loads_and_a_slider_redraws_the_charts():
     OUT.mkdir(parents=True, exist_ok=True)
     with voila_server(ROOT / "notebooks" / "01_dashboard.ipynb", log_path=OUT / "voila.log") as url:
