@@ -224,7 +224,7 @@ def test_fine_tuned_model_on_another_provider_caches_by_its_own_rules(engine):
     assert s.prompt_cache.mode == "explicit"
     ft = s.fine_tuning
     assert (ft.cache_mode, ft.cache_min_cacheable_tokens, ft.cache_increment_tokens, ft.cache_ttl_s,
-            ft.cache_overflow_requests_per_min) == ("automatic", 1024, 128, 300.0, 15.0)
+            ft.cache_overflow_requests_per_minute) == ("automatic", 1024, 128, 300.0, 15.0)
     assert ft.cache_read_usd_per_mtok == pytest.approx(0.75) and ft.input_usd_per_mtok == pytest.approx(3.0)
     result = simlib.run(s, engine=engine)
     rec = result.records("fine_tune")

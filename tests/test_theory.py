@@ -402,7 +402,7 @@ def test_best_effort_overflow_follows_its_closed_form(engine, strategy, scope, r
     tenants, queries = 5, 20_000
     s = cache_scenario(rate_per_min / 60, ttl_s, queries).with_changes({
         "prompt_cache.mode": "automatic", "prompt_cache.increment_tokens": 1,
-        "prompt_cache.overflow_requests_per_min": cap_per_min, "prompt_cache.prefix_scope": scope,
+        "prompt_cache.overflow_requests_per_minute": cap_per_min, "prompt_cache.prefix_scope": scope,
         "workload.tenants_count": tenants if scope == "per_tenant" else 1, "workload.fact_popularity": "uniform",
         "simulation.strategies": [strategy], "retrieval.concurrency_limit": 100_000})
     key_rate = rate_per_min / (tenants if scope == "per_tenant" else 1)
@@ -411,7 +411,7 @@ def test_best_effort_overflow_follows_its_closed_form(engine, strategy, scope, r
     result = simlib.run(s, engine=engine)
     hit = result.summary()[strategy]["cache_hit_rate"]["mean"]
     assert abs(hit - theory) < 4 * math.sqrt(theory * (1 - theory) / queries), (hit, theory)
-    without = simlib.run(s.with_changes({"prompt_cache.overflow_requests_per_min": None}), engine=engine)
+    without = simlib.run(s.with_changes({"prompt_cache.overflow_requests_per_minute": None}), engine=engine)
     if warm < 1:
         assert without.summary()[strategy]["cache_hit_rate"]["mean"] > hit + 0.1
     else:  # below the cap nothing spills: the very same records
@@ -425,9 +425,9 @@ def test_openai_rows_carry_overflow_and_retention_options():
 
     for model in ("openai/gpt-4o", "openai/gpt-4.1", "openai/gpt-5"):
         rules = prices.cache_rules(model)
-        assert rules["overflow_requests_per_min"] == 15 and rules["ttl_options_s"] == [300, 3600, 86400]
+        assert rules["overflow_requests_per_minute"] == 15 and rules["ttl_options_s"] == [300, 3600, 86400]
         assert set(rules["write_multiplier_by_ttl"].values()) == {1.0}
-    assert prices.cache_rules("anthropic/claude-sonnet-4-5")["overflow_requests_per_min"] is None
+    assert prices.cache_rules("anthropic/claude-sonnet-4-5")["overflow_requests_per_minute"] is None
     s = build_scenario({"prices": {"model": "openai/gpt-4.1", "catalog_date": "2026-11-26"}})
-    assert s.prompt_cache.overflow_requests_per_min == 15 and s.prompt_cache.ttl_s == 300
-    assert build_scenario({"prices": {"model": "anthropic/claude-sonnet-4-5"}}).prompt_cache.overflow_requests_per_min is None
+    assert s.prompt_cache.overflow_requests_per_minute == 15 and s.prompt_cache.ttl_s == 300
+    assert build_scenario({"prices": {"model": "anthropic/claude-sonnet-4-5"}}).prompt_cache.overflow_requests_per_minute is None

@@ -21,7 +21,7 @@ when the previous request on its key came less than T = ttl_s before it, so each
 steady-state hit rate is P(gap < T) = 1 - exp(-L_j T) (a tenant's requests are a subset of the
 global level's, so a live tenant entry has a live global entry in front of it).
 
-Best-effort routing (OpenAI, ``overflow_requests_per_min`` R): a request is routed to the
+Best-effort routing (OpenAI, ``overflow_requests_per_minute`` R): a request is routed to the
 machine holding its entries with probability min(1, R / L), L the request rate per minute
 on its routing key (the outermost level's key); otherwise it spills to another machine, a
 fresh miss that reads nothing, writes everything and touches no entry (``warm_share``).
@@ -75,7 +75,7 @@ def chain_read_tokens(levels, mode: str, min_cacheable_tokens: int, increment_to
     return out
 
 
-def warm_share(overflow_requests_per_min: float | None, key_rate_per_s):
+def warm_share(overflow_requests_per_minute: float | None, key_rate_per_s):
     """Share of a routing key's requests that reach the warm machine: min(1, R / L) (1 without overflow).
 
     R requests a minute per prefix and key (OpenAI about 15, cookbook Prompt_Caching_201), L the
@@ -84,9 +84,9 @@ def warm_share(overflow_requests_per_min: float | None, key_rate_per_s):
     import numpy as np
 
     rate_per_min = np.asarray(key_rate_per_s, float) * 60.0
-    if overflow_requests_per_min is None:
+    if overflow_requests_per_minute is None:
         return np.ones_like(rate_per_min)
-    return np.minimum(1.0, overflow_requests_per_min / np.maximum(rate_per_min, 1e-300))
+    return np.minimum(1.0, overflow_requests_per_minute / np.maximum(rate_per_min, 1e-300))
 
 
 def cached_tokens_on_hit(prefix_tokens: int, mode: str, min_cacheable_tokens: int, increment_tokens: int) -> int:
@@ -151,7 +151,7 @@ def spilled_requests(strategy, scenario, arrival_at_s, fact, routing_u):
     """Which requests spill off the warm machine (best-effort routing), or None without overflow.
 
     A request spills when its routing uniform u >= min(1, R / L): R = the provider's
-    ``overflow_requests_per_min`` for this strategy (``Strategy.cache_rules``), L = the request
+    ``overflow_requests_per_minute`` for this strategy (``Strategy.cache_rules``), L = the request
     rate per minute on its routing key at its arrival: the scenario's rate (the hour's rate under
     a daily profile) x the key's share, 1 for a global outermost level, the tenant's popularity
     mass (its facts, f mod tenants) when the outermost level is keyed per tenant. Shared by both
@@ -163,7 +163,7 @@ def spilled_requests(strategy, scenario, arrival_at_s, fact, routing_u):
 
     rules = strategy.cache_rules(scenario)
     levels = strategy.cache_levels(scenario)
-    if rules.overflow_requests_per_min is None or not levels:
+    if rules.overflow_requests_per_minute is None or not levels:
         return None
     w = scenario.workload
     t = np.asarray(arrival_at_s, float)
@@ -180,4 +180,4 @@ def spilled_requests(strategy, scenario, arrival_at_s, fact, routing_u):
         mass = np.full(n_facts, 1.0 / n_facts) if cdf is None else np.diff(np.concatenate([[0.0], cdf]))
         share = np.bincount(np.arange(n_facts) % tenants, weights=mass, minlength=tenants)
         rate_per_s = rate_per_s * share[fact % tenants]
-    return np.asarray(routing_u, float) >= warm_share(rules.overflow_requests_per_min, rate_per_s)
+    return np.asarray(routing_u, float) >= warm_share(rules.overflow_requests_per_minute, rate_per_s)

@@ -135,7 +135,7 @@ class CacheRules:
 
     mode: 'explicit' (breakpoints, write premium) or 'automatic'; ttl_s: an entry's life after
     its last use; write/read multipliers x input; min_cacheable_tokens, increment_tokens: c(.)
-    of ``engine.cache.cached_tokens_on_hit``; overflow_requests_per_min: the best-effort routing
+    of ``engine.cache.cached_tokens_on_hit``; overflow_requests_per_minute: the best-effort routing
     cap R per routing key (None: no overflow).
     """
 
@@ -145,7 +145,7 @@ class CacheRules:
     read_multiplier: float
     min_cacheable_tokens: int
     increment_tokens: int
-    overflow_requests_per_min: float | None
+    overflow_requests_per_minute: float | None
 
     @property
     def write_multiplier_billed(self) -> float:
@@ -160,7 +160,7 @@ def cache_rules(strategy: Strategy, scenario: Scenario) -> CacheRules:
     on an automatic cache (the read price is the fine-tuned cached-input price, engine.costs)."""
     pc, ft = scenario.prompt_cache, scenario.fine_tuning
     rules = CacheRules(pc.mode, pc.ttl_s, pc.write_multiplier, pc.read_multiplier, pc.min_cacheable_tokens,
-                       pc.increment_tokens, pc.overflow_requests_per_min)
+                       pc.increment_tokens, pc.overflow_requests_per_minute)
     if not strategy.fine_tuned or ft.cache_mode is None:
         return rules
     def own(value, fallback):
@@ -168,7 +168,7 @@ def cache_rules(strategy: Strategy, scenario: Scenario) -> CacheRules:
 
     return CacheRules(ft.cache_mode, own(ft.cache_ttl_s, pc.ttl_s), 1.0 if ft.cache_mode == "automatic" else pc.write_multiplier,
                       pc.read_multiplier, own(ft.cache_min_cacheable_tokens, pc.min_cacheable_tokens),
-                      own(ft.cache_increment_tokens, pc.increment_tokens), ft.cache_overflow_requests_per_min)
+                      own(ft.cache_increment_tokens, pc.increment_tokens), ft.cache_overflow_requests_per_minute)
 
 
 CACHE_SCOPES: tuple[str, ...] = ("global", "tenant")  # outermost first; sessions add "session" after tenant

@@ -110,7 +110,7 @@ def cache_rules(provider: str, *, mode: str | None = None) -> dict:
     increment_tokens (automatic mode: cached tokens counted in these steps; None if not
     stepped), storage_usd_per_mtok_hour (explicit storage fee, 0 if none), breakpoints_limit
     (cache breakpoints per request on explicit caches, None if no limit),
-    overflow_requests_per_min (best-effort routing cap per prefix and key, None if none), provider,
+    overflow_requests_per_minute (best-effort routing cap per prefix and key, None if none), provider,
     model_prefix, notes, source, as_of. Prefer the catalog's own cache prices where it
     has them: the multipliers here are the provider's general rule.
     """
@@ -139,7 +139,7 @@ def cache_rules(provider: str, *, mode: str | None = None) -> dict:
         "increment_tokens": row.increment_tokens,
         "storage_usd_per_mtok_hour": row.storage_usd_per_mtok_hour,
         "breakpoints_limit": row.breakpoints_limit,
-        "overflow_requests_per_min": row.overflow_requests_per_min,
+        "overflow_requests_per_minute": row.overflow_requests_per_minute,
         "provider": row.provider,
         "model_prefix": row.model_prefix,
         **_provenance(row),

@@ -70,10 +70,13 @@ def resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
                 rules = catalog.cache_rules(prices["model"], mode=mode) if mode in ("explicit", "automatic") else rules
             except ValueError:
                 pass
-        for key in ("min_cacheable_tokens", "increment_tokens", "storage_usd_per_mtok_hour", "breakpoints_limit",
-                    "overflow_requests_per_min"):
+        for key in ("min_cacheable_tokens", "increment_tokens", "storage_usd_per_mtok_hour", "breakpoints_limit"):
             if key not in cache and rules.get(key) is not None:
                 cache[key] = rules[key]
+        if "overflow_requests_per_minute" not in cache and rules.get("overflow_requests_per_minute") is not None \
+                and mode == rules.get("mode"):
+            # best-effort routing belongs to the provider's own cache: not to an explicit mode set by hand on it
+            cache["overflow_requests_per_minute"] = rules["overflow_requests_per_minute"]
         if inp > 0:
             ttl = _number_or(cache.get("ttl_s"), PromptCache.model_fields["ttl_s"].default)  # raw input: validated later
             if "read_multiplier" not in cache and looked_up.get("cache_read_usd_per_mtok") is not None:
@@ -212,7 +215,7 @@ def _fill_ft_cache(group: dict[str, Any], entry: str, base_model: str | None) ->
         return []
     values = {"cache_mode": rules["mode"], "cache_ttl_s": float(rules["ttl_options_s"][0]),
               "cache_min_cacheable_tokens": rules["min_cacheable_tokens"], "cache_increment_tokens": rules["increment_tokens"],
-              "cache_overflow_requests_per_min": rules["overflow_requests_per_min"]}
+              "cache_overflow_requests_per_minute": rules["overflow_requests_per_minute"]}
     marks = []
     for key, value in values.items():
         if key not in group and value is not None:
