@@ -109,7 +109,8 @@ def cache_rules(provider: str, *, mode: str | None = None) -> dict:
     price / input price), read_multiplier (read price / input price), min_cacheable_tokens,
     increment_tokens (automatic mode: cached tokens counted in these steps; None if not
     stepped), storage_usd_per_mtok_hour (explicit storage fee, 0 if none), breakpoints_limit
-    (cache breakpoints per request on explicit caches, None if no limit), provider,
+    (cache breakpoints per request on explicit caches, None if no limit),
+    overflow_requests_per_minute (best-effort routing cap per prefix and key, None if none), provider,
     model_prefix, notes, source, as_of. Prefer the catalog's own cache prices where it
     has them: the multipliers here are the provider's general rule.
     """
@@ -138,6 +139,7 @@ def cache_rules(provider: str, *, mode: str | None = None) -> dict:
         "increment_tokens": row.increment_tokens,
         "storage_usd_per_mtok_hour": row.storage_usd_per_mtok_hour,
         "breakpoints_limit": row.breakpoints_limit,
+        "overflow_requests_per_minute": row.overflow_requests_per_minute,
         "provider": row.provider,
         "model_prefix": row.model_prefix,
         **_provenance(row),

@@ -73,6 +73,10 @@ def resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
         for key in ("min_cacheable_tokens", "increment_tokens", "storage_usd_per_mtok_hour", "breakpoints_limit"):
             if key not in cache and rules.get(key) is not None:
                 cache[key] = rules[key]
+        if "overflow_requests_per_minute" not in cache and rules.get("overflow_requests_per_minute") is not None \
+                and mode == rules.get("mode"):
+            # best-effort routing belongs to the provider's own cache: not to an explicit mode set by hand on it
+            cache["overflow_requests_per_minute"] = rules["overflow_requests_per_minute"]
         if inp > 0:
             ttl = _number_or(cache.get("ttl_s"), PromptCache.model_fields["ttl_s"].default)  # raw input: validated later
             if "read_multiplier" not in cache and looked_up.get("cache_read_usd_per_mtok") is not None:
@@ -97,6 +101,7 @@ def resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
             if key not in filled and looked_up.get(key) is not None:
                 filled[key] = looked_up[key]
                 marks.append(f"fine_tuning.{key}")
+        marks += _fill_ft_cache(filled, ft["model"], prices.get("model") if isinstance(prices, dict) else None)
         marks += _fill_limits(filled, "fine_tuning", looked_up.get("base_model") or ft["model"], ft["model"])
         marks += _fill_latency(filled, ft["model"], "fine_tuning", _FT_SPEED_KEYS)
         data = {**data, "fine_tuning": filled}
@@ -188,6 +193,35 @@ def fill_default_write_multiplier(data: dict[str, Any]) -> dict[str, Any]:
     _, multiplier = catalog.write_multiplier_for_ttl(catalog.cache_rules(DEFAULT_CACHE_PROVIDER), ttl)
     marks = tuple(sorted(set(data.get("catalog_filled", ())) | {"prompt_cache.write_multiplier"}))
     return {**data, "prompt_cache": {**cache, "write_multiplier": multiplier}, "catalog_filled": marks}
+
+
+def _fill_ft_cache(group: dict[str, Any], entry: str, base_model: str | None) -> list[str]:
+    """The fine-tuned model's own provider cache, where its provider differs from the base model's.
+
+    A fine-tuned gpt-4.1 beside a Claude base model is served by OpenAI, so fine-tuned strategies
+    cache by OpenAI's automatic rules (no write premium, 1,024-token minimum, 128-token steps, its
+    default retention, the best-effort overflow) and read at the fine-tuned cached-input price
+    (fine_tuning.cache_read_usd_per_mtok). ``base_model`` None: the defaults' provider (Anthropic).
+    A provider without cache rules on file (Together, Fireworks) is left to prompt_cache. Fills
+    only fields the user did not set; returns the filled paths.
+    """
+    provider = entry.split("/")[0].lower()
+    base_provider = (base_model or "anthropic/").split("/")[0].lower()
+    if provider == base_provider:
+        return []
+    try:
+        rules = catalog.cache_rules(entry)
+    except (ValueError, LookupError):
+        return []
+    values = {"cache_mode": rules["mode"], "cache_ttl_s": float(rules["ttl_options_s"][0]),
+              "cache_min_cacheable_tokens": rules["min_cacheable_tokens"], "cache_increment_tokens": rules["increment_tokens"],
+              "cache_overflow_requests_per_minute": rules["overflow_requests_per_minute"]}
+    marks = []
+    for key, value in values.items():
+        if key not in group and value is not None:
+            group[key] = value
+            marks.append(f"fine_tuning.{key}")
+    return marks
 
 
 def _fill_limits(group: dict[str, Any], prefix: str, model: str, entry: str | None = None) -> list[str]:
