@@ -152,6 +152,7 @@ def test_without_a_browser_charts_keep_their_html_and_get_no_image(images_withou
     outputs = static_outputs(W.VBox([W.HTML("<b>hello</b>"), go.FigureWidget(fig)]))
     assert [("image/png" in o, bool(PLOTLY_DIV.search(o["text/html"]))) for o in outputs] == [(False, False), (False, True)]
     assert "hello" in outputs[0]["text/html"]
+    assert hash(pio.renderers[IMAGE_RENDERER]) and "StaticImageRenderer()" in repr(pio.renderers[IMAGE_RENDERER])
 
 
 @pytest.mark.browser

@@ -84,6 +84,9 @@ class StaticImageRenderer(MimetypeRenderer):
     picks the richest it can show.
     """
 
+    def __init__(self) -> None:  # plotly's repr and hash read the constructor's arguments: none
+        super().__init__()
+
     def to_mimebundle(self, fig_dict):
         return image_bundle(fig_dict)
 
