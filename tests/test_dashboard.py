@@ -211,6 +211,45 @@ def test_typed_value_is_honoured_exactly_not_clamped(dashboard):
     assert d.control("workload.queries_per_day").max >= 9
 
 
+def _changed_lines(d: Dashboard) -> dict[str, str]:
+    """The "changed from preset" list as path (each line's tooltip) -> the line's text."""
+    import re
+    from html import unescape
+
+    lines = re.findall(r"<li title='([^']*)'>(.*?)</li>", d.changed.value)
+    return {path: unescape(re.sub(r"<[^>]+>", "", text)) for path, text in lines}
+
+
+def test_changed_from_preset_reads_like_the_controls(dashboard):
+    """Issue 19 item 1: each change with the preset's value beside it, in the controls'
+    units, not raw floats (20000.0, 0.000432). docs-assistant's preset has 20,000
+    queries/day, a 5-minute indexing lag (300 s), recall at 1 of 0.55, retraining every
+    30 days and GPT-4.1 input at $2 per million tokens (data/presets, the price catalog)."""
+    d = dashboard
+    for path in ("workload.queries_per_day", "knowledge.index_lag_s", "retrieval.recall_at_1_share",
+                 "fine_tuning.retrain_interval_days", "prices.input_usd_per_mtok"):
+        d.control(path)  # build its tab
+    d.fields["workload.queries_per_day"].value = "50,000"
+    d.fields["knowledge.index_lag_s"].value = "90"                    # minutes on screen: 5,400 s
+    d.fields["retrieval.recall_at_1_share"].value = "0.7"
+    d.fields["fine_tuning.retrain_interval_days"].value = "0.5"      # half a day: 12 hours
+    d.fields["prices.input_usd_per_mtok"].value = "3"
+    lines = _changed_lines(d)
+    assert lines["workload.queries_per_day"] == "Queries / day 20k → 50k"
+    assert lines["knowledge.index_lag_s"] == "Indexing lag 5 min → 90 min"
+    assert lines["retrieval.recall_at_1_share"] == "Recall at 1 55.0% → 70.0%"
+    assert lines["fine_tuning.retrain_interval_days"] == "Retrain every 30 days → 12 h"
+    assert lines["prices.input_usd_per_mtok"] == "Input $2.00/M tokens → $3.00/M tokens"
+    text = " ".join(lines.values())
+    assert "20000" not in text and "0.55" not in text and "e+" not in text and "e-" not in text
+
+
+def test_changed_strategies_are_listed_by_display_name():
+    d = Dashboard("docs-assistant", changes={**SMALL, "simulation.strategies": ["rag", "fine_tune"]}, background=False)
+    line = _changed_lines(d)["simulation.strategies"]
+    assert line.endswith("→ RAG, Fine-tuning") and line.startswith("Strategies Prompt only, RAG")
+
+
 def test_bad_typed_value_is_refused_with_a_message_and_no_run(dashboard):
     d = dashboard
     d.control("retrieval.top_k")

@@ -24,8 +24,10 @@ from typing import Any
 
 import ipywidgets as W
 
+from simlib import formats
 from simlib.charts.board import FIGURE_BUILDERS, FIGURE_KEYS
 from simlib.charts.strategies import comparison_height_px
+from simlib.engine.strategies import display_name
 from simlib.errors import ScenarioError
 from simlib.presets import list_presets
 from simlib.scenario import load_preset
@@ -107,6 +109,8 @@ CONTROL_GROUPS: dict[str, tuple[Control, ...]] = {
         Control("simulation.seed", "Random seed", "int", 0, 100, 1),
     ),
 }
+
+CONTROLS_BY_PATH: dict[str, Control] = {c.path: c for group in CONTROL_GROUPS.values() for c in group}
 
 # Controls that have no effect in some scenarios: path -> (scenario -> reason or None). The
 # control is disabled, with the reason as its tooltip, while the reason holds.
@@ -190,6 +194,37 @@ def format_shown(control: Control, shown: Any) -> str:
     if value == int(value) and abs(value) < 1e15:
         return f"{int(value):,}"
     return f"{value:,.4g}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+# Labels of fields the list may show that have no control of their own.
+CHANGE_LABELS: dict[str, str] = {"simulation.strategies": "Strategies", "workload.arrival_process": "Arrivals"}
+
+
+def change_label(path: str) -> str:
+    """What the "changed from preset" list calls a field: its control's label ("Queries /
+    day"), or its model role ("Base model"), else its dotted path. A label's unit in
+    brackets ("Indexing lag (min)") is dropped where the value writes its own ("5 min")."""
+    control = CONTROLS_BY_PATH.get(path)
+    label = control.label if control else MODEL_ROLES.get(path, CHANGE_LABELS.get(path, path))
+    if formats.field_has_unit(path) and label.endswith(")") and " (" in label:
+        label = label.rpartition(" (")[0]
+    return label
+
+
+def change_values_html(path: str, preset: Scenario, value: Any) -> str:
+    """"<preset's value> → <new value>" for one changed field, each as ``formats.field_value``
+    writes it (k/M, %, s/min/h/days, $); strategies by display name. A field the preset
+    cannot be read at (a list's item) shows the new value alone."""
+    def shown(v: Any) -> str:
+        if path == "simulation.strategies":
+            return ", ".join(display_name(s) for s in v)
+        return formats.field_value(path, v)
+
+    try:
+        before = shown(scenario_value(preset, path))
+    except (AttributeError, TypeError):
+        return f"<b>{html.escape(shown(value))}</b>"
+    return f"{html.escape(before)} &rarr; <b>{html.escape(shown(value))}</b>"
 
 
 # The comparison table is drawn at the height that shows all its rows (``comparison_height_px``).
@@ -683,10 +718,16 @@ class Dashboard(StaticFallback, RunnerStatus, W.VBox):
         changes = self._shown_changes()
         if not changes:
             return f"<b>Changed from preset {html.escape(self.preset_name)}</b>: nothing"
-        items = "".join(f"<li><code>{html.escape(p)}</code> = {html.escape(str(v))}</li>" for p, v in changes.items()
-                        if p != "name")
+        preset = load_preset(self.preset_name)
+        items = "".join(self._change_item(path, preset, value) for path, value in changes.items() if path != "name")
         return (f"<b>Changed from preset {html.escape(self.preset_name)}</b> ({len(changes)})"
                 f"<ul style='margin:2px 0;max-height:140px;overflow:auto'>{items}</ul>")
+
+    def _change_item(self, path: str, preset: Scenario, value: Any) -> str:
+        """One line of the "changed from preset" list: the control's label, then the
+        preset's value and the new one as the controls show them ("Queries / day 20k → 50k",
+        "Indexing lag 5 min → 10 min"); the field's path is the line's tooltip."""
+        return f"<li title='{html.escape(path)}'>{html.escape(change_label(path))} {change_values_html(path, preset, value)}</li>"
 
     def _sized(self, scenario: Scenario) -> Scenario:
         """``scenario`` with the horizon rule's number of queries, unless the size was set
