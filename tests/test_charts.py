@@ -492,3 +492,14 @@ def test_table_header_names_take_at_most_the_headers_two_lines(result):
             else:
                 line = trial
         assert lines <= 2, name
+
+
+def test_timeline_subtitle_counts_in_words():
+    """'1 retraining', '2 retrainings', '1 re-index': the subtitle reads as English."""
+    from simlib.charts.strategies import _event_phrase
+
+    s = simlib.load_preset("docs-assistant").with_changes({"knowledge.index_refresh": "batch"})
+    assert _event_phrase("retrain", 1, s).startswith("1 retraining (every")
+    assert _event_phrase("retrain", 2, s).startswith("2 retrainings (every")
+    assert _event_phrase("reindex", 1, s).startswith("1 re-index (every")
+    assert _event_phrase("reindex", 0, s).startswith("0 re-indexes (every")

@@ -575,12 +575,15 @@ def _event_phrase(kind: str, count: int, scenario) -> str:
     """'0 retrains (every 30 days)': what the horizon shows of each applicable schedule."""
     k, ft, pc = scenario.knowledge, scenario.fine_tuning, scenario.prompt_cache
     names = scenario.simulation.strategies
+    def plural(word: str) -> str:
+        return word if count == 1 else word + "s"
+
     if kind == "retrain" and any(n in names for n in FINE_TUNED):
-        return f"{count} retrainings (every {formats.duration(ft.retrain_interval_days * SECONDS_PER_DAY)})"
+        return f"{count} {plural('retraining')} (every {formats.duration(ft.retrain_interval_days * SECONDS_PER_DAY)})"
     if kind == "reindex" and k.index_refresh == "batch":
-        return f"{count} re-indexes (every {formats.duration(k.reindex_interval_s)})"
+        return f"{count} {'re-index' if count == 1 else 're-indexes'} (every {formats.duration(k.reindex_interval_s)})"
     if kind == "cache_rebuild" and pc.rebuild_policy == "periodic" and "prompt_cache" in names:
-        return f"{count} cache rebuilds (every {formats.duration(pc.rebuild_interval_s)})"
+        return f"{count} {plural('cache rebuild')} (every {formats.duration(pc.rebuild_interval_s)})"
     return ""
 
 
