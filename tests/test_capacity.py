@@ -177,8 +177,9 @@ def test_speculative_edit_model_reaches_cursor_fast_apply_speed():
 def test_monthly_cost_is_replicas_gpus_hours_price():
     serving = DedicatedServing(gpus_per_replica=4)
     price = prices.gpu("nvidia-h100-sxm").usd_per_gpu_hour
-    assert serving.monthly_usd(3) == pytest.approx(3 * 4 * 730 * price)
-    assert serving.usd_per_query(3, 10_000) == pytest.approx(3 * 4 * 730 * price / (10_000 * 730 / 24))
+    hours = 24 * 365.25 / 12  # the month of every monthly figure: 730.5 h
+    assert serving.monthly_usd(3) == pytest.approx(3 * 4 * hours * price)
+    assert serving.usd_per_query(3, 10_000) == pytest.approx(3 * 4 * hours * price / (10_000 * 365.25 / 12))
 
 
 # --- batch API ---------------------------------------------------------------------------------
@@ -227,11 +228,13 @@ def test_capacity_cache_exemption_lets_a_long_cached_prompt_fit_a_low_tier(capsy
 
 
 def test_capacity_sizes_fewer_replicas_with_speculative_decoding(capsys):
-    plain = _capacity_json(capsys, "--preset", "code-apply", "--strategies", "fine_tune")
-    fast = _capacity_json(capsys, "--preset", "code-apply", "--strategies", "fine_tune", "--speculative")
+    plain = _capacity_json(capsys, "--preset", "code-apply", "--strategies", "fine_tune", "--set", "serving.speculative=false")
+    fast = _capacity_json(capsys, "--preset", "code-apply", "--strategies", "fine_tune", "--set", "serving.speculative=false",
+                          "--speculative")
     p, f = plain["strategies"]["fine_tune"], fast["strategies"]["fine_tune"]
-    assert f["replicas"] < p["replicas"]
-    assert f["dedicated_monthly_usd"] == pytest.approx(f["replicas"] * 4 * 730 * prices.gpu("nvidia-h100-sxm").usd_per_gpu_hour)
+    assert f["replicas"] < p["replicas"] and f["speculative"] and not p["speculative"]
+    assert f["dedicated_monthly_usd"] == pytest.approx(
+        f["replicas"] * 4 * 24 * 365.25 / 12 * prices.gpu("nvidia-h100-sxm").usd_per_gpu_hour)
 
 
 def test_peak_of_a_daily_profile_is_the_busiest_hour():
@@ -277,8 +280,39 @@ def test_code_apply_fast_model_is_paid_as_the_dedicated_deployment_that_delivers
     report = capacity_report(scenario.with_changes({"simulation.queries": 5_000,
                                                     "simulation.strategies": ["fine_tune"]}), speculative=True)
     sized = report["strategies"]["fine_tune"]
-    assert ft.hosting_usd_per_hour == pytest.approx(sized["dedicated_monthly_usd"] / 730)
+    assert ft.hosting_usd_per_hour == pytest.approx(sized["dedicated_monthly_usd"] / (24 * 365.25 / 12))
     assert ft.concurrency_limit == sized["replicas"] * served.max_batch
+
+
+@pytest.mark.parametrize("flags", [{}, {"p95_target_s": 6.0, "gpus_per_replica": 8}])
+def test_capacity_and_a_dedicated_run_report_the_same_replicas_and_bill(flags):
+    """`simlib capacity` and `simlib run` with the model on dedicated GPUs are one computation.
+
+    They disagreed (capacity sized 3 replicas for code-apply's fine_tune from its own speculative
+    figures and measured token means, a run 4 from the scenario's): now the report's replicas
+    and GPU bill must equal the run's model slots / streams per replica and its hosting cost,
+    with the command's flags read as the serving fields the run is given.
+    """
+    import simlib
+    from simlib.capacity import capacity_report
+    from simlib.scenario import load_preset
+
+    scenario = load_preset("code-apply").with_changes({"simulation.queries": 2_000,
+                                                       "simulation.strategies": ["fine_tune", "rag_fine_tune"]})
+    report = capacity_report(scenario, **flags)
+    fields = {"p95_target_s": "p95_target_s", "gpus_per_replica": "gpus_per_replica_count"}
+    run = simlib.run(scenario.with_changes({"serving.fine_tuned_model": "dedicated",
+                                            **{f"serving.{fields[k]}": v for k, v in flags.items()}}))
+    summary = run.summary()
+    for name in ("fine_tune", "rag_fine_tune"):
+        entry = report["strategies"][name]
+        slots = run.replications[0].strategies[name].capacity
+        assert entry["replicas"] * run.scenario.serving.batch_streams_limit == slots, name
+        assert entry["gpus"] == entry["replicas"] * flags.get("gpus_per_replica", 4)
+        assert entry["dedicated_monthly_usd"] == pytest.approx(summary[name]["cost_hosting_monthly_usd"]["mean"], rel=1e-12)
+    if not flags:  # the preset's story: 3 replicas for fine_tune (its 36 USD/hour), 4 for the longer RAG prompt
+        assert report["strategies"]["fine_tune"]["replicas"] == 3
+        assert report["strategies"]["rag_fine_tune"]["replicas"] == 4
 
 
 def test_capacity_report_reads_a_finished_run_without_running_again(monkeypatch):

@@ -153,8 +153,8 @@ def monthly_components(strategy: Strategy, scenario: Scenario, *, cache_entry_ho
     if scenario.serving.dedicated(strategy.fine_tuned):
         from simlib.engine.dedicated import deployment, replicas_for
 
-        gpu_usd_per_hour = deployment(scenario, strategy.fine_tuned).usd_per_hour(replicas_for(scenario, strategy))
-        out["hosting"] = gpu_usd_per_hour * 24 * DAYS_PER_MONTH
+        # replicas x GPUs x 730.5 h x price: the formula `simlib capacity` reports too
+        out["hosting"] = deployment(scenario, strategy.fine_tuned).monthly_usd(replicas_for(scenario, strategy))
     if strategy.caches(scenario):
         prefix = strategy.cached_prefix_tokens(scenario)
         out["cache_storage"] = cache_entry_hours_per_month * prefix / 1e6 * pc.storage_usd_per_mtok_hour
