@@ -84,7 +84,11 @@ def capacity_report(scenario, *, result=None, p95_target_s: float | None = None,
     tiers = tier_rows(provider, rate_limit_class(catalog))
     basis = ("busiest hour of the daily profile" if scenario.workload.arrival_process == "daily_profile"
              else "mean rate: no daily profile in this scenario")
-    out: dict[str, Any] = {"peak_requests_per_minute": peak, "peak_basis": basis, "strategies": {}}
+    from simlib.prices import rate_limit_tiers
+
+    qualifications = {r.tier: {"paid_usd": r.paid_usd, "wait_days": r.wait_days} for r in rate_limit_tiers(provider)}
+    out: dict[str, Any] = {"peak_requests_per_minute": peak, "peak_basis": basis, "provider": provider,
+                           "tier_qualifications": qualifications, "strategies": {}}
     for name in result.strategies:
         if not summary[name]["feasible"]:
             continue
@@ -132,7 +136,15 @@ def capacity_report(scenario, *, result=None, p95_target_s: float | None = None,
     return out
 
 
+def _qualification(q: dict[str, Any] | None) -> str:
+    """'$50 paid + 7 days' from a rate_limit_tiers.csv row."""
+    if q is None:
+        return "qualification not on file"
+    return f"${q['paid_usd']:,.0f} paid" + (f" + {q['wait_days']:g} days" if q["wait_days"] else "")
+
+
 def format_report(report: dict[str, Any]) -> str:
+    quals = report.get("tier_qualifications", {})
     lines = [f"peak load: {report['peak_requests_per_minute']:,.0f} requests/min ({report['peak_basis']})", ""]
     for name, e in report["strategies"].items():
         head = (f"{name:16s} prompt {e['prompt_tokens_mean']:,.0f} tok (cached {e['cache_read_tokens_mean']:,.0f}), "
@@ -146,9 +158,16 @@ def format_report(report: dict[str, Any]) -> str:
                          f"{e['decode_tokens_per_s_batch1']:,.0f} tok/s per stream at batch 1); "
                          f"GPU bill ${e['dedicated_monthly_usd']:,.0f}/month")
         elif not e["tiers_on_file"]:
-            lines.append(f"{'':16s} no rate-limit tiers on file for provider '{e['provider']}' and this model")
+            tiers = "; ".join(f"Tier {t} {_qualification(q)}" for t, q in quals.items())
+            lines.append(f"{'':16s} no rate-limit tiers on file for provider '{e['provider']}' and this model"
+                         + (f" (its tiers: {tiers}; their per-model limits are not published in a source on file)"
+                            if tiers else "")
+                         + ": `simlib run` with --set rate_limits.requests_per_minute=R --set "
+                           "rate_limits.input_tokens_per_minute=I --set rate_limits.output_tokens_per_minute=O "
+                           "simulates your account's limits")
         elif e["tier_needed"] is not None:
-            lines.append(f"{'':16s} {e['provider']} Tier {e['tier_needed']} carries the peak; token bill unchanged")
+            lines.append(f"{'':16s} {e['provider']} Tier {e['tier_needed']} ({_qualification(quals.get(e['tier_needed']))}) "
+                         f"carries the peak; token bill unchanged")
         else:
             lines.append(f"{'':16s} no {e['provider']} tier on file carries the peak: the top tier would run at "
                          f"{e['top_tier_utilisation_share']:.1f}x its {e['binding_limit'].replace('_', ' ')} limit "

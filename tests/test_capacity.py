@@ -326,3 +326,23 @@ def test_capacity_report_reads_a_finished_run_without_running_again(monkeypatch)
     monkeypatch.setattr(simlib, "run", lambda *a, **k: pytest.fail("ran again"))
     report = capacity_report(scenario, result=result)
     assert report["strategies"]["prompt_only"]["tier_needed"] == "2"
+
+
+def test_openai_tiers_are_on_file_as_published_without_guessed_limits(capsys):
+    """OpenAI's rate-limits guide: Tier 1 $5 paid; Tier 2 $50 + 7 days; Tier 3 $100 + 7 days; Tier 4
+    $250 + 14 days; Tier 5 $1,000 + 30 days; limits per model, not published: none on file, and
+    `simlib capacity` on an OpenAI model says so, lists the tiers and how to set one's own."""
+    published = {"1": (5, None), "2": (50, 7), "3": (100, 7), "4": (250, 14), "5": (1_000, 30)}
+    rows = prices.rate_limit_tiers("openai")
+    assert {r.tier: (r.paid_usd, r.wait_days) for r in rows} == published
+    assert not [r for r in prices.load_table("rate_limits") if r.provider == "openai"]
+    anthropic = {r.tier: r.paid_usd for r in prices.rate_limit_tiers("anthropic")}
+    assert anthropic == {"1": 5, "2": 40, "3": 200, "4": 400}  # credit purchase, Anthropic's docs
+
+    from simlib.cli import main
+
+    assert main(["capacity", "--preset", "docs-assistant", "--queries", "1000", "--strategies", "rag",
+                 "--set", "prices.model=openai/gpt-4.1"]) == 0
+    out = capsys.readouterr().out
+    assert "no rate-limit tiers on file for provider 'openai'" in out
+    assert "Tier 5 $1,000 paid + 30 days" in out and "--set rate_limits.requests_per_minute" in out
