@@ -374,13 +374,13 @@ class ArrayAdmissions:
         t_l.append(bound_s)  # sentinel: after the last fresh request, retries due by bound_s
         inp_a, out_a = self.counted_in[query], self.output[query]
         a_q, a_t, a_k, f_q, f_t, f_k = [], [], [], [], [], []
-        j, streak = 0, self.streak
+        j, streak, STREAK = 0, self.streak, self.STREAK
         while True:
             if heap and heap[0][0] <= t_l[j]:
                 now, _, i, k = pop(heap)  # a retry due first (at equal times before the fresh request)
                 streak = 0
             elif j < m:
-                if streak >= self.STREAK and not heap:
+                if streak >= STREAK and not heap:
                     run = self._vector_run(t, inp_a, out_a, j, (l0, l1, l2), at)
                     if run:
                         e = j + run
