@@ -9,13 +9,17 @@ mean prompt, cache-read and output tokens per completed query, then:
   sustained throughput min(RPM, ITPM / counted input, OTPM / output) carries that peak
   (simlib.engine.rate_limits), counting only uncached input where the tier exempts cache
   reads; the token bill does not change with the tier;
-- fine-tuned strategies: dedicated replicas sized to ``--p95-target-s`` at the peak by the
-  replica-pool simulation (simlib.engine.dedicated), and their monthly GPU bill against the
-  run's monthly cost on serverless per-token pricing.
+- fine-tuned strategies (and base-model ones where ``serving.base_model`` is dedicated): the
+  dedicated replicas of the scenario's ``serving`` group, by the same function a run with
+  that model on dedicated GPUs uses (simlib.engine.dedicated.replicas_for: sized to
+  ``serving.p95_target_s`` at the busiest hour, or ``serving.replicas_count``), and their
+  monthly GPU bill by the same formula as the run's hosting cost
+  (DedicatedServing.monthly_usd), against the run's monthly cost on serverless pricing.
 
-Capacity is computed beside the run, not inside it: the run's own latencies still use the
-scenario's fixed concurrency slots (issue 16: wiring the buckets into the serving path is
-left to do).
+The command's flags (--p95-target-s, --speculative, --gpu, --gpus-per-replica) are
+``serving`` fields set on the scenario before sizing (:func:`sizing_scenario`), so
+``simlib capacity`` and ``simlib run --set serving.fine_tuned_model=dedicated`` with the same
+fields report the same replicas and bill (tests/test_capacity.py).
 """
 
 from __future__ import annotations
@@ -27,12 +31,23 @@ from simlib.prices import rate_limit_class
 
 
 def peak_requests_per_minute(scenario) -> float:
-    """Busiest-hour arrival rate: qpd / 1440 x 24 x max(w) / sum(w) for the daily profile."""
-    w = scenario.workload
-    mean = w.queries_per_day / 1_440.0
-    if w.arrival_process == "daily_profile":
-        return mean * 24.0 * max(w.hourly_weights) / sum(w.hourly_weights)
-    return mean
+    """Busiest-hour live arrival rate per minute: 60 x simlib.engine.dedicated.peak_rate_per_s,
+
+    qpd / 1440 x max(w) / mean(w) on the daily profile (the mean rate otherwise), x (1 - offline
+    share): the one peak the replica sizing, the rate-limit tiers and the saturation flag read.
+    """
+    from simlib.engine.dedicated import peak_rate_per_s
+
+    return 60.0 * peak_rate_per_s(scenario)
+
+
+def sizing_scenario(scenario, *, p95_target_s: float | None = None, speculative: bool | None = None,
+                    gpu: str | None = None, gpus_per_replica: int | None = None):
+    """The scenario with the command's flags set as its ``serving`` fields (None: the scenario's own value)."""
+    changes = {f"serving.{k}": v for k, v in (("p95_target_s", p95_target_s), ("speculative", speculative),
+                                              ("gpu", gpu), ("gpus_per_replica_count", gpus_per_replica))
+               if v is not None}
+    return scenario.with_changes(changes) if changes else scenario
 
 
 def tier_rows(provider: str, model_class: str | None) -> list:
@@ -41,23 +56,27 @@ def tier_rows(provider: str, model_class: str | None) -> list:
     return [r for r in load_table("rate_limits") if r.provider == provider and r.model_class == model_class]
 
 
-def capacity_report(scenario, *, result=None, p95_target_s: float = 10.0, speculative: bool = False,
-                    gpu: str = "nvidia-h100-sxm", gpus_per_replica: int = 4) -> dict[str, Any]:
-    """strategy -> peak load, and the tier (base model) or replicas (fine-tuned) it needs.
+def capacity_report(scenario, *, result=None, p95_target_s: float | None = None, speculative: bool | None = None,
+                    gpu: str | None = None, gpus_per_replica: int | None = None) -> dict[str, Any]:
+    """strategy -> peak load, and the tier (serverless base model) or replicas (dedicated) it needs.
 
     ``result``: a finished ``simlib.run(scenario)`` to read token counts from (so a caller
     that already ran, e.g. the peak-hour saturation flag, does not run twice); else it runs.
+    The keyword flags override the scenario's ``serving`` fields (:func:`sizing_scenario`).
     Base-model entries carry ``top_tier_utilisation_share`` (offered / capacity of the top
-    tier on file) and fine-tuned ones ``replicas``, the figures a saturation check reads.
+    tier on file) and dedicated ones ``replicas``, the figures a saturation check reads.
     """
 
     import simlib
-    from simlib.engine.dedicated import DedicatedServing, size_replicas
+    from simlib.engine.dedicated import deployment, replicas_for
     from simlib.engine.rate_limits import RateLimits, counted_input_tokens, stage_capacities
     from simlib.engine.strategies import STRATEGIES
     from simlib.results import COMPLETED
 
     result = simlib.run(scenario) if result is None else result
+    sized = sizing_scenario(scenario, p95_target_s=p95_target_s, speculative=speculative, gpu=gpu,
+                            gpus_per_replica=gpus_per_replica)
+    sv = sized.serving
     summary = result.summary()
     peak = peak_requests_per_minute(scenario)
     catalog = scenario.prices.model or scenario.model.name
@@ -65,7 +84,11 @@ def capacity_report(scenario, *, result=None, p95_target_s: float = 10.0, specul
     tiers = tier_rows(provider, rate_limit_class(catalog))
     basis = ("busiest hour of the daily profile" if scenario.workload.arrival_process == "daily_profile"
              else "mean rate: no daily profile in this scenario")
-    out: dict[str, Any] = {"peak_requests_per_minute": peak, "peak_basis": basis, "strategies": {}}
+    from simlib.prices import rate_limit_tiers
+
+    qualifications = {r.tier: {"paid_usd": r.paid_usd, "wait_days": r.wait_days} for r in rate_limit_tiers(provider)}
+    out: dict[str, Any] = {"peak_requests_per_minute": peak, "peak_basis": basis, "provider": provider,
+                           "tier_qualifications": qualifications, "strategies": {}}
     for name in result.strategies:
         if not summary[name]["feasible"]:
             continue
@@ -77,15 +100,22 @@ def capacity_report(scenario, *, result=None, p95_target_s: float = 10.0, specul
         entry: dict[str, Any] = {"prompt_tokens_mean": prompt, "cache_read_tokens_mean": read,
                                  "output_tokens_mean": output,
                                  "monthly_cost_usd": summary[name]["monthly_cost_usd"]["mean"]}
-        if STRATEGIES[name].fine_tuned:
-            serving = DedicatedServing(gpu=gpu, gpus_per_replica=gpus_per_replica, speculative=speculative,
-                                       **({"acceptance_share": 0.95, "draft_tokens": 16, "draft_cost_ratio": 0.01}
-                                          if speculative else {}))
+        st = STRATEGIES[name]
+        if st.fine_tuned or sv.dedicated(False):
+            # the run's own computation: the model on dedicated GPUs, replicas_for and monthly_usd
+            dedicated = sized.with_changes({"serving.fine_tuned_model" if st.fine_tuned else "serving.base_model":
+                                            "dedicated"})
             try:
-                replicas = size_replicas(serving, peak / 60.0, prompt, output, p95_target_s)
-            except ValueError as exc:
-                raise ScenarioError([Problem("--p95-target-s", str(exc))]) from None
-            entry.update(deployment="dedicated", replicas=replicas, gpus=replicas * gpus_per_replica, gpu=gpu,
+                replicas = replicas_for(dedicated, st)
+            except ScenarioError as exc:
+                if p95_target_s is None:
+                    raise
+                raise ScenarioError([Problem("--p95-target-s", exc.problems[0].message)]) from None
+            serving = deployment(dedicated, st.fine_tuned)
+            entry.update(deployment="dedicated", replicas=replicas, replicas_sized=sv.replicas_count is None,
+                         gpus=replicas * sv.gpus_per_replica_count, gpu=sv.gpu, p95_target_s=sv.p95_target_s,
+                         speculative=sv.speculative, parameters_count=sv.parameters_count,
+                         parameter_bytes=sv.parameter_bytes,
                          decode_tokens_per_s_batch1=float(serving.decode_tokens_per_s(1)),
                          dedicated_monthly_usd=serving.monthly_usd(replicas))
         else:
@@ -106,21 +136,38 @@ def capacity_report(scenario, *, result=None, p95_target_s: float = 10.0, specul
     return out
 
 
-def format_report(report: dict[str, Any], p95_target_s: float) -> str:
+def _qualification(q: dict[str, Any] | None) -> str:
+    """'$50 paid + 7 days' from a rate_limit_tiers.csv row."""
+    if q is None:
+        return "qualification not on file"
+    return f"${q['paid_usd']:,.0f} paid" + (f" + {q['wait_days']:g} days" if q["wait_days"] else "")
+
+
+def format_report(report: dict[str, Any]) -> str:
+    quals = report.get("tier_qualifications", {})
     lines = [f"peak load: {report['peak_requests_per_minute']:,.0f} requests/min ({report['peak_basis']})", ""]
     for name, e in report["strategies"].items():
         head = (f"{name:16s} prompt {e['prompt_tokens_mean']:,.0f} tok (cached {e['cache_read_tokens_mean']:,.0f}), "
                 f"output {e['output_tokens_mean']:,.0f} tok; run monthly ${e['monthly_cost_usd']:,.0f}")
         lines.append(head)
         if e["deployment"] == "dedicated":
-            lines.append(f"{'':16s} dedicated: {e['replicas']} replica(s) = {e['gpus']} x {e['gpu']} for p95 <= "
-                         f"{p95_target_s:g} s (assumed 70B FP8 model, {e['decode_tokens_per_s_batch1']:,.0f} tok/s per stream "
-                         f"at batch 1); "
+            how = f"for p95 <= {e['p95_target_s']:g} s" if e["replicas_sized"] else "fixed by serving.replicas_count"
+            lines.append(f"{'':16s} dedicated: {e['replicas']} replica(s) = {e['gpus']} x {e['gpu']} {how} "
+                         f"({e['parameters_count'] / 1e9:g}B model at {e['parameter_bytes']:g} byte(s)/parameter"
+                         f"{', speculative decoding' if e['speculative'] else ''}, "
+                         f"{e['decode_tokens_per_s_batch1']:,.0f} tok/s per stream at batch 1); "
                          f"GPU bill ${e['dedicated_monthly_usd']:,.0f}/month")
         elif not e["tiers_on_file"]:
-            lines.append(f"{'':16s} no rate-limit tiers on file for provider '{e['provider']}' and this model")
+            tiers = "; ".join(f"Tier {t} {_qualification(q)}" for t, q in quals.items())
+            lines.append(f"{'':16s} no rate-limit tiers on file for provider '{e['provider']}' and this model"
+                         + (f" (its tiers: {tiers}; their per-model limits are not published in a source on file)"
+                            if tiers else "")
+                         + ": `simlib run` with --set rate_limits.requests_per_minute=R --set "
+                           "rate_limits.input_tokens_per_minute=I --set rate_limits.output_tokens_per_minute=O "
+                           "simulates your account's limits")
         elif e["tier_needed"] is not None:
-            lines.append(f"{'':16s} {e['provider']} Tier {e['tier_needed']} carries the peak; token bill unchanged")
+            lines.append(f"{'':16s} {e['provider']} Tier {e['tier_needed']} ({_qualification(quals.get(e['tier_needed']))}) "
+                         f"carries the peak; token bill unchanged")
         else:
             lines.append(f"{'':16s} no {e['provider']} tier on file carries the peak: the top tier would run at "
                          f"{e['top_tier_utilisation_share']:.1f}x its {e['binding_limit'].replace('_', ' ')} limit "

@@ -177,8 +177,9 @@ def test_speculative_edit_model_reaches_cursor_fast_apply_speed():
 def test_monthly_cost_is_replicas_gpus_hours_price():
     serving = DedicatedServing(gpus_per_replica=4)
     price = prices.gpu("nvidia-h100-sxm").usd_per_gpu_hour
-    assert serving.monthly_usd(3) == pytest.approx(3 * 4 * 730 * price)
-    assert serving.usd_per_query(3, 10_000) == pytest.approx(3 * 4 * 730 * price / (10_000 * 730 / 24))
+    hours = 24 * 365.25 / 12  # the month of every monthly figure: 730.5 h
+    assert serving.monthly_usd(3) == pytest.approx(3 * 4 * hours * price)
+    assert serving.usd_per_query(3, 10_000) == pytest.approx(3 * 4 * hours * price / (10_000 * 365.25 / 12))
 
 
 # --- batch API ---------------------------------------------------------------------------------
@@ -227,11 +228,13 @@ def test_capacity_cache_exemption_lets_a_long_cached_prompt_fit_a_low_tier(capsy
 
 
 def test_capacity_sizes_fewer_replicas_with_speculative_decoding(capsys):
-    plain = _capacity_json(capsys, "--preset", "code-apply", "--strategies", "fine_tune")
-    fast = _capacity_json(capsys, "--preset", "code-apply", "--strategies", "fine_tune", "--speculative")
+    plain = _capacity_json(capsys, "--preset", "code-apply", "--strategies", "fine_tune", "--set", "serving.speculative=false")
+    fast = _capacity_json(capsys, "--preset", "code-apply", "--strategies", "fine_tune", "--set", "serving.speculative=false",
+                          "--speculative")
     p, f = plain["strategies"]["fine_tune"], fast["strategies"]["fine_tune"]
-    assert f["replicas"] < p["replicas"]
-    assert f["dedicated_monthly_usd"] == pytest.approx(f["replicas"] * 4 * 730 * prices.gpu("nvidia-h100-sxm").usd_per_gpu_hour)
+    assert f["replicas"] < p["replicas"] and f["speculative"] and not p["speculative"]
+    assert f["dedicated_monthly_usd"] == pytest.approx(
+        f["replicas"] * 4 * 24 * 365.25 / 12 * prices.gpu("nvidia-h100-sxm").usd_per_gpu_hour)
 
 
 def test_peak_of_a_daily_profile_is_the_busiest_hour():
@@ -277,8 +280,39 @@ def test_code_apply_fast_model_is_paid_as_the_dedicated_deployment_that_delivers
     report = capacity_report(scenario.with_changes({"simulation.queries": 5_000,
                                                     "simulation.strategies": ["fine_tune"]}), speculative=True)
     sized = report["strategies"]["fine_tune"]
-    assert ft.hosting_usd_per_hour == pytest.approx(sized["dedicated_monthly_usd"] / 730)
+    assert ft.hosting_usd_per_hour == pytest.approx(sized["dedicated_monthly_usd"] / (24 * 365.25 / 12))
     assert ft.concurrency_limit == sized["replicas"] * served.max_batch
+
+
+@pytest.mark.parametrize("flags", [{}, {"p95_target_s": 6.0, "gpus_per_replica": 8}])
+def test_capacity_and_a_dedicated_run_report_the_same_replicas_and_bill(flags):
+    """`simlib capacity` and `simlib run` with the model on dedicated GPUs are one computation.
+
+    They disagreed (capacity sized 3 replicas for code-apply's fine_tune from its own speculative
+    figures and measured token means, a run 4 from the scenario's): now the report's replicas
+    and GPU bill must equal the run's model slots / streams per replica and its hosting cost,
+    with the command's flags read as the serving fields the run is given.
+    """
+    import simlib
+    from simlib.capacity import capacity_report
+    from simlib.scenario import load_preset
+
+    scenario = load_preset("code-apply").with_changes({"simulation.queries": 2_000,
+                                                       "simulation.strategies": ["fine_tune", "rag_fine_tune"]})
+    report = capacity_report(scenario, **flags)
+    fields = {"p95_target_s": "p95_target_s", "gpus_per_replica": "gpus_per_replica_count"}
+    run = simlib.run(scenario.with_changes({"serving.fine_tuned_model": "dedicated",
+                                            **{f"serving.{fields[k]}": v for k, v in flags.items()}}))
+    summary = run.summary()
+    for name in ("fine_tune", "rag_fine_tune"):
+        entry = report["strategies"][name]
+        slots = run.replications[0].strategies[name].capacity
+        assert entry["replicas"] * run.scenario.serving.batch_streams_limit == slots, name
+        assert entry["gpus"] == entry["replicas"] * flags.get("gpus_per_replica", 4)
+        assert entry["dedicated_monthly_usd"] == pytest.approx(summary[name]["cost_hosting_monthly_usd"]["mean"], rel=1e-12)
+    if not flags:  # the preset's story: 3 replicas for fine_tune (its 36 USD/hour), 4 for the longer RAG prompt
+        assert report["strategies"]["fine_tune"]["replicas"] == 3
+        assert report["strategies"]["rag_fine_tune"]["replicas"] == 4
 
 
 def test_capacity_report_reads_a_finished_run_without_running_again(monkeypatch):
@@ -292,3 +326,23 @@ def test_capacity_report_reads_a_finished_run_without_running_again(monkeypatch)
     monkeypatch.setattr(simlib, "run", lambda *a, **k: pytest.fail("ran again"))
     report = capacity_report(scenario, result=result)
     assert report["strategies"]["prompt_only"]["tier_needed"] == "2"
+
+
+def test_openai_tiers_are_on_file_as_published_without_guessed_limits(capsys):
+    """OpenAI's rate-limits guide: Tier 1 $5 paid; Tier 2 $50 + 7 days; Tier 3 $100 + 7 days; Tier 4
+    $250 + 14 days; Tier 5 $1,000 + 30 days; limits per model, not published: none on file, and
+    `simlib capacity` on an OpenAI model says so, lists the tiers and how to set one's own."""
+    published = {"1": (5, None), "2": (50, 7), "3": (100, 7), "4": (250, 14), "5": (1_000, 30)}
+    rows = prices.rate_limit_tiers("openai")
+    assert {r.tier: (r.paid_usd, r.wait_days) for r in rows} == published
+    assert not [r for r in prices.load_table("rate_limits") if r.provider == "openai"]
+    anthropic = {r.tier: r.paid_usd for r in prices.rate_limit_tiers("anthropic")}
+    assert anthropic == {"1": 5, "2": 40, "3": 200, "4": 400}  # credit purchase, Anthropic's docs
+
+    from simlib.cli import main
+
+    assert main(["capacity", "--preset", "docs-assistant", "--queries", "1000", "--strategies", "rag",
+                 "--set", "prices.model=openai/gpt-4.1"]) == 0
+    out = capsys.readouterr().out
+    assert "no rate-limit tiers on file for provider 'openai'" in out
+    assert "Tier 5 $1,000 paid + 30 days" in out and "--set rate_limits.requests_per_minute" in out

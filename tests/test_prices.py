@@ -200,7 +200,7 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
 def test_every_data_file_loads():
     counts = prices.validate_all()
     assert set(counts) == {"fine_tuning", "embeddings", "vector_stores", "rerankers", "cache_rules", "latency",
-                           "output_limits", "retrieval_latency", "rate_limits", "gpus", "batch_discounts"}
+                           "output_limits", "retrieval_latency", "rate_limits", "rate_limit_tiers", "gpus", "batch_discounts"}
     assert all(n > 0 for n in counts.values()), counts
     # Every CSV in the folder is a known table (no file the loader would silently skip).
     assert {p.stem for p in PRICES_DIR.glob("*.csv")} == set(counts)

@@ -703,6 +703,9 @@ class _StrategyKernel:
             self.admissions = ArrayAdmissions(limiter, scenario.rate_limits.retry_limit,
                                               counted_input_per_query(scenario, st, probe, self.hit_tokens),
                                               draws.arrays["output_tokens"].astype(float), draws.retry_u)
+            n = draws.top
+            self.rl_fields = {"req": np.zeros(n), "prompt": np.zeros(n, np.int64), "chunks": np.zeros(n, np.int64),
+                              "trunc": np.zeros(n, bool), "rw": np.zeros(n)}
 
     def versions(self, keys: np.ndarray, t: np.ndarray) -> np.ndarray:
         if self.version_kind == "tenant":
@@ -811,26 +814,18 @@ class _StrategyKernel:
 
         Returns the admitted (query, model-stage request time, admission time, retries, prompt, chunks,
         truncated, retrieval wait), then the failed (query, failure time, retries, (prompt, chunks, truncated)).
-        A request retried past bound_s is carried to a later step with its fields.
+        A request retried past bound_s is carried to a later step: its fields wait in whole-run
+        arrays indexed by query (each query reaches the model stage once).
         """
-        rw = r_wait if r_wait is not None else np.zeros(len(ridx))
-        payload = list(zip(req.tolist(), prompt_t.tolist(), chunks_t.tolist(), trunc_t.tolist(), rw.tolist()))
-        adm, fail = self.admissions.step(ridx, req, payload, bound_s)
-
-        def cols(rows, k):
-            return [r[3][k] for r in rows]
-
-        a_idx = np.array([r[1] for r in adm], np.int64)
-        a_at = np.array([r[0] for r in adm], float)
-        a_k = np.array([r[2] for r in adm], np.int64)
-        a_req = np.array(cols(adm, 0), float)
-        a_fields = (np.array(cols(adm, 1), np.int64), np.array(cols(adm, 2), np.int64), np.array(cols(adm, 3), bool))
-        a_rw = np.array(cols(adm, 4), float) if r_wait is not None else None
-        f_idx = np.array([r[1] for r in fail], np.int64)
-        f_at = np.array([r[0] for r in fail], float)
-        f_k = np.array([r[2] for r in fail], np.int64)
-        f_fields = (np.array(cols(fail, 1), np.int64), np.array(cols(fail, 2), np.int64), np.array(cols(fail, 3), bool))
-        return (a_idx, a_req, a_at, a_k) + a_fields + (a_rw, f_idx, f_at, f_k, f_fields)
+        f = self.rl_fields
+        f["req"][ridx], f["prompt"][ridx], f["chunks"][ridx], f["trunc"][ridx] = req, prompt_t, chunks_t, trunc_t
+        if r_wait is not None:
+            f["rw"][ridx] = r_wait
+        (a_idx, a_at, a_k), (f_idx, f_at, f_k) = self.admissions.step(ridx, req, bound_s)
+        a_fields = (f["prompt"][a_idx], f["chunks"][a_idx], f["trunc"][a_idx])
+        a_rw = f["rw"][a_idx] if r_wait is not None else None
+        f_fields = (f["prompt"][f_idx], f["chunks"][f_idx], f["trunc"][f_idx])
+        return (a_idx, f["req"][a_idx], a_at, a_k) + a_fields + (a_rw, f_idx, f_at, f_k, f_fields)
 
     def _columns(self, idx, budget, retrieved, wait, ttft, latency, age, hit, read, write, done, retries=None, failed=None):
         """Record columns of queries idx (engine.records, the builder the simpy backend uses too)."""

@@ -153,8 +153,8 @@ def monthly_components(strategy: Strategy, scenario: Scenario, *, cache_entry_ho
     if scenario.serving.dedicated(strategy.fine_tuned):
         from simlib.engine.dedicated import deployment, replicas_for
 
-        gpu_usd_per_hour = deployment(scenario, strategy.fine_tuned).usd_per_hour(replicas_for(scenario, strategy))
-        out["hosting"] = gpu_usd_per_hour * 24 * DAYS_PER_MONTH
+        # replicas x GPUs x 730.5 h x price: the formula `simlib capacity` reports too
+        out["hosting"] = deployment(scenario, strategy.fine_tuned).monthly_usd(replicas_for(scenario, strategy))
     if strategy.caches(scenario) and not (strategy.fine_tuned and scenario.fine_tuning.cache_mode is not None):
         # (a fine-tuned model on another provider: its automatic cache has no storage fee)
         prefix = strategy.cached_prefix_tokens(scenario)

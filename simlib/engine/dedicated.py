@@ -26,7 +26,7 @@ with acceptance rate a, draft length g and c = cost of one draft step / one targ
 Cursor's Fast Apply (~1,000 tokens/s on a fine-tuned 70B, speculative edits) is this regime:
 the draft is the file being edited (c ~ 0) and acceptance is very high.
 
-Monthly cost = replicas x gpus per replica x hours per month x price per GPU-hour; per
+Monthly cost = replicas x gpus per replica x 730.5 hours per month x price per GPU-hour; per
 query it is that over the month's queries (amortised, paid whether or not traffic comes).
 
 The batch API (item 4): an offline share s of the work billed at discount D costs
@@ -49,7 +49,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-HOURS_PER_MONTH = 730.0  # 8,760 h / 12
+from simlib.scenario.schema import DAYS_PER_MONTH
+
+HOURS_PER_MONTH = 24.0 * DAYS_PER_MONTH  # 730.5 h: the month of every monthly figure (365.25 / 12 days)
 
 
 def speculative_speedup(acceptance_share: float, draft_tokens: int, draft_cost_ratio: float) -> float:
@@ -123,7 +125,7 @@ class DedicatedServing:
         return replicas * self.gpus_per_replica * self._gpu_row().usd_per_gpu_hour
 
     def monthly_usd(self, replicas: int) -> float:
-        """replicas x gpus per replica x 730 h x price per GPU-hour."""
+        """replicas x gpus per replica x 730.5 h x price per GPU-hour (the run's hosting cost, engine.costs)."""
         return replicas * self.gpus_per_replica * HOURS_PER_MONTH * self._gpu_row().usd_per_gpu_hour
 
     def usd_per_query(self, replicas: int, queries_per_day: float) -> float:

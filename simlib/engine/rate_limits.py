@@ -281,7 +281,7 @@ def rate_limit_utilisation(scenario, strategy, prompt_tokens: np.ndarray, output
 
 
 class ArrayAdmissions:
-    """The array backend's rate-limit stage: one :class:`RateLimiter` met in time order, chunk by chunk.
+    """The array backend's rate-limit stage: one :class:`RateLimiter`'s buckets met in time order, chunk by chunk.
 
     ``step`` takes the requests reaching the model stage up to ``bound_s`` (sorted by time)
     and returns which were admitted (at what time, after how many retries) and which
@@ -291,12 +291,19 @@ class ArrayAdmissions:
     timeout is always scheduled before a new request's process starts), so both backends see
     the same levels and waits.
 
+    The per-attempt loop is :meth:`RateLimiter.attempt` and :meth:`RetryPolicy.wait_s` written
+    out on local floats, expression for expression (same operands in the same order, so the
+    same IEEE results; a method call and a list per attempt were most of the array backend's
+    time under overload). The record-for-record tests against simpy (tests/test_rate_limits.py,
+    presets and hypothesis) are what hold the two forms together; the limiter's state is
+    written back after each step.
+
     Fast path (exact): after an admission from full buckets the levels are burst - need;
     while each next gap refills every bucket to its burst, (burst - need) + dt x rate >=
     burst in the limiter's own float expression, the next request is admitted from full
     too. Such runs are decided with arrays; the first request that may find a bucket short
-    goes through the scalar limiter. A run is tried only after STREAK admissions from full in
-    a row (light load): under heavier load the scalar limiter alone is faster.
+    goes through the scalar loop. A run is tried only after STREAK admissions from full in
+    a row (light load): under heavier load the scalar loop alone is faster.
     """
 
     BLOCK = 4096  # longest vectorised run tried at once; runs start at 8 and double while they hold
@@ -306,26 +313,37 @@ class ArrayAdmissions:
         self.lim, self.retry_limit = limiter, retry_limit
         self.counted_in = np.asarray(counted_input, dtype=float)
         self.output = np.asarray(output, dtype=float)
-        self.retry_u = retry_u
-        # (due time, scheduling order, query, retries made, payload): equal due times in the order the
+        # whole-run Python lists: a retry reads its request's needs and jitter draw by query index
+        self.counted_in_l, self.output_l = self.counted_in.tolist(), self.output.tolist()
+        self.retry_u_l = np.ravel(retry_u).tolist() if retry_u is not None else None  # flat: [i x width + k]
+        self.retry_u_width = retry_u.shape[1] if retry_u is not None else 1
+        p = limiter.policy
+        # RetryPolicy.wait_s's backoff before the jitter factor, min(cap, base x 2^k), one per retry index
+        self.backoff_s = [min(p.cap_s, p.base_s * 2.0 ** k) for k in range(retry_limit)]
+        # (due time, scheduling order, query, retries made): equal due times in the order the
         # retries were scheduled, as simpy orders events (retry-after sends many to one refill instant)
-        self.heap: list[tuple[float, int, int, int, object]] = []
+        self.heap: list[tuple[float, int, int, int]] = []
         self.seq = 0
         self.block = 8
+        self.streak = 0  # admissions from full in a row, carried across steps
 
-    def _vector_run(self, t: np.ndarray, inp: np.ndarray, out: np.ndarray, j: int, prev_in: float,
-                    prev_out: float) -> int:
-        """How many requests from j on are admitted from full buckets (0 if the next is not)."""
+    def _vector_run(self, t: np.ndarray, inp: np.ndarray, out: np.ndarray, j: int, levels: tuple,
+                    at_s: float) -> int:
+        """How many fresh requests from j on are admitted from full buckets (0 if the next is not).
+
+        ``levels``: the buckets before request j, as the previous attempt (at ``at_s``) left them.
+        """
         lim = self.lim
         b0, b1, b2 = lim.burst
         r0, r1, r2 = lim.rate
         e = min(len(t), j + self.block)
         tt = t[j:e]
-        prev_t = np.concatenate(([lim.at_s], tt[:-1]))
-        p_in = np.concatenate(([prev_in], inp[j:e - 1]))
-        p_out = np.concatenate(([prev_out], out[j:e - 1]))
+        prev_t = np.concatenate(([at_s], tt[:-1]))
+        l0 = np.concatenate(([levels[0]], np.full(e - j - 1, b0 - 1.0)))
+        l1 = np.concatenate(([levels[1]], b1 - inp[j:e - 1]))
+        l2 = np.concatenate(([levels[2]], b2 - out[j:e - 1]))
         dt = tt - prev_t
-        ok = ((dt > 0) & ((b0 - 1.0) + dt * r0 >= b0) & ((b1 - p_in) + dt * r1 >= b1) & ((b2 - p_out) + dt * r2 >= b2)
+        ok = ((dt > 0) & (l0 + dt * r0 >= b0) & (l1 + dt * r1 >= b1) & (l2 + dt * r2 >= b2)
               & (inp[j:e] <= b1 + 1e-9) & (out[j:e] <= b2 + 1e-9) & (b0 >= 1.0 - 1e-9))
         bad = np.flatnonzero(~ok)
         if bad.size:
@@ -334,57 +352,87 @@ class ArrayAdmissions:
         self.block = min(self.BLOCK, 2 * self.block)
         return e - j
 
-    def step(self, query: np.ndarray, t: np.ndarray, payload: list, bound_s: float):
-        """Attempts up to bound_s. ``payload[j]``: what the caller needs back for request j (any object).
+    def step(self, query: np.ndarray, t: np.ndarray, bound_s: float):
+        """Attempts of requests ``query`` (reaching the model stage at ``t``, sorted) and of retries due by bound_s.
 
-        Returns (admitted: list of (time, query, retries, payload), failed: list of (time, query, retries, payload)),
-        admitted in admission order.
+        Returns (admitted query, admission time, retries) in admission order and
+        (failed query, failure time, retries), as arrays.
         """
         import heapq
 
         lim, heap, R = self.lim, self.heap, self.retry_limit
-        attempt, wait_s = lim.attempt, lim.wait_s
-        inp, out = self.counted_in[query], self.output[query]
-        inp_l, out_l, t_l, q_l = inp.tolist(), out.tolist(), t.tolist(), query.tolist()
-        admitted, failed = [], []
-
-        def one(now: float, i: int, k: int, pay, need_in: float, need_out: float) -> bool:
-            """One attempt; True when admitted from full buckets with nothing waiting (the fast path may follow)."""
-            ra = attempt(now, need_in, need_out)
-            if ra == 0.0:
-                admitted.append((now, i, k, pay))
-                lv, b = lim.level, lim.burst
-                return (not heap and lv[0] == b[0] - 1.0 and lv[1] == b[1] - need_in and lv[2] == b[2] - need_out)
-            if ra == math.inf or k >= R:
-                failed.append((now, i, k, pay))
-            else:
-                self.seq += 1
-                heapq.heappush(heap, (now + wait_s(k, ra, float(self.retry_u[i, k])), self.seq, i, k + 1, pay))
-            return False
-
-        j, m = 0, len(t_l)
-        full, streak = False, 0
-        while j < m:
-            now = t_l[j]
-            while heap and heap[0][0] <= now:
-                due, _, i, k, pay = heapq.heappop(heap)
-                full = one(due, i, k, pay, float(self.counted_in[i]), float(self.output[i]))
-            streak = streak + 1 if full else 0
-            if streak >= self.STREAK and not heap:
-                last = admitted[-1][1]
-                run = self._vector_run(t, inp, out, j, float(self.counted_in[last]), float(self.output[last]))
-                if not run:
+        r0, r1, r2 = lim.rate
+        b0, b1, b2 = lim.burst
+        top1, top2, never = b1 + 1e-9, b2 + 1e-9, b0 < 1.0 - 1e-9
+        honour, jitter, backoff = lim.honour_retry_after, lim.policy.jitter_share, self.backoff_s
+        cin, cout, ru, width = self.counted_in_l, self.output_l, self.retry_u_l, self.retry_u_width
+        push, pop = heapq.heappush, heapq.heappop
+        l0, l1, l2 = lim.level
+        at, seq = lim.at_s, self.seq
+        t_l, q_l = t.tolist(), query.tolist()
+        m = len(t_l)
+        t_l.append(bound_s)  # sentinel: after the last fresh request, retries due by bound_s
+        inp_a, out_a = self.counted_in[query], self.output[query]
+        a_q, a_t, a_k, f_q, f_t, f_k = [], [], [], [], [], []
+        j, streak, STREAK = 0, self.streak, self.STREAK
+        while True:
+            if heap and heap[0][0] <= t_l[j]:
+                now, _, i, k = pop(heap)  # a retry due first (at equal times before the fresh request)
+                streak = 0
+            elif j < m:
+                if streak >= STREAK and not heap:
+                    run = self._vector_run(t, inp_a, out_a, j, (l0, l1, l2), at)
+                    if run:
+                        e = j + run
+                        a_q.extend(q_l[j:e])
+                        a_t.extend(t_l[j:e])
+                        a_k.extend([0] * run)
+                        last = q_l[e - 1]
+                        l0, l1, l2, at = b0 - 1.0, b1 - cin[last], b2 - cout[last], t_l[e - 1]
+                        j = e
+                        continue
                     streak = 0
-                else:
-                    e = j + run
-                    admitted.extend((t_l[x], q_l[x], 0, payload[x]) for x in range(j, e))
-                    lim.level = [lim.burst[0] - 1.0, lim.burst[1] - inp_l[e - 1], lim.burst[2] - out_l[e - 1]]
-                    lim.at_s = t_l[e - 1]
-                    j = e
-                    continue
-            full = one(now, q_l[j], 0, payload[j], inp_l[j], out_l[j])
-            j += 1
-        while heap and heap[0][0] <= bound_s:
-            due, _, i, k, pay = heapq.heappop(heap)
-            one(due, i, k, pay, float(self.counted_in[i]), float(self.output[i]))
-        return admitted, failed
+                now, i, k = t_l[j], q_l[j], 0
+                j += 1
+            else:
+                break
+            need_in, need_out = cin[i], cout[i]
+            # RateLimiter.attempt: refill min(burst, level + dt x rate), then take all three or none
+            if now > at:
+                dt = now - at
+                l0, l1, l2 = l0 + dt * r0, l1 + dt * r1, l2 + dt * r2
+                if l0 > b0:
+                    l0 = b0
+                if l1 > b1:
+                    l1 = b1
+                if l2 > b2:
+                    l2 = b2
+                at = now
+            s0, s1, s2 = 1.0 - l0, need_in - l1, need_out - l2
+            if s0 <= 1e-9 and s1 <= 1e-9 and s2 <= 1e-9:
+                streak = streak + 1 if (l0 == b0 and l1 == b1 and l2 == b2 and not k) else 0
+                l0, l1, l2 = l0 - 1.0, l1 - need_in, l2 - need_out
+                a_q.append(i)
+                a_t.append(now)
+                a_k.append(k)
+                continue
+            streak = 0
+            if need_in > top1 or need_out > top2 or never or k >= R:
+                f_q.append(i)
+                f_t.append(now)
+                f_k.append(k)
+                continue
+            # retry-after = max over buckets of shortfall / rate; RetryPolicy.wait_s:
+            # wait = max(retry_after, min(cap, base x 2^k) x (1 + jitter_share x u))
+            w0 = s0 / r0 if s0 > 0.0 else 0.0
+            w1 = s1 / r1 if s1 > 0.0 else 0.0
+            w2 = s2 / r2 if s2 > 0.0 else 0.0
+            ra = (w0 if (w0 >= w1 and w0 >= w2) else (w1 if w1 >= w2 else w2)) if honour else 0.0
+            wait = backoff[k] * (1.0 + jitter * ru[i * width + k])
+            if ra >= wait:
+                wait = ra
+            seq += 1
+            push(heap, (now + wait, seq, i, k + 1))
+        lim.level, lim.at_s, self.seq, self.streak = [l0, l1, l2], at, seq, streak
+        return ((np.array(a_q, np.int64), np.array(a_t, float), np.array(a_k, np.int64)),
+                (np.array(f_q, np.int64), np.array(f_t, float), np.array(f_k, np.int64)))

@@ -40,6 +40,7 @@ from simlib.prices.lookups import (
     latency_figures,
     model_output_limit_tokens,
     rate_limit_tier,
+    rate_limit_tiers,
     reranker_prices,
     retrieval_latency,
     vector_read_usd_per_query,
@@ -55,6 +56,7 @@ from simlib.prices.rows import (
     LatencyRow,
     OutputLimitRow,
     RateLimitRow,
+    RateLimitTierRow,
     RerankerRow,
     RetrievalLatencyRow,
     VectorStoreRow,
@@ -64,10 +66,10 @@ from simlib.prices.views import describe_model_prices, effective_token_prices
 
 __all__ = [
     "BatchDiscountRow", "CacheRuleRow", "EmbeddingRow", "FineTuneRow", "GpuRow", "LatencyRow", "OutputLimitRow", "PriceDataError",
-    "RateLimitRow", "RerankerRow", "RetrievalLatencyRow", "UnknownModelError", "VectorStoreRow", "batch_discount", "rate_limit_class",
+    "RateLimitRow", "RateLimitTierRow", "RerankerRow", "RetrievalLatencyRow", "UnknownModelError", "VectorStoreRow", "batch_discount", "rate_limit_class",
     "cache_rules", "catalog_prices", "clear_caches", "describe_model_prices", "effective_token_prices",
     "embedding_prices", "fine_tune_prices", "gpu", "latency_figures", "load_table", "long_context_tiers",
-    "model_context_window_tokens", "model_output_limit_tokens", "names", "prices_dir", "rate_limit_tier", "reranker_prices", "resolve_model",
+    "model_context_window_tokens", "model_output_limit_tokens", "names", "prices_dir", "rate_limit_tier", "rate_limit_tiers", "reranker_prices", "resolve_model",
     "retrieval_latency", "search_models", "validate_all", "vector_read_usd_per_query", "vector_store_prices",
     "write_multiplier_for_ttl",
 ]

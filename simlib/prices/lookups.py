@@ -15,6 +15,7 @@ from simlib.prices.rows import (
     LatencyRow,
     OutputLimitRow,
     RateLimitRow,
+    RateLimitTierRow,
     RerankerRow,
     RetrievalLatencyRow,
     VectorStoreRow,
@@ -228,6 +229,11 @@ def rate_limit_class(model_name: str) -> str | None:
 def rate_limit_tier(provider: str, tier: str, model_class: str) -> RateLimitRow:
     """One tier's limits from data/prices/rate_limits.csv (UnknownModelError if not on file)."""
     return _find_row("rate_limits", f"{provider}/{tier}/{model_class}", "rate-limit tier")  # type: ignore[return-value]
+
+
+def rate_limit_tiers(provider: str) -> list[RateLimitTierRow]:
+    """A provider's usage tiers and how each is reached, from data/prices/rate_limit_tiers.csv (file order; [] if none)."""
+    return [r for r in load_table("rate_limit_tiers") if r.provider == provider]  # type: ignore[misc]
 
 
 def gpu(name: str) -> GpuRow:

@@ -190,6 +190,21 @@ class RateLimitRow(_Row):
     cache_reads_exempt: bool = Field(..., description="True where cache reads do not count toward the input limit.")
 
 
+class RateLimitTierRow(_Row):
+    """How an account qualifies for a provider's usage tier (money paid, days waited), apart from its limits.
+
+    Kept apart from rate_limits.csv because a provider can publish the qualifications without
+    per-model limits (OpenAI: its limits are per model and account, shown in the console).
+    """
+
+    key_columns: ClassVar[tuple[str, ...]] = ("provider", "tier")
+    provider: str = Field(..., min_length=1)
+    tier: str = Field(..., min_length=1)
+    paid_usd: float = Field(..., ge=0, allow_inf_nan=False, description="Money paid (or credit bought) to qualify.")
+    wait_days: float | None = Field(None, ge=0, allow_inf_nan=False,
+                                    description="Days since the first successful payment; empty: none stated.")
+
+
 class GpuRow(_Row):
     """A GPU type: memory, bandwidth and compute for the roofline, and its hourly price."""
 

@@ -21,6 +21,7 @@ from simlib.prices.rows import (
     LatencyRow,
     OutputLimitRow,
     RateLimitRow,
+    RateLimitTierRow,
     RerankerRow,
     RetrievalLatencyRow,
     VectorStoreRow,
@@ -38,6 +39,7 @@ _TABLES: dict[str, tuple[str, type[_Row]]] = {
     "output_limits": ("output_limits.csv", OutputLimitRow),
     "retrieval_latency": ("retrieval_latency.csv", RetrievalLatencyRow),
     "rate_limits": ("rate_limits.csv", RateLimitRow),
+    "rate_limit_tiers": ("rate_limit_tiers.csv", RateLimitTierRow),
     "gpus": ("gpus.csv", GpuRow),
     "batch_discounts": ("batch_discounts.csv", BatchDiscountRow),
 }
@@ -52,7 +54,7 @@ def load_table(table: str, path: Path | str | None = None) -> tuple[_Row, ...]:
     """Read and validate one data file; the only place data files are parsed.
 
     ``table`` is one of: fine_tuning, embeddings, vector_stores, rerankers, cache_rules,
-    latency, output_limits, retrieval_latency, rate_limits, gpus, batch_discounts. ``path`` overrides the file (tests, user catalogs). The
+    latency, output_limits, retrieval_latency, rate_limits, rate_limit_tiers, gpus, batch_discounts. ``path`` overrides the file (tests, user catalogs). The
     header must hold exactly the table's columns (any order); empty cells mean "not
     given"; key columns must be unique. Results are cached per path.
     """
