@@ -237,3 +237,18 @@ def test_fine_tuned_model_on_another_provider_caches_by_its_own_rules(engine):
     # the same fine-tuned model beside an OpenAI base model: one provider, prompt_cache's rules
     same = build_scenario({**mapping, "prices": {"model": "openai/gpt-4.1", "catalog_date": "2026-11-26"}})
     assert same.fine_tuning.cache_mode is None and same.prompt_cache.mode == "automatic"
+
+
+def test_a_run_says_when_best_effort_routing_spills():
+    """OpenAI's cache above R = 15 requests/min per key: the run's notes give the spill share
+    1 - R / L (L = 43,200 a day = 30/min: 50%) and name the other bound; below the cap, no note."""
+    import simlib
+
+    base = simlib.load_preset("docs-assistant").with_changes({"simulation.queries": 400})
+    assert base.prompt_cache.overflow_requests_per_minute == 15
+    busy = simlib.run(base.with_changes({"workload.queries_per_day": 43_200}))
+    spill = [n for n in busy.notes if n.startswith("best-effort cache")]
+    assert len(spill) == 1 and "30.0 requests/min" in spill[0] and "about 50% of requests spill" in spill[0]
+    assert "overflow_requests_per_minute: null" in spill[0]
+    quiet = simlib.run(base.with_changes({"workload.queries_per_day": 20_000}))  # 13.9/min
+    assert not [n for n in quiet.notes if n.startswith("best-effort cache")]

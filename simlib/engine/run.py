@@ -166,6 +166,15 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
             "(it would answer one tenant with another's data); its knowledge on tenant facts is the base model's prior. "
             "Set fine_tuning.adapters: per_tenant for one adapter per tenant."
         )
+    overflow = scenario.prompt_cache.overflow_requests_per_minute
+    key_rate_per_min = scenario.workload.queries_per_day / 1440.0  # the one global routing key, daily mean
+    if overflow is not None and key_rate_per_min > overflow:
+        notes.append(
+            f"best-effort cache (OpenAI): {key_rate_per_min:,.1f} requests/min share one prefix key, above the "
+            f"{overflow:g}/min one machine takes, so about {1 - overflow / key_rate_per_min:.0%} of requests spill "
+            "to other machines and are counted as misses (a pessimistic bound: spill machines warming up are not "
+            "modelled; prompt_cache.overflow_requests_per_minute: null gives the other bound, no spill)"
+        )
     if tuned and scenario.fine_tuning.synthetic_data_share > 0:
         notes.append("fine-tuning data preparation is priced at the base model's full per-token prices (not at the batch API's)")
     notes += input_notes(scenario, reps)
