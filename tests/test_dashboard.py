@@ -355,14 +355,14 @@ def test_horizon_is_a_week_or_one_retraining_within_the_query_budget():
     from simlib.widgets.dashboard import HORIZON_QUERY_BUDGET, horizon_queries
 
     base = simlib.load_preset("docs-assistant")
-    assert HORIZON_QUERY_BUDGET == 200_000
+    assert HORIZON_QUERY_BUDGET == 150_000
     week = base.with_changes({"workload.queries_per_day": 1_000, "fine_tuning.retrain_interval_days": 3})
     assert horizon_queries(week) == 7_000  # 1,000 a day for the 7-day floor
     month = week.with_changes({"fine_tuning.retrain_interval_days": 30})
     assert horizon_queries(month) == 30_000  # one 30-day retraining interval
-    assert horizon_queries(base) == 200_000  # 20,000 a day x 30 days = 600,000: capped
+    assert horizon_queries(base) == 150_000  # 20,000 a day x 30 days = 600,000: capped
     three = base.with_changes({"simulation.replications": 3})
-    assert horizon_queries(three) == 66_666  # the budget covers every replication
+    assert horizon_queries(three) == 50_000  # the budget covers every replication
 
 
 def test_default_dashboard_covers_the_retraining_interval_and_says_so():
@@ -382,7 +382,7 @@ def test_default_dashboard_covers_the_retraining_interval_and_says_so():
     d.control("workload.queries_per_day").value = 800
     assert d.result.scenario.simulation.queries == 3_000
     d.reset()
-    assert d.result.scenario.simulation.queries == 200_000 and "capped at 200,000" in d.status.value
+    assert d.result.scenario.simulation.queries == 150_000 and "capped at 150,000" in d.status.value
 
 
 def test_a_move_draws_a_quick_preview_then_the_full_horizon():
