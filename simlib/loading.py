@@ -116,13 +116,14 @@ def location(loc: tuple[Any, ...]) -> str:
 
 
 def explain_validation(exc: Any, model: Any, *, unknown: str = "unknown field", root: str = "scenario",
-                       otherwise: Callable[[list[str]], str] | None = None) -> list[Problem]:
+                       otherwise: Callable[[list[str]], str] | None = None, show_input: bool = True) -> list[Problem]:
     """A pydantic ValidationError of ``model`` as located Problems: the one error path of every input.
 
     An unknown key reads ``PATH: unknown field; did you mean 'x'?`` (``otherwise(names)`` when
     nothing is close); any other error ``PATH: what is wrong (got VALUE)``, at ``root`` when the
     error is about the whole input. A bad key is named by its path and a message that
-    shows the value (``bounds must be positive, got [0, 2]``) already says it, so neither is shown twice.
+    shows the value (``bounds must be positive, got [0, 2]``) already says it, so neither is shown twice
+    (``show_input`` False: the messages quote their input themselves).
     """
     problems = []
     for err in exc.errors():
@@ -141,7 +142,7 @@ def explain_validation(exc: Any, model: Any, *, unknown: str = "unknown field", 
         if not loc:  # about the whole input: showing it back says nothing
             problems.append(Problem(root, msg))
             continue
-        shows_value = loc[-1] == "[key]" or shown in msg  # said once
+        shows_value = not show_input or loc[-1] == "[key]" or shown in msg  # said once
         problems.append(Problem(path, msg if shows_value else f"{msg} (got {shown})"))
     return problems
 
