@@ -113,6 +113,25 @@ BAD_FILES = [
     ("base: docs-asistant\ngrid: {retrieval.top_k: [3]}\n", ["line 1", "unknown preset", "docs-assistant"]),
     ("base: docs-assistant\ngrid: [\n", ["not valid YAML"]),
     ("base: docs-assistant\ngird: {retrieval.top_k: [3]}\n", ["gird", "did you mean 'grid'"]),
+    # the entries of grid and random are pydantic models (sweep.spec.SweepEntries): every error located
+    ("base: docs-assistant\ngrid:\n  retrieval.top_k: {rnge: [1, 5], points: 3}\n",
+     ["line 3", "grid.retrieval.top_k.rnge", "unknown key; did you mean 'range'"]),
+    ("base: docs-assistant\ngrid:\n  retrieval.top_k:\n    range: [1, x]\n",
+     ["line 4", "grid.retrieval.top_k.range[1]", "valid number", "'x'"]),
+    ("base: docs-assistant\ngrid:\n  retrieval.top_k: {range: [1, 5], log_range: [1, 5]}\n",
+     ["line 3", "grid.retrieval.top_k", "(got range and log_range)"]),
+    ("base: docs-assistant\nrandom:\n  samples: 3\n  fields:\n    retrieval.top_k: {unifrm: [1, 5]}\n",
+     ["line 5", "random.fields.retrieval.top_k.unifrm", "did you mean 'uniform'"]),
+    ("base: docs-assistant\nrandom:\n  sampels: 3\n  fields: {retrieval.top_k: {choice: [3]}}\n",
+     ["line 3", "random.sampels", "did you mean 'samples'", "random.samples", "Field required"]),
+    ("base: docs-assistant\nrandom:\n  samples: true\n  fields: {retrieval.top_k: {choice: [3]}}\n",
+     ["line 3", "random.samples", "valid integer"]),
+    ("base: docs-assistant\nrandom:\n  samples: 2\n  fields:\n    workload.queries_per_day: {log_uniform: [0, 5]}\n",
+     ["line 5", "random.fields.workload.queries_per_day.log_uniform", "positive"]),
+    ("base: docs-assistant\nrandom:\n  samples: 2\n  fields:\n    retrieval.top_kk: {choice: [3]}\n",
+     ["line 5", "random.fields.retrieval.top_kk", "did you mean 'retrieval.top_k'"]),
+    ("base: docs-assistant\npoints:\n  - {retrieval.top_k: 3}\n  - 5\n", ["line 4", "points[1]", "valid dictionary"]),
+    ("base: docs-assistant\ngrid: {retrieval.top_k: [3]}\nengine: turbo\n", ["line 3", "engine", "'auto', 'fast' or 'simpy'"]),
 ]
 
 
@@ -270,39 +289,6 @@ def test_the_sweep_file_model_locates_bad_keys(tmp_path, text, expected):
         load_sweep(path)
     for part in expected:
         assert part in str(err.value), str(err.value)
-
-
-# --- the entries of grid and random are pydantic models: every error located, "did you mean" once --------
-
-@pytest.mark.parametrize("text,expected", [
-    ("base: docs-assistant\ngrid:\n  retrieval.top_k: {rnge: [1, 5], points: 3}\n",
-     ["line 3", "grid.retrieval.top_k.rnge", "unknown key; did you mean 'range'"]),
-    ("base: docs-assistant\ngrid:\n  retrieval.top_k:\n    range: [1, x]\n",
-     ["line 4", "grid.retrieval.top_k.range[1]", "valid number", "'x'"]),
-    ("base: docs-assistant\ngrid:\n  retrieval.top_k: {range: [1, 5], log_range: [1, 5]}\n",
-     ["line 3", "grid.retrieval.top_k", "(got range and log_range)"]),
-    ("base: docs-assistant\nrandom:\n  samples: 3\n  fields:\n    retrieval.top_k: {unifrm: [1, 5]}\n",
-     ["line 5", "random.fields.retrieval.top_k.unifrm", "did you mean 'uniform'"]),
-    ("base: docs-assistant\nrandom:\n  sampels: 3\n  fields: {retrieval.top_k: {choice: [3]}}\n",
-     ["line 3", "random.sampels", "did you mean 'samples'", "random.samples", "Field required"]),
-    ("base: docs-assistant\nrandom:\n  samples: true\n  fields: {retrieval.top_k: {choice: [3]}}\n",
-     ["line 3", "random.samples", "valid integer"]),
-    ("base: docs-assistant\nrandom:\n  samples: 2\n  fields:\n    workload.queries_per_day: {log_uniform: [0, 5]}\n",
-     ["line 5", "random.fields.workload.queries_per_day.log_uniform", "positive"]),
-    ("base: docs-assistant\nrandom:\n  samples: 2\n  fields:\n    retrieval.top_kk: {choice: [3]}\n",
-     ["line 5", "random.fields.retrieval.top_kk", "did you mean 'retrieval.top_k'"]),
-    ("base: docs-assistant\npoints:\n  - {retrieval.top_k: 3}\n  - 5\n", ["line 4", "points[1]", "valid dictionary"]),
-    ("base: docs-assistant\ngrid: {retrieval.top_k: [3]}\nengine: turbo\n", ["line 3", "engine", "'auto', 'fast' or 'simpy'"]),
-])
-def test_grid_and_random_entries_get_located_errors(tmp_path, text, expected):
-    path = tmp_path / "bad.yaml"
-    path.write_text(text)
-    with pytest.raises(ScenarioError) as err:
-        load_sweep(path)
-    message = str(err.value)
-    assert str(path) in message
-    for part in expected:
-        assert part in message, message
 
 
 def test_every_problem_of_a_sweep_is_listed_at_once():

@@ -353,6 +353,19 @@ MALFORMED = [
      ":1: hash_ids has 3 blocks but 600 input tokens fill only 2 blocks of 512 tokens"),
     ("empty.csv", "", "the file is empty"),
     ("header.csv", "timestamp_s,input_tokens,output_tokens\n", ":1: no requests in the file"),
+    # a row is a pydantic model (traces.rows.TraceRow): the file's column named in each message
+    ("cached.csv", "timestamp_s,input_tokens,output_tokens,cached_tokens\n0,600,1,700\n",
+     ":2: cached_tokens (cache-read input tokens) 700 is more than the input tokens (600)"),
+    ("latency.csv", "timestamp_s,input_tokens,output_tokens,duration_s\n0,6,1,-0.5\n",
+     ":2: duration_s (seconds) '-0.5' is not a finite number >= 0"),
+    ("azure.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9799600,10,2\n"
+     "2023-11-16 18:17:04,1e3x,2\n", ":3: ContextTokens (input tokens) '1e3x' is not a whole number"),
+    ("noblocks.jsonl", jsonl([{"timestamp_s": 0, "input_tokens": 6, "output_tokens": 1, "hash_ids": [1]},
+                              {"timestamp_s": 1, "input_tokens": 6, "output_tokens": 1}]),
+     ":2: hash_ids must be a list of block ids, got None"),
+    ("boolean.jsonl", jsonl([{"timestamp_s": 0, "input_tokens": True, "output_tokens": 1}]),
+     ":1: input_tokens (input tokens) True is not a whole number"),
+    ("infinite.csv", "timestamp_s,input_tokens,output_tokens\ninf,1,1\n", ":2: timestamp_s 'inf' is not a finite number"),
 ]
 
 
@@ -447,32 +460,6 @@ def test_run_comparison_table_and_chart_leave_what_does_not_apply_blank():
         results["Poisson"].summary()["rag_prompt_cache"]["latency_p95_s"]["mean"])
     fig = trace_vs_poisson(results)
     assert len(fig.data) == 2 * 4  # one bar series per run and metric
-
-
-# --- a row is a pydantic model (simlib.traces.rows.TraceRow): the file's column named in each message ----
-
-ROW_ERRORS = [
-    ("cached.csv", "timestamp_s,input_tokens,output_tokens,cached_tokens\n0,600,1,700\n",
-     ":2: cached_tokens (cache-read input tokens) 700 is more than the input tokens (600)"),
-    ("latency.csv", "timestamp_s,input_tokens,output_tokens,duration_s\n0,6,1,-0.5\n",
-     ":2: duration_s (seconds) '-0.5' is not a finite number >= 0"),
-    ("azure.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9799600,10,2\n"
-     "2023-11-16 18:17:04,1e3x,2\n", ":3: ContextTokens (input tokens) '1e3x' is not a whole number"),
-    ("noblocks.jsonl", jsonl([{"timestamp_s": 0, "input_tokens": 6, "output_tokens": 1, "hash_ids": [1]},
-                              {"timestamp_s": 1, "input_tokens": 6, "output_tokens": 1}]),
-     ":2: hash_ids must be a list of block ids, got None"),
-    ("boolean.jsonl", jsonl([{"timestamp_s": 0, "input_tokens": True, "output_tokens": 1}]),
-     ":1: input_tokens (input tokens) True is not a whole number"),
-    ("infinite.csv", "timestamp_s,input_tokens,output_tokens\ninf,1,1\n", ":2: timestamp_s 'inf' is not a finite number"),
-]
-
-
-@pytest.mark.parametrize("name,text,needle", ROW_ERRORS, ids=[m[0] for m in ROW_ERRORS])
-def test_a_bad_cell_names_the_file_line_and_column_as_written(tmp_path, name, text, needle):
-    path = write(tmp_path, name, text)
-    with pytest.raises(ScenarioError) as info:
-        traces.load_trace(path)
-    assert f"{path}{needle}" in str(info.value), str(info.value)
 
 
 def test_a_row_lists_every_bad_cell_and_its_time_order(tmp_path):
