@@ -1244,8 +1244,9 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
                 target = full[name]
                 for field in RECORD_DTYPE.names:
                     target[field][idx] = cols[field]
-                full_costs[name][idx] = built.cost_components()
-                full_quality[name][idx] = built.quality_factors()
+                for table, values in ((full_costs[name], built.costs_usd), (full_quality[name], built.quality)):
+                    for field in table.dtype.names:  # field by field: a structured scatter is slower
+                        table[field][idx] = values[field]
             else:
                 aggs[name].add(cols, built.costs_usd, built.quality, idx)
                 keep = np.flatnonzero(idx % stride == 0)
