@@ -9,6 +9,8 @@ What it measures (Voila on 127.0.0.1, Debian's /usr/bin/chromium through Playwri
   widget JavaScript), from navigation start to its bars in the DOM;
 - ``dashboard``: ``notebooks/01_dashboard.ipynb`` from navigation start to its first
   chart, and to all five charts;
+- ``release_to_first_redraw``: from the release to every chart redrawn once (the dashboard's
+  quick preview run, ``PREVIEW_QUERY_BUDGET`` queries, when the full horizon is larger);
 - ``release_to_redraw``: retrieval's top-k slider dragged and released to a top-k not
   seen before (preset + 3, + 6, ...; the drag is sized from the slider's track, and the
   value reached is read back from the typed field), to the last chart redrawn with new
@@ -35,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from voila_support import (  # noqa: E402
-    CHROMIUM, INSTALL_LISTENERS, chromium_page, click_tab, drag_slider, open_dashboard,
+    CHROMIUM, INSTALL_LISTENERS, chromium_page, click_tab, drag_slider, first_redraw_s, open_dashboard,
     voila_server, wait_redraw,
 )
 
@@ -98,14 +100,17 @@ def redraw_times(moves: int, extra: tuple[str, ...], env: dict[str, str]) -> dic
     (8, 11, 14, ...) and back to the preset's (a cached scenario)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    new, cached, lost, values = [], [], 0, []
+    new, first, cached, lost, values = [], [], [], 0, []
 
-    def timed(released: float, into: list[float]) -> None:
+    def timed(released: float, into: list[float], first_into: list[float] | None = None) -> None:
         nonlocal lost
         try:
             into.append(wait_redraw(page, released, timeout_s=15))
         except PlaywrightTimeout:
             lost += 1
+        else:
+            if first_into is not None:
+                first_into.append(first_redraw_s(page, released))
         values.append(top_k_shown(page))
 
     with voila_server(DASHBOARD, extra_args=extra, env=env, log_path=OUT / "voila-redraw.log") as url:
@@ -117,14 +122,14 @@ def redraw_times(moves: int, extra: tuple[str, ...], env: dict[str, str]) -> dic
             click_tab(page, "Retrieval")
             start = top_k_shown(page)
             for i in range(moves):
-                timed(drag_top_k_to(page, start + 3 * (i + 1)), new)
+                timed(drag_top_k_to(page, start + 3 * (i + 1)), new, first)
                 timed(drag_top_k_to(page, start), cached)
             if SCREENSHOT:
                 page.set_viewport_size({"width": 1600, "height": 1000})
                 page.evaluate("window.scrollTo(0, 0)")
                 page.wait_for_timeout(500)
                 page.screenshot(path=str(SCREENSHOT))
-    return {"new_scenario_s": new, "cached_scenario_s": cached, "lost": lost, "top_k_after_each_move": values}
+    return {"new_scenario_s": new, "new_scenario_first_s": first, "cached_scenario_s": cached, "lost": lost, "top_k_after_each_move": values}
 
 
 SCREENSHOT: Path | None = None
@@ -164,6 +169,8 @@ def main() -> None:
         "dashboard_first_paint_s": [round(t["first_paint_s"], 2) for t in dash],
         "dashboard_all_charts_s": [round(t["all_charts_s"], 2) for t in dash],
         "first_paint_ratio_to_bare": round(med([t["first_paint_s"] for t in dash]) / med([t["first_paint_s"] for t in bare]), 2),
+        "release_to_first_redraw_new_s": [round(x, 3) for x in redraw["new_scenario_first_s"]],
+        "release_to_first_redraw_new_median_s": round(med(redraw["new_scenario_first_s"]), 3) if redraw["new_scenario_first_s"] else None,
         "release_to_redraw_new_s": [round(x, 3) for x in redraw["new_scenario_s"]],
         "release_to_redraw_cached_s": [round(x, 3) for x in redraw["cached_scenario_s"]],
         "release_to_redraw_new_median_s": round(med(redraw["new_scenario_s"]), 3) if redraw["new_scenario_s"] else None,

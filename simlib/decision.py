@@ -152,7 +152,9 @@ class Check:
     @property
     def sentence(self) -> str:
         """'The rule of thumb says X, but here Y: numbers.' or 'As the rule of thumb says, X: numbers.'"""
-        claim = self.claim[0].lower() + self.claim[1:]
+        # mid-sentence the claim's first word loses its capital, unless it is an acronym
+        # ("RAG is as fresh as the index", not "rAG is ...")
+        claim = self.claim if self.claim[:2].isupper() else self.claim[0].lower() + self.claim[1:]
         if self.holds is False:
             but = f", but here {self.contrary}" if self.contrary else ", but the numbers here say otherwise"
             return f"The rule of thumb says {claim}{but}: {self.evidence}."

@@ -152,3 +152,56 @@ def time_unit(max_s: float) -> tuple[float, str]:
 def tokens(value: float | None) -> str:
     """A token count: '800 tokens', '12k tokens', '3.2M tokens'."""
     return MISSING if _bad(value) else f"{count(value)} tokens"
+
+
+# --- a scenario field's value, by the unit its name ends in ---------------------------------
+
+# Money fields end in "_usd" or "_usd_per_<period>": the period as a reader writes it.
+USD_PERIODS: dict[str, str] = {
+    "mtok": "M tokens", "mtok_hour": "M tokens/h", "hour": "h", "month": "month", "query": "query",
+    "gb_month": "GB-month", "day": "day",
+}
+
+
+def field_value(path: str, value: object) -> str:
+    """A scenario field's value as a person reads it, the helper chosen by the unit its
+    name ends in (the project names units in field names):
+
+        *_s -> duration ('5 min')    *_days -> duration ('30 days')   *_share -> share ('55%')
+        *_usd_per_mtok -> '$2/M tokens' (other periods likewise)      *_multiplier -> '1.25x'
+        *_tokens, *_per_day, *_count, other numbers -> count ('20k', '1M')
+        True/False -> 'on'/'off', None -> 'none', lists joined with ', ', text as it is.
+
+    Used by the dashboard's "changed from preset" list, where 20000.0 must read '20k' and
+    a lag of 300.0 seconds '5 min'.
+    """
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return ", ".join(field_value(path, v) for v in value)
+    if not isinstance(value, (int, float)):
+        return str(value)
+    name = path.rpartition(".")[2]
+    if name.endswith("_s") and not name.endswith("_per_s"):
+        return duration(float(value))
+    if name.endswith("_days"):
+        return duration(float(value) * SECONDS_PER_DAY)
+    if name.endswith("_share"):
+        return share(float(value))
+    if "_usd" in name:
+        period = name.partition("_usd")[2].removeprefix("_per_")
+        return usd(float(value), per=USD_PERIODS.get(period, period.replace("_", " ")) or None)
+    if name.endswith("_multiplier"):
+        return f"{number(float(value))}x"
+    return count(float(value))
+
+
+def field_has_unit(path: str) -> bool:
+    """True when ``field_value`` writes the field's unit itself (durations and money), so a
+    label's own "(min)" or "($/M tokens)" would say it twice."""
+    name = path.rpartition(".")[2]
+    return (name.endswith("_s") and not name.endswith("_per_s")) or name.endswith("_days") or "_usd" in name

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import simlib
-from simlib.scenario import DAYS_PER_MONTH, Scenario
+from simlib.scenario import DAYS_PER_MONTH, Scenario, build_scenario
 
 PRICED = {
     "workload.token_length_cv": 0.0,
@@ -200,3 +200,40 @@ def test_explicit_breakpoints_limit_caches_only_where_breakpoints_fit():
     assert np.array_equal(costs(none, "rag"), costs(none, "rag_prompt_cache"))
     gemini = simlib.scenario.build_scenario({"prices": {"model": "google/gemini-2.5-pro"}, "prompt_cache": {"mode": "explicit"}})
     assert gemini.prompt_cache.breakpoints_limit == 1
+
+
+@pytest.mark.parametrize("engine", ["simpy", "fast"])
+def test_fine_tuned_model_on_another_provider_caches_by_its_own_rules(engine):
+    """shared-manual's pairing: Claude Sonnet 4.5 as base (Anthropic, explicit breakpoints) and a
+    fine-tuned gpt-4.1 (served by OpenAI). The fine-tuned strategies follow OpenAI's automatic cache
+    (no breakpoint needed, no write premium, 1,024 + 128-token steps; OpenAI prompt-caching guide)
+    and read at the fine-tuned cached-input price, 0.75 USD/M (input 3.00, output 12.00; data/prices/
+    fine_tuning.csv); the base model's strategies keep Anthropic's rules. With a 1,100-token short
+    system prompt and a 100-token query: first query 1,200 x 3e-6 + 200 x 12e-6 (the write billed at
+    input), later ones 1,024 x 0.75e-6 + 176 x 3e-6 + 200 x 12e-6. Before, the fine-tuned strategies
+    took the base model's explicit cache and never cached."""
+    mapping = {
+        "prices": {"model": "anthropic/claude-sonnet-4-5", "catalog_date": "2026-11-26"},
+        "fine_tuning": {"model": "openai/gpt-4.1", "synthetic_data_share": 0.0, "eval_questions_count": 0},
+        "workload": {"token_length_cv": 0.0, "query_tokens_mean": 100, "output_tokens_mean": 200, "queries_per_day": 10_000},
+        "prompt": {"short_system_tokens": 1_100},
+        "knowledge": {"facts_count": 2, "chunks_per_fact": 1, "changes_per_day": 0},
+        "simulation": {"strategies": ["fine_tune", "rag"], "queries": 300},
+    }
+    s = build_scenario(mapping)
+    assert s.prompt_cache.mode == "explicit"
+    ft = s.fine_tuning
+    assert (ft.cache_mode, ft.cache_min_cacheable_tokens, ft.cache_increment_tokens, ft.cache_ttl_s,
+            ft.cache_overflow_requests_per_minute) == ("automatic", 1024, 128, 300.0, 15.0)
+    assert ft.cache_read_usd_per_mtok == pytest.approx(0.75) and ft.input_usd_per_mtok == pytest.approx(3.0)
+    result = simlib.run(s, engine=engine)
+    rec = result.records("fine_tune")
+    assert rec["cache_read_tokens"][0] == 0 and rec["cache_write_tokens"][0] == 1024
+    assert (rec["cache_read_tokens"][1:] == 1024).all()
+    cost = costs(result, "fine_tune")
+    assert cost[0] == pytest.approx(1200 * 3e-6 + 200 * 12e-6, rel=1e-6)
+    assert cost[1:] == pytest.approx(np.full(299, 1024 * 0.75e-6 + 176 * 3e-6 + 200 * 12e-6), rel=1e-6)
+    assert result.records("rag")["cache_read_tokens"].sum() == 0  # the base model's explicit cache: no breakpoint
+    # the same fine-tuned model beside an OpenAI base model: one provider, prompt_cache's rules
+    same = build_scenario({**mapping, "prices": {"model": "openai/gpt-4.1", "catalog_date": "2026-11-26"}})
+    assert same.fine_tuning.cache_mode is None and same.prompt_cache.mode == "automatic"

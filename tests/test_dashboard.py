@@ -211,6 +211,45 @@ def test_typed_value_is_honoured_exactly_not_clamped(dashboard):
     assert d.control("workload.queries_per_day").max >= 9
 
 
+def _changed_lines(d: Dashboard) -> dict[str, str]:
+    """The "changed from preset" list as path (each line's tooltip) -> the line's text."""
+    import re
+    from html import unescape
+
+    lines = re.findall(r"<li title='([^']*)'>(.*?)</li>", d.changed.value)
+    return {path: unescape(re.sub(r"<[^>]+>", "", text)) for path, text in lines}
+
+
+def test_changed_from_preset_reads_like_the_controls(dashboard):
+    """Issue 19 item 1: each change with the preset's value beside it, in the controls'
+    units, not raw floats (20000.0, 0.000432). docs-assistant's preset has 20,000
+    queries/day, a 5-minute indexing lag (300 s), recall at 1 of 0.55, retraining every
+    30 days and GPT-4.1 input at $2 per million tokens (data/presets, the price catalog)."""
+    d = dashboard
+    for path in ("workload.queries_per_day", "knowledge.index_lag_s", "retrieval.recall_at_1_share",
+                 "fine_tuning.retrain_interval_days", "prices.input_usd_per_mtok"):
+        d.control(path)  # build its tab
+    d.fields["workload.queries_per_day"].value = "50,000"
+    d.fields["knowledge.index_lag_s"].value = "90"                    # minutes on screen: 5,400 s
+    d.fields["retrieval.recall_at_1_share"].value = "0.7"
+    d.fields["fine_tuning.retrain_interval_days"].value = "0.5"      # half a day: 12 hours
+    d.fields["prices.input_usd_per_mtok"].value = "3"
+    lines = _changed_lines(d)
+    assert lines["workload.queries_per_day"] == "Queries / day 20k → 50k"
+    assert lines["knowledge.index_lag_s"] == "Indexing lag 5 min → 90 min"
+    assert lines["retrieval.recall_at_1_share"] == "Recall at 1 55.0% → 70.0%"
+    assert lines["fine_tuning.retrain_interval_days"] == "Retrain every 30 days → 12 h"
+    assert lines["prices.input_usd_per_mtok"] == "Input $2.00/M tokens → $3.00/M tokens"
+    text = " ".join(lines.values())
+    assert "20000" not in text and "0.55" not in text and "e+" not in text and "e-" not in text
+
+
+def test_changed_strategies_are_listed_by_display_name():
+    d = Dashboard("docs-assistant", changes={**SMALL, "simulation.strategies": ["rag", "fine_tune"]}, background=False)
+    line = _changed_lines(d)["simulation.strategies"]
+    assert line.endswith("→ RAG, Fine-tuning") and line.startswith("Strategies Prompt only, RAG")
+
+
 def test_bad_typed_value_is_refused_with_a_message_and_no_run(dashboard):
     d = dashboard
     d.control("retrieval.top_k")
@@ -316,14 +355,14 @@ def test_horizon_is_a_week_or_one_retraining_within_the_query_budget():
     from simlib.widgets.dashboard import HORIZON_QUERY_BUDGET, horizon_queries
 
     base = simlib.load_preset("docs-assistant")
-    assert HORIZON_QUERY_BUDGET == 30_000
+    assert HORIZON_QUERY_BUDGET == 200_000
     week = base.with_changes({"workload.queries_per_day": 1_000, "fine_tuning.retrain_interval_days": 3})
     assert horizon_queries(week) == 7_000  # 1,000 a day for the 7-day floor
     month = week.with_changes({"fine_tuning.retrain_interval_days": 30})
     assert horizon_queries(month) == 30_000  # one 30-day retraining interval
-    assert horizon_queries(base) == 30_000  # 20,000 a day x 30 days = 600,000: capped
+    assert horizon_queries(base) == 200_000  # 20,000 a day x 30 days = 600,000: capped
     three = base.with_changes({"simulation.replications": 3})
-    assert horizon_queries(three) == 10_000  # the budget covers every replication
+    assert horizon_queries(three) == 66_666  # the budget covers every replication
 
 
 def test_default_dashboard_covers_the_retraining_interval_and_says_so():
@@ -343,7 +382,36 @@ def test_default_dashboard_covers_the_retraining_interval_and_says_so():
     d.control("workload.queries_per_day").value = 800
     assert d.result.scenario.simulation.queries == 3_000
     d.reset()
-    assert d.result.scenario.simulation.queries == 30_000 and "capped at 30,000" in d.status.value
+    assert d.result.scenario.simulation.queries == 200_000 and "capped at 200,000" in d.status.value
+
+
+def test_a_move_draws_a_quick_preview_then_the_full_horizon():
+    """Issue 19.5: the full horizon (a week of docs-assistant: 140,000 queries) takes seconds, so a
+    move first draws PREVIEW_QUERY_BUDGET queries of the same scenario, then the full run; a
+    run size typed by hand, a cached full run or a small scenario draws once."""
+    from simlib.widgets.dashboard import PREVIEW_QUERY_BUDGET, _summary_run
+
+    sizes: list[int] = []
+
+    def recording_run(scenario, progress=None):
+        sizes.append(scenario.simulation.queries)
+        return _summary_run(scenario, progress)
+
+    week = {"fine_tuning.retrain_interval_days": 7}  # 20,000 a day x 7 days = 140,000 queries
+    d = Dashboard("docs-assistant", changes=week, cache=ResultCache(runner=recording_run), background=False)
+    assert sizes == [140_000]  # the first paint is the full run (no update while the page loads)
+    updates = d.updates
+    statuses: list[str] = []
+    d.status.observe(lambda change: statuses.append(change["new"]), names="value")
+    d.control("retrieval.top_k").value = 9
+    assert sizes[1:] == [PREVIEW_QUERY_BUDGET, 140_000] and d.updates == updates + 2
+    assert d.result.scenario.simulation.queries == 140_000 and "Preview" not in d.status.value
+    assert d.result.scenario.retrieval.top_k == 9
+    # what the user saw between the two: the preview, said so, with the full run announced
+    text = [t for t in statuses if "Preview" in t][0]
+    d.control("retrieval.top_k").value = 5  # back: the full run is cached, no preview
+    assert sizes[3:] == [] and d.updates == updates + 3
+    assert "Preview: simulated 36 hours, 30,000 queries" in text and "Now simulating 7 days, 140,000 queries" in text
 
 
 def test_dashboard_opens_the_scenario_file_scripts_dashboard_names(tmp_path, monkeypatch):
@@ -433,7 +501,7 @@ def test_horizon_of_a_scenario_only_simpy_runs_keeps_the_simpy_budget():
     import math
 
     from simlib.engine.run import simpy_only_reason
-    from simlib.widgets.dashboard import SIMPY_HORIZON_QUERY_BUDGET, horizon_queries
+    from simlib.widgets.dashboard import HORIZON_QUERY_BUDGET, SIMPY_HORIZON_QUERY_BUDGET, horizon_queries
 
     conversations = simlib.load_preset("coaching-app")
     assert conversations.sessions.kind != "none" and simpy_only_reason(conversations) is not None
@@ -442,4 +510,4 @@ def test_horizon_of_a_scenario_only_simpy_runs_keeps_the_simpy_budget():
     assert wanted > SIMPY_HORIZON_QUERY_BUDGET == 5_000
     assert horizon_queries(conversations) == SIMPY_HORIZON_QUERY_BUDGET
     single = conversations.with_changes({"sessions.kind": "none"})
-    assert simpy_only_reason(single) is None and horizon_queries(single) == min(wanted, 30_000)
+    assert simpy_only_reason(single) is None and horizon_queries(single) == min(wanted, HORIZON_QUERY_BUDGET)

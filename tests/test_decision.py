@@ -108,3 +108,14 @@ def test_checks_name_strategies_by_display_name_in_plain_sentences():
                   "fine-tuning costs more per query")
     assert wrong.sentence == ("The rule of thumb says fine-tuning costs less per query than RAG, but here "
                               "fine-tuning costs more per query: fine-tuning $0.0040 against RAG $0.0031.")
+
+
+def test_a_claim_starting_with_an_acronym_keeps_its_capitals():
+    """Issue 19 item 9: notebook 05 printed "As the rule of thumb says, rAG is as fresh as the index"."""
+    from simlib.decision import Check
+
+    fresh = Check("RAG is as fresh as the index", True, "fresh answers: RAG 100%")
+    assert fresh.sentence == "As the rule of thumb says, RAG is as fresh as the index: fresh answers: RAG 100%."
+    stale = Check("RAG is as fresh as the index", False, "fresh answers: RAG 61%", "RAG lags the index")
+    assert stale.sentence.startswith("The rule of thumb says RAG is as fresh as the index, but here RAG lags")
+    assert Check("Only retrieval can cite", None, "n/a").sentence.startswith("The numbers here cannot check that only")

@@ -138,6 +138,11 @@ SCENARIO_CHOICES = {
     "prompt_cache.rebuild_interval_s": [10.0, 86_400.0],
     "prompt_cache.prefix_scope": ["global", "per_tenant"],
     "prompt_cache.storage_usd_per_mtok_hour": [0.0, 1.0],
+    "prompt_cache.overflow_requests_per_minute": [None, 0.5, 15.0],  # best-effort routing: spills both backends must agree on
+    "prompt_cache.breakpoints_limit": [None, 1, 4],
+    "prompt.short_system_tokens": [150, 1_500],
+    "fine_tuning.cache_mode": [None, "automatic"],  # a fine-tuned model on another provider
+    "fine_tuning.cache_overflow_requests_per_minute": [None, 2.0],
 }
 
 

@@ -98,3 +98,106 @@ def test_notebook_executed_to_html_shows_every_chart(path, tmp_path):
     body, _ = HTMLExporter().from_notebook_node(nb)
     charts = len(PLOTLY_DIV.findall(body))
     assert charts >= CHARTS[path.stem], f"{path.name}: {charts} plotly charts in the HTML, {CHARTS[path.stem]} drawn"
+
+
+# --- static images for viewers that run no scripts (GitHub's): issue 19 item 7 ---------------
+
+STORY = [p for p in NOTEBOOKS if p.stem != "01_dashboard"]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """A PNG's width and height, read from its IHDR chunk (bytes 16-24)."""
+    assert data[:8] == PNG_MAGIC, "not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_every_story_notebook_asks_for_images():
+    """The story notebooks turn the images on in their first code cell (render_everywhere);
+    the dashboard's notebook does not (its static copy stays HTML, its first paint unchanged)."""
+    for path in NOTEBOOKS:
+        first = next(c for c in nbformat.read(path, as_version=4).cells
+                     if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", []))
+        assert ("render_everywhere()" in first.source) == (path in STORY), path.name
+
+
+def _chart_outputs(nb: nbformat.NotebookNode) -> list[dict]:
+    """The data of every output that draws a chart (a plotly div in its HTML)."""
+    return [o.data for c in nb.cells if c.cell_type == "code" for o in c.outputs
+            if "data" in o and PLOTLY_DIV.search(o.data.get("text/html", ""))]
+
+
+@pytest.fixture()
+def images_without_browser(monkeypatch):
+    """Images asked for, no Chromium to draw them (BROWSER_PATH names no file)."""
+    from simlib.export import render
+    from simlib.widgets import static
+
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    monkeypatch.setattr(render, "_SESSION", None)
+    monkeypatch.setattr(render, "_NO_BROWSER", False)
+    monkeypatch.setattr(static, "_IMAGES_ON", True)
+
+
+def test_without_a_browser_charts_keep_their_html_and_get_no_image(images_without_browser):
+    import ipywidgets as W
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from simlib.widgets.static import IMAGE_RENDERER, static_outputs
+
+    fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
+    bundle = pio.renderers._build_mime_bundle(fig.to_dict(), renderers_string=f"notebook+{IMAGE_RENDERER}")
+    assert "image/png" not in bundle and PLOTLY_DIV.search(bundle["text/html"])
+    outputs = static_outputs(W.VBox([W.HTML("<b>hello</b>"), go.FigureWidget(fig)]))
+    assert [("image/png" in o, bool(PLOTLY_DIV.search(o["text/html"]))) for o in outputs] == [(False, False), (False, True)]
+    assert "hello" in outputs[0]["text/html"]
+    assert hash(pio.renderers[IMAGE_RENDERER]) and "StaticImageRenderer()" in repr(pio.renderers[IMAGE_RENDERER])
+
+
+@pytest.mark.browser
+def test_a_chart_output_carries_a_960_by_540_png_where_chromium_exists(monkeypatch):
+    """960 x 540: the slide layout (1600 x 900 px / zoom 1.25 = 1280 x 720 CSS px) drawn at 0.75."""
+    import base64
+    import shutil
+
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from simlib.widgets import static
+
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("no Debian chromium on PATH (apt-get install -y chromium): notebook images cannot be drawn")
+    monkeypatch.setattr(static, "_IMAGES_ON", True)
+    fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
+    bundle = pio.renderers._build_mime_bundle(fig.to_dict(), renderers_string=f"notebook+{static.IMAGE_RENDERER}")
+    assert png_size(base64.b64decode(bundle["image/png"])) == (960, 540)
+    tall = go.Figure(go.Bar(x=["a"], y=[1]), layout={"height": 400})  # a figure's own height wins
+    assert png_size(base64.b64decode(static.image_bundle(tall)["image/png"])) == (960, 300)
+    monkeypatch.setenv(static.IMAGES_ENV, "0")
+    assert static.image_bundle(fig) == {}
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.parametrize("path", STORY, ids=lambda p: p.stem)
+def test_executed_story_notebook_has_an_image_for_every_chart(path, tmp_path):
+    """What a user pushes after running a story notebook: every output that draws a chart
+    (plotly HTML, blank in GitHub's viewer) also holds an image/png of it, a real PNG."""
+    import base64
+    import shutil
+
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("no Debian chromium on PATH (apt-get install -y chromium): notebook images cannot be drawn")
+    nb = small(nbformat.read(path, as_version=4))
+    NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    charts = _chart_outputs(nb)
+    assert len(charts) >= CHARTS[path.stem], f"{path.name}: {len(charts)} chart outputs, {CHARTS[path.stem]} drawn"
+    missing = [i for i, data in enumerate(charts) if "image/png" not in data]
+    assert not missing, f"{path.name}: chart outputs {missing} of {len(charts)} have no image/png"
+    for data in charts:
+        width, height = png_size(base64.b64decode(data["image/png"]))
+        # 0.75 of the chart's layout width: its own where it sets one, else the slide's 1280
+        layout_w = data.get("application/vnd.plotly.v1+json", {}).get("layout", {}).get("width") or 1280
+        assert width == round(0.75 * layout_w) and height >= 200

@@ -451,7 +451,9 @@ def test_effective_prices_fill_cache_gaps_from_the_rules():
     gpt = prices.effective_token_prices("openai/gpt-4.1", on=ON)
     assert gpt["cache_write_usd_per_mtok"] == pytest.approx(gpt["input_usd_per_mtok"])  # no write premium
     assert "cache_write_usd_per_mtok" in gpt["derived_keys"]
-    assert gpt["cache_write_1h_usd_per_mtok"] is None
+    # OpenAI's retention options include an hour (in-memory off-peak, cache_rules.csv since issue 15), also
+    # without a write premium
+    assert gpt["cache_write_1h_usd_per_mtok"] == pytest.approx(gpt["input_usd_per_mtok"])
     sonnet = prices.effective_token_prices("anthropic/claude-sonnet-4-5", on=ON)
     assert not {"cache_read_usd_per_mtok", "cache_write_usd_per_mtok"} & set(sonnet["derived_keys"])
     # Anthropic long context: cache prices double with input above 200k (catalog tier).

@@ -218,9 +218,12 @@ def test_periodic_cache_rebuild_freshness_and_on_change_always_fresh(engine):
     on_change = freshness_scenario(**common, **{"prompt_cache.rebuild_policy": "on_change"})
     summary = simlib.run(on_change, engine=engine).summary()["prompt_cache"]
     assert summary["fresh_share"]["mean"] == 1.0
-    # ... but every change invalidates the one global prefix: more misses than with no changes
+    # ... but every change invalidates the knowledge level of the prefix (the global level
+    # [system][instructions][few-shot] lives on, so requests still hit it): fewer tokens read
+    # than with no changes
     no_changes = on_change.with_changes({"knowledge.changes_per_day": 0})
-    assert summary["cache_hit_rate"]["mean"] < simlib.run(no_changes, engine=engine).summary()["prompt_cache"]["cache_hit_rate"]["mean"]
+    unchanged = simlib.run(no_changes, engine=engine).summary()["prompt_cache"]
+    assert summary["cache_hit_token_share"]["mean"] < unchanged["cache_hit_token_share"]["mean"]
 
 
 @ENGINES
@@ -291,16 +294,20 @@ def test_cached_prefill_follows_the_openai_cookbook_shape(engine, tokens, faster
 def test_global_and_tenant_cache_levels_each_follow_their_poisson_formula(engine):
     """Automatic caching, 5 tenants, Poisson rate L in all: rag's prefix [system][instructions]
     [few-shot] is one global entry (rate L), prompt_cache's knowledge snapshot one entry per
-    tenant (rate L / 5). Each hits with 1 - exp(-L_level T), T = 60 s, L T = 2."""
+    tenant (rate L / 5; its whole chain is read when the tenant level hits, its global level alone
+    hits as rag's does). Each hits with 1 - exp(-L_level T), T = 60 s, L T = 2."""
     rate, ttl, tenants, queries = 2 / 60, 60.0, 5, 20_000
     s = cache_scenario(rate, ttl, queries).with_changes({
         "prompt_cache.mode": "automatic", "prompt_cache.increment_tokens": 1, "workload.tenants_count": tenants,
         "workload.fact_popularity": "uniform",  # 20 facts dealt round-robin: each tenant gets L / 5
         "simulation.strategies": ["rag", "prompt_cache"], "retrieval.concurrency_limit": 100_000})
-    summary = simlib.run(s, engine=engine).summary()
-    for name, level_rate in (("rag", rate), ("prompt_cache", rate / tenants)):
+    result = simlib.run(s, engine=engine)
+    summary = result.summary()
+    whole = result.records("prompt_cache")["cache_read_tokens"]
+    for name, hit, level_rate in (("rag", summary["rag"]["cache_hit_rate"]["mean"], rate),
+                                  ("prompt_cache global", summary["prompt_cache"]["cache_hit_rate"]["mean"], rate),
+                                  ("prompt_cache tenant", np.mean(whole == whole.max()), rate / tenants)):
         theory = 1 - math.exp(-level_rate * ttl)
-        hit = summary[name]["cache_hit_rate"]["mean"]
         assert abs(hit - theory) < 4 * math.sqrt(theory * (1 - theory) / queries) + 1e-9, (name, hit, theory)
 
 
@@ -342,3 +349,85 @@ def test_an_entry_exists_only_once_its_first_request_has_started_answering(engin
     assert burst.sum() >= 5  # ~10 arrivals at 1/s
     assert not hit[burst].any() and hit[~burst].all()
     assert (rec["cache_write_tokens"][burst] > 0).all()  # each of them paid a write
+
+
+@ENGINES
+def test_nested_levels_each_hit_on_their_own_clock(engine):
+    """prompt_cache's chain in one scenario: a global level [system][instructions][few-shot] on
+    one key (every request, rate L) and a tenant level (one tenant's knowledge snapshot, 5 tenants:
+    L / 5 per key), each entry on its own clock. Poisson arrivals, T = 60 s, L T = 1: the global
+    level is read with 1 - exp(-L T) = 0.632, the whole chain with 1 - exp(-L T / 5) = 0.181.
+    A request whose tenant entry is dead reads the global prefix and writes only the tenant level.
+    (Keyed by the deepest level alone, as before, the global prefix would be read only with the
+    tenant's: 0.181.) Tolerance: 4 binomial standard deviations."""
+    from simlib.engine.cache import chain_read_tokens
+    from simlib.engine.strategies import STRATEGIES
+
+    rate, ttl, tenants, queries = 1 / 60, 60.0, 5, 20_000
+    s = cache_scenario(rate, ttl, queries).with_changes({
+        "workload.tenants_count": tenants, "workload.fact_popularity": "uniform",  # 20 facts dealt round-robin
+        "prompt.system_tokens": 400, "prompt.instructions_tokens": 1_200, "prompt.few_shot_tokens": 0})
+    levels = STRATEGIES["prompt_cache"].cache_levels(s)
+    assert [(lv.scope, lv.per_tenant_key) for lv in levels] == [("global", False), ("tenant", True)]
+    h = chain_read_tokens(levels, "explicit", s.prompt_cache.min_cacheable_tokens, 1)
+    assert h == [0, 1_600, 1_600 + levels[1].tokens]  # explicit reads are exact, both levels above the minimum
+    rec = simlib.run(s, engine=engine).records("prompt_cache")
+    read, write = rec["cache_read_tokens"], rec["cache_write_tokens"]
+    assert set(np.unique(read)) <= set(h)
+    for name, share, level_rate in (("global", np.mean(read >= h[1]), rate), ("tenant", np.mean(read == h[2]), rate / tenants)):
+        theory = 1 - math.exp(-level_rate * ttl)
+        assert abs(share - theory) < 4 * math.sqrt(theory * (1 - theory) / queries), (name, share, theory)
+    partial = read == h[1]
+    assert partial.sum() > 0.3 * queries
+    assert np.all(write[partial] == h[2] - h[1])  # the tenant level alone is written
+    assert np.all(write[read == 0] == h[2]) and np.all(write[read == h[2]] == 0)
+
+
+@ENGINES
+@pytest.mark.parametrize("strategy, scope, rate_per_min, cap_per_min, ttl_s", [
+    ("prompt_cache", "global", 60.0, 15.0, 4.0),      # one routing key above the cap: 1/4 reach the warm machine
+    ("prompt_cache", "global", 6.0, 15.0, 10.0),      # below the cap: no spill, 1 - exp(-L T)
+    ("rag_prompt_cache", "per_tenant", 150.0, 15.0, 4.0),  # 5 keys of 30 a minute each: 1/2 warm
+])
+def test_best_effort_overflow_follows_its_closed_form(engine, strategy, scope, rate_per_min, cap_per_min, ttl_s):
+    """OpenAI's best-effort routing (cookbook Prompt_Caching_201): above R requests a minute per
+    prefix and key, traffic spills to other machines, each a fresh miss. The model routes a request
+    to the warm machine with probability w = min(1, R / L), L the key's rate; the warm machine then
+    sees Poisson arrivals at w L = min(L, R), so
+
+        hit rate = min(1, R / L) x (1 - exp(-min(L, R) T)).
+
+    Spilled requests write everything (no premium on an automatic cache) and read nothing.
+    Tolerance: 4 binomial standard deviations."""
+    tenants, queries = 5, 20_000
+    s = cache_scenario(rate_per_min / 60, ttl_s, queries).with_changes({
+        "prompt_cache.mode": "automatic", "prompt_cache.increment_tokens": 1,
+        "prompt_cache.overflow_requests_per_minute": cap_per_min, "prompt_cache.prefix_scope": scope,
+        "workload.tenants_count": tenants if scope == "per_tenant" else 1, "workload.fact_popularity": "uniform",
+        "simulation.strategies": [strategy], "retrieval.concurrency_limit": 100_000})
+    key_rate = rate_per_min / (tenants if scope == "per_tenant" else 1)
+    warm = min(1.0, cap_per_min / key_rate)
+    theory = warm * (1 - math.exp(-min(key_rate, cap_per_min) / 60 * ttl_s))
+    result = simlib.run(s, engine=engine)
+    hit = result.summary()[strategy]["cache_hit_rate"]["mean"]
+    assert abs(hit - theory) < 4 * math.sqrt(theory * (1 - theory) / queries), (hit, theory)
+    without = simlib.run(s.with_changes({"prompt_cache.overflow_requests_per_minute": None}), engine=engine)
+    if warm < 1:
+        assert without.summary()[strategy]["cache_hit_rate"]["mean"] > hit + 0.1
+    else:  # below the cap nothing spills: the very same records
+        assert np.array_equal(without.records(strategy)["cache_read_tokens"], result.records(strategy)["cache_read_tokens"])
+
+
+def test_openai_rows_carry_overflow_and_retention_options():
+    """data/prices/cache_rules.csv: OpenAI's overflow cap (15 a minute per prefix and key) and retention
+    options (300 s in-memory idle, 3,600 s off-peak, 86,400 s extended) as dated data; Anthropic has none."""
+    from simlib import prices
+
+    for model in ("openai/gpt-4o", "openai/gpt-4.1", "openai/gpt-5"):
+        rules = prices.cache_rules(model)
+        assert rules["overflow_requests_per_minute"] == 15 and rules["ttl_options_s"] == [300, 3600, 86400]
+        assert set(rules["write_multiplier_by_ttl"].values()) == {1.0}
+    assert prices.cache_rules("anthropic/claude-sonnet-4-5")["overflow_requests_per_minute"] is None
+    s = build_scenario({"prices": {"model": "openai/gpt-4.1", "catalog_date": "2026-11-26"}})
+    assert s.prompt_cache.overflow_requests_per_minute == 15 and s.prompt_cache.ttl_s == 300
+    assert build_scenario({"prices": {"model": "anthropic/claude-sonnet-4-5"}}).prompt_cache.overflow_requests_per_minute is None

@@ -111,16 +111,24 @@ def open_dashboard(page, url: str, *, charts: int = 5, timeout_s: float = 90.0) 
 
 INSTALL_LISTENERS = """
 () => {
-  // release: a capturing pointerup; redraw: a chart's rendered SVG changed (checked each frame)
-  const sim = window.__simlib = {released: null, drawn: []};
+  // release: a capturing pointerup; redraw: a chart's rendered SVG changed (checked each frame);
+  // results: the dashboard's status line changed (its data-updates counts results drawn; the
+  // kernel sets it after sending a result's charts, so the page has them when it changes)
+  const sim = window.__simlib = {released: null, drawn: [], log: [], results: []};
   document.addEventListener('pointerup', () => { sim.released = performance.now(); }, true);
   const signature = () => Array.from(document.querySelectorAll('%s')).map(
       g => Array.from(g.querySelectorAll('.main-svg')).map(s => s.innerHTML).join(''));
-  let last = signature();
+  const status = () => document.querySelector('.simlib-status');
+  let last = signature(), lastUpdates = status() ? status().dataset.updates : null;
   const tick = () => {
     const now = signature(), t = performance.now();
-    now.forEach((s, i) => { if (s !== last[i]) sim.drawn[i] = t; });
+    now.forEach((s, i) => { if (s !== last[i]) { sim.drawn[i] = t; sim.log.push([i, t]); } });
     last = now;
+    const st = status();
+    if (st && st.dataset.updates !== lastUpdates) {
+      lastUpdates = st.dataset.updates;
+      sim.results.push([t, st.classList.contains('simlib-preview')]);
+    }
     requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);
@@ -169,11 +177,14 @@ def wait_redraw(page, released_ms: float, *, must: tuple[int, ...] = (0,), settl
     """Seconds from the release to the last chart redrawn after it.
 
     Waits until every chart in ``must`` (default: the cost chart, which every slider moves)
-    has redrawn after the release, then until no chart redraws for ``settle_ms``; charts
-    whose data did not change keep their SVG and do not count.
+    has redrawn after the release and the dashboard's status line reports a final result
+    (not its quick preview: ``first_redraw_s``), then until no chart redraws for
+    ``settle_ms``; charts whose data did not change keep their SVG and do not count.
     """
     cond = " && ".join(f"(d[{i}] && d[{i}] > {released_ms})" for i in must)
     page.wait_for_function(f"() => {{ const d = window.__simlib.drawn; return {cond}; }}",
+                           timeout=timeout_s * 1000, polling="raf")
+    page.wait_for_function(f"() => window.__simlib.results.some(([t, preview]) => t > {released_ms} && !preview)",
                            timeout=timeout_s * 1000, polling="raf")
     page.wait_for_function(
         f"""() => {{ const d = window.__simlib.drawn.filter(t => t && t > {released_ms});
@@ -181,3 +192,11 @@ def wait_redraw(page, released_ms: float, *, must: tuple[int, ...] = (0,), settl
         timeout=timeout_s * 1000, polling="raf")
     last = page.evaluate(f"Math.max(...window.__simlib.drawn.filter(t => t && t > {released_ms}))")
     return (last - released_ms) / 1000
+
+
+def first_redraw_s(page, released_ms: float) -> float:
+    """Seconds from the release to the first result drawn after it (the dashboard's preview
+    when it draws one, else the final result): the moment its status line changed, which the
+    kernel sets after sending that result's charts."""
+    times = page.evaluate(f"window.__simlib.results.filter(([t]) => t > {released_ms}).map(([t]) => t)")
+    return (min(times) - released_ms) / 1000

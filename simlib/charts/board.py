@@ -7,13 +7,27 @@ both, so neither imports the other back.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import plotly.graph_objects as go
 
-from simlib.charts.strategies import dashboard_figures as strategy_figures
+from simlib.charts.strategies import (
+    comparison_figure, cost_figure, freshness_figure, latency_figure, timeline_figure,
+)
 from simlib.charts.verdict import cost_quality_figure
 from simlib.results import RunResult
 
-FIGURE_KEYS: tuple[str, ...] = ("cost", "cost_quality", "latency", "freshness", "timeline", "comparison")
+FIGURE_BUILDERS: dict[str, Callable[[RunResult], go.Figure]] = {
+    "cost": cost_figure,
+    "cost_quality": cost_quality_figure,
+    "latency": latency_figure,
+    "freshness": freshness_figure,
+    "timeline": timeline_figure,
+    "comparison": comparison_figure,
+}
+"""Each dashboard chart's builder, in the order the dashboard shows them."""
+
+FIGURE_KEYS: tuple[str, ...] = tuple(FIGURE_BUILDERS)
 
 
 def dashboard_figures(result: RunResult) -> dict[str, go.Figure]:
@@ -21,6 +35,4 @@ def dashboard_figures(result: RunResult) -> dict[str, go.Figure]:
     cost per query against the quality proxy with its Pareto frontier (issue 14: a cost is
     read beside the quality it buys), latency, freshness, the staleness timeline and the
     practical-comparison table."""
-    figures = strategy_figures(result)
-    figures["cost_quality"] = cost_quality_figure(result)
-    return {key: figures[key] for key in FIGURE_KEYS}
+    return {key: build(result) for key, build in FIGURE_BUILDERS.items()}

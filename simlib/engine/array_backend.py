@@ -67,7 +67,7 @@ from typing import Callable, Literal
 import numpy as np
 
 from simlib.engine.budget import Budget, recall_at_k, token_budget
-from simlib.engine.cache import cached_tokens_on_hit
+from simlib.engine.cache import chain_read_tokens, spilled_requests
 from simlib.engine.costs import PER_QUERY_COMPONENTS, monthly_components
 from simlib.engine.injection import decayed_prior_share, weights_knowledge_share
 from simlib.engine.draws import ChangeStream, QueryDrawer, QueryDraws, draw_phases, streams
@@ -195,7 +195,8 @@ class _DrawWindow:
     about two chunks, not the run. Values are exactly draw_queries' (QueryDrawer).
     """
 
-    FIELDS = ("arrival_at_s", "query_tokens", "output_tokens", "fact", "retrieval_s", "retrieval_u", "service_scale")
+    FIELDS = ("arrival_at_s", "query_tokens", "output_tokens", "fact", "retrieval_s", "retrieval_u", "service_scale",
+              "routing_u")
 
     def __init__(self, drawer: QueryDrawer):
         self.drawer = drawer
@@ -464,132 +465,188 @@ def fifo_stage(dep: np.ndarray, c: int, req: np.ndarray, services) -> tuple[np.n
     return start, service, dep
 
 
-class _CachedServices:
-    """Model-stage service with a prompt cache: a hit reads the prefix (faster prefill).
+class _LevelState:
+    """The entries of one level of a strategy's cache chain, one slot per cache key:
+    (valid, version, expires_at_s, last_use_s, ready_at_s), as ``PromptCacheState``'s dict, plus the
+    order of each key's first use (simpy's dict order, for the storage sum) and entry-seconds alive."""
 
-    Per cache key the entry is (version, expires_at_s, last_use_s, ready_at_s), as in
-    ``simlib.engine.cache.PromptCacheState``: a use at t finds the entry live when it exists,
-    has the current version and t < expires_at, and hits when it is also written
-    (t >= ready_at); a use that finds it not live opens a generation written at that use's
-    first token (ready_at = t + miss prefill). Then the entry expires at t + ttl. Alive time
-    (for cache storage prices) grows by min(t, expires_at) - last_use at every use.
+    def __init__(self, keys: int, versioned: bool, tokens: int):
+        self.versioned, self.tokens = versioned, tokens
+        self.c_valid = np.zeros(keys, bool)
+        self.c_ver = np.zeros(keys, np.int64)
+        self.c_exp = np.zeros(keys)
+        self.c_last = np.zeros(keys)
+        self.c_first = np.zeros(keys, np.int64)
+        self.c_ready = np.zeros(keys)  # when the entry's current generation was written (its writer's first token)
+        self.uses = 0
+        self.alive_s = 0.0
+
+    def entry_s(self, end_s: float) -> float:
+        """Entry-seconds alive up to end_s (PromptCacheState.close, summed in the same order)."""
+        used = np.flatnonzero(self.c_valid)
+        if used.size == 0:
+            return self.alive_s
+        used = used[np.argsort(self.c_first[used], kind="stable")]
+        open_s = np.minimum(end_s, self.c_exp[used]) - self.c_last[used]
+        return self.alive_s + float(np.cumsum(np.concatenate([[0.0], open_s]))[-1])
+
+
+class _CachedServices:
+    """Model-stage service with a chain of prompt-cache levels (engine/cache.py): the longest chain of
+    hits from the outermost level, d levels, is read (prefill ``P[d]``, the affine rule).
+
+    Each level's entries evolve on their own, as ``simlib.engine.cache.PromptCacheState``: a use at
+    t finds its key's entry live when it exists, has the current version and t < expires_at, and
+    hits when it is also written (t >= ready_at); a use that finds it not live opens a generation
+    written at that use's first token (ready_at = t + P[d], d the levels this request reads, known
+    from the outer levels). Then the entry expires at t + ttl. Alive time (for cache storage
+    prices) grows by min(t, expires_at) - last_use at every use. Levels are computed outermost
+    first, so each level's window is vectorised as one level was. Requests spilled by best-effort
+    routing read nothing and use no entry.
     """
 
-    def __init__(self, kernel: "_StrategyKernel", keys: np.ndarray, pm: np.ndarray, ph: np.ndarray, dec: np.ndarray):
-        self.k, self.keys, self.pm, self.ph, self.dec = kernel, keys, pm, ph, dec
-        self.hit = np.zeros(len(keys), bool)
-        self._w: tuple | None = None
+    def __init__(self, kernel: "_StrategyKernel", keys: list[np.ndarray], P: np.ndarray, dec: np.ndarray,
+                 spilled: np.ndarray | None):
+        self.k, self.keys, self.P, self.dec = kernel, keys, P, dec
+        n = len(dec)
+        self.spilled = spilled if spilled is not None else np.zeros(n, bool)
+        self.depth = np.zeros(n, np.int64)
+        self._w: list | None = None
 
     def window(self, a: int, b: int, req: np.ndarray) -> np.ndarray:
         k = self.k
         t = req[a:b]
-        keys = self.keys[a:b]
         k.world.ensure(float(t[-1]))
-        ver = k.versions(keys, t)
-        o = np.argsort(keys, kind="stable")
-        ks, vs, ts = keys[o], ver[o], t[o]
-        first = np.ones(len(ks), bool)
-        first[1:] = ks[1:] != ks[:-1]
-        prev = np.roll(np.arange(len(ks)), 1)
-        c_valid, c_ver, c_exp, c_last = k.c_valid[ks], k.c_ver[ks], k.c_exp[ks], k.c_last[ks]
-        p_valid = np.where(first, c_valid, True)
-        p_ver = np.where(first, c_ver, vs[prev])
-        p_exp = np.where(first, c_exp, ts[prev] + k.ttl_s)
-        p_last = np.where(first, c_last, ts[prev])
-        live_s = p_valid & (p_ver == vs) & (ts < p_exp)
-        # a use that finds no live entry opens a generation, written at its first token
-        # (start + miss prefill); later uses of the generation hit only from then on
-        src = np.where(~live_s, ts + self.pm[a:b][o], np.where(first, k.c_ready[ks], np.nan))
-        idx = np.maximum.accumulate(np.where(np.isnan(src), 0, np.arange(len(src))))
-        ready = src[idx]
-        hit_s = live_s & (ts >= ready)
-        inc_s = np.where(p_valid, np.minimum(ts, p_exp) - p_last, 0.0)
-        hit = np.empty(len(ks), bool)
-        hit[o] = hit_s
-        inc = np.empty(len(ks))
-        inc[o] = inc_s
-        self._w = (a, o, ks, vs, ts, inc, ready)
-        self.hit[a:b] = hit
-        return np.where(hit, self.ph[a:b], self.pm[a:b]) + self.dec[a:b]
+        act = np.flatnonzero(~self.spilled[a:b])  # window positions of the requests that use the entries
+        depth = np.zeros(b - a, np.int64)
+        chain = np.zeros(b - a, bool)
+        chain[act] = True
+        cols = np.arange(a, b)
+        saved = []
+        for j, lv in enumerate(k.levels):
+            keys = self.keys[j][a:b][act]
+            ta = t[act]
+            ver = k.versions(keys, ta) if lv.versioned else np.zeros(len(keys), np.int64)
+            o = np.argsort(keys, kind="stable")
+            ks, vs, ts = keys[o], ver[o], ta[o]
+            first = np.ones(len(ks), bool)
+            first[1:] = ks[1:] != ks[:-1]
+            prev = np.roll(np.arange(len(ks)), 1)
+            c_valid, c_ver, c_exp, c_last = lv.c_valid[ks], lv.c_ver[ks], lv.c_exp[ks], lv.c_last[ks]
+            p_valid = np.where(first, c_valid, True)
+            p_ver = np.where(first, c_ver, vs[prev])
+            p_exp = np.where(first, c_exp, ts[prev] + k.ttl_s)
+            p_last = np.where(first, c_last, ts[prev])
+            live_s = p_valid & (p_ver == vs) & (ts < p_exp)
+            # a use that finds no live entry opens a generation, written at its first token
+            # (start + its prefill with the levels it reads); later uses hit only from then on
+            written_after = self.P[depth[act], cols[act]][o]
+            src = np.where(~live_s, ts + written_after, np.where(first, lv.c_ready[ks], np.nan))
+            idx = np.maximum.accumulate(np.where(np.isnan(src), 0, np.arange(len(src))))
+            ready = src[idx]
+            hit_s = live_s & (ts >= ready)
+            inc_s = np.where(p_valid, np.minimum(ts, p_exp) - p_last, 0.0)
+            hit = np.zeros(b - a, bool)
+            hit[act[o]] = hit_s
+            inc = np.empty(len(ks))
+            inc[o] = inc_s
+            depth += chain & hit
+            chain &= hit
+            saved.append((o, ks, vs, ts, inc, ready))
+        self._w = (a, act, saved)
+        self.depth[a:b] = depth
+        return self.P[depth, cols] + self.dec[a:b]
 
     def commit(self, a: int, e: int) -> None:
-        """Keep the cache state of the accepted uses a..e of the last window."""
+        """Keep each level's cache state of the accepted uses a..e of the last window."""
         k = self.k
-        wa, o, ks, vs, ts, inc, ready = self._w
-        n_acc = e - wa
-        k.alive_s = float(np.cumsum(np.concatenate([[k.alive_s], inc[:n_acc]]))[-1])  # in use order, as simpy
-        acc = o < n_acc
-        ks_a, vs_a, ts_a = ks[acc], vs[acc], ts[acc]
-        last = np.ones(len(ks_a), bool)
-        last[:-1] = ks_a[:-1] != ks_a[1:]
-        kk = ks_a[last]
-        new = ~k.c_valid[kk]
-        if new.any():
-            first = np.ones(len(ks_a), bool)
-            first[1:] = ks_a[1:] != ks_a[:-1]
-            pos_first = (np.flatnonzero(acc)[first])  # window positions (key-sorted) of each key's first use
-            k.c_first[kk[new]] = k.uses + o[pos_first][new]
-        k.c_valid[kk] = True
-        k.c_ver[kk] = vs_a[last]
-        k.c_exp[kk] = ts_a[last] + k.ttl_s
-        k.c_last[kk] = ts_a[last]
-        k.c_ready[kk] = ready[acc][last]
-        k.uses += n_acc
+        wa, act, saved = self._w
+        n_acc = int(np.searchsorted(act, e - wa))  # accepted requests that used the entries
+        for lv, (o, ks, vs, ts, inc, ready) in zip(k.levels, saved):
+            lv.alive_s = float(np.cumsum(np.concatenate([[lv.alive_s], inc[:n_acc]]))[-1])  # in use order, as simpy
+            acc = o < n_acc
+            ks_a, vs_a, ts_a = ks[acc], vs[acc], ts[acc]
+            last = np.ones(len(ks_a), bool)
+            last[:-1] = ks_a[:-1] != ks_a[1:]
+            kk = ks_a[last]
+            new = ~lv.c_valid[kk]
+            if new.any():
+                first = np.ones(len(ks_a), bool)
+                first[1:] = ks_a[1:] != ks_a[:-1]
+                pos_first = (np.flatnonzero(acc)[first])  # key-sorted positions of each key's first use
+                lv.c_first[kk[new]] = lv.uses + o[pos_first][new]
+            lv.c_valid[kk] = True
+            lv.c_ver[kk] = vs_a[last]
+            lv.c_exp[kk] = ts_a[last] + k.ttl_s
+            lv.c_last[kk] = ts_a[last]
+            lv.c_ready[kk] = ready[acc][last]
+            lv.uses += n_acc
 
     def loop(self, a: int, e: int, req: np.ndarray, dep: np.ndarray, start: np.ndarray, service: np.ndarray) -> np.ndarray:
         k = self.k
         world = k.world
         heap = dep.tolist()
         heapify(heap)
-        valid, ver, exp, last = k.c_valid.tolist(), k.c_ver.tolist(), k.c_exp.tolist(), k.c_last.tolist()
-        first, ready = k.c_first.tolist(), k.c_ready.tolist()
-        ttl, alive, uses = k.ttl_s, k.alive_s, k.uses
+        states = [(lv.versioned, lv.c_valid.tolist(), lv.c_ver.tolist(), lv.c_exp.tolist(), lv.c_last.tolist(),
+                   lv.c_first.tolist(), lv.c_ready.tolist(), [lv.alive_s, lv.uses]) for lv in k.levels]
+        ttl = k.ttl_s
         kind = k.version_kind
         rebuild = world.periodic.get("cache_rebuild")
         rb_times = rebuild.times if rebuild is not None else None
-        starts, services, hits = [], [], []
-        for r, key, pm, ph, dc in zip(req[a:e].tolist(), self.keys[a:e].tolist(), self.pm[a:e].tolist(),
-                                      self.ph[a:e].tolist(), self.dec[a:e].tolist()):
+        P = [row[a:e].tolist() for row in self.P]
+        keys = [kj[a:e].tolist() for kj in self.keys]
+        starts, services, depths = [], [], []
+        for i, (r, sp, dc) in enumerate(zip(req[a:e].tolist(), self.spilled[a:e].tolist(), self.dec[a:e].tolist())):
             m = heap[0]
             t = r if r >= m else m
-            if kind == "tenant":
-                if t > world.until_s:
-                    world.ensure(t)
-                v = world.tenant_changes_one(key, t)
-            elif kind == "rebuild":
-                if t >= rb_times[-1]:
-                    rebuild.extend_to(t)
-                v = bisect_right(rb_times, t)
-            else:
-                v = 0
-            if valid[key]:
-                x = exp[key]
-                h = ver[key] == v and t < x
-                alive += (t if t < x else x) - last[key]
-            else:
-                h = False
-                valid[key] = True
-                first[key] = uses
-            if not h:
-                ready[key] = t + pm  # a new generation, written at its first token
-            h = h and t >= ready[key]
-            uses += 1
-            ver[key], exp[key], last[key] = v, t + ttl, t
-            s = (ph if h else pm) + dc
+            d = 0
+            if not sp:
+                chain = True
+                for j, (versioned, valid, ver, exp, last, first, ready, acc) in enumerate(states):
+                    key = keys[j][i]
+                    v = 0
+                    if versioned:
+                        if kind == "tenant":
+                            if t > world.until_s:
+                                world.ensure(t)
+                            v = world.tenant_changes_one(key, t)
+                        elif kind == "rebuild":
+                            if t >= rb_times[-1]:
+                                rebuild.extend_to(t)
+                            v = bisect_right(rb_times, t)
+                    if valid[key]:
+                        x = exp[key]
+                        h = ver[key] == v and t < x
+                        acc[0] += (t if t < x else x) - last[key]
+                    else:
+                        h = False
+                        valid[key] = True
+                        first[key] = acc[1]
+                    if not h:
+                        ready[key] = t + P[d][i]  # a new generation, written at its first token
+                    h = h and t >= ready[key]
+                    acc[1] += 1
+                    ver[key], exp[key], last[key] = v, t + ttl, t
+                    if chain and h:
+                        d = j + 1
+                    else:
+                        chain = False
+            s = P[d][i] + dc
             heapreplace(heap, t + s)
             starts.append(t)
             services.append(s)
-            hits.append(h)
+            depths.append(d)
         start[a:e] = starts
         service[a:e] = services
-        self.hit[a:e] = hits
-        k.c_valid[:] = valid
-        k.c_ver[:] = ver
-        k.c_exp[:] = exp
-        k.c_last[:] = last
-        k.c_first[:] = first
-        k.c_ready[:] = ready
-        k.alive_s, k.uses = alive, uses
+        self.depth[a:e] = depths
+        for lv, (_, valid, ver, exp, last, first, ready, acc) in zip(k.levels, states):
+            lv.c_valid[:] = valid
+            lv.c_ver[:] = ver
+            lv.c_exp[:] = exp
+            lv.c_last[:] = last
+            lv.c_first[:] = first
+            lv.c_ready[:] = ready
+            lv.alive_s, lv.uses = acc[0], acc[1]
         return np.asarray(heap)
 
 
@@ -608,26 +665,23 @@ class _StrategyKernel:
         self.cached_prefill_per_s = m.cached_prefill_tokens_per_s
         self.cache_overhead_s = m.cache_overhead_s
         self.rtt_s = ft.network_rtt_s if st.fine_tuned else m.network_rtt_s
-        prefix = st.cached_prefix_tokens(scenario)
-        self.hit_tokens = cached_tokens_on_hit(prefix, pc.mode, pc.min_cacheable_tokens, pc.increment_tokens)
+        rules = st.cache_rules(scenario)
+        levels = st.cache_levels(scenario)
+        self.chain_read = chain_read_tokens(levels, rules.mode, rules.min_cacheable_tokens, rules.increment_tokens)
+        self.hit_tokens = self.chain_read[-1]  # the whole chain
         self.cached = st.caches(scenario) and self.hit_tokens > 0
-        self.global_key = st.global_cache_key(scenario)
         self.on_change = pc.rebuild_policy == "on_change"
         self.source = st.knowledge_source
         if st.knowledge_source == "prefix":
             self.version_kind = "tenant" if self.on_change else "rebuild"
         else:
             self.version_kind = "none"
-        self.ttl_s = pc.ttl_s
-        keys = 1 if self.global_key else min(scenario.workload.tenants_count, scenario.knowledge.facts_count)
-        self.c_valid = np.zeros(keys, bool)
-        self.c_ver = np.zeros(keys, np.int64)
-        self.c_exp = np.zeros(keys)
-        self.c_last = np.zeros(keys)
-        self.c_first = np.zeros(keys, np.int64)  # order of each key's first use (dict order in simpy)
-        self.c_ready = np.zeros(keys)  # when the entry's current generation was written (its writer's first token)
-        self.uses = 0
-        self.alive_s = 0.0
+        self.ttl_s = rules.ttl_s
+        tenant_keys = min(scenario.workload.tenants_count, scenario.knowledge.facts_count)
+        self.level_per_tenant = [lv.per_tenant_key for lv in levels]
+        self.levels = [_LevelState(tenant_keys if lv.per_tenant_key else 1, lv.scope == "tenant" and st.knowledge_source == "prefix",
+                                   lv.tokens) for lv in levels] if self.cached else []
+        self.prefix_tokens = st.cached_prefix_tokens(scenario)
         self.busy_s = 0.0
         self.end_s = -math.inf
         self.model_dep = np.full(self.capacity, -np.inf)
@@ -714,6 +768,7 @@ class _StrategyKernel:
             failed[n_req:n_req + n_fail] = True
         wait, ttft, latency, age = (np.full(n, np.nan) for _ in range(4))
         hit, miss, completed = np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, bool)
+        read, write = np.zeros(n, np.int64), np.zeros(n, np.int64)
         retrieved = d.retrieval_u[idx] < recall_at_k(sc, budget.chunks_used)
         if n_req:
             prompt = prompt_t.astype(float)
@@ -722,14 +777,17 @@ class _StrategyKernel:
             dec = d.output_tokens[ridx] / self.decode_per_s * scale
             world.ensure(float(max(req.max(), admit[-1])))
             if self.cached:
-                H = self.hit_tokens
-                ph = (self.cache_overhead_s + (prompt - H) / self.prefill_per_s + H / self.cached_prefill_per_s) * scale
-                keys = np.zeros(n_req, np.int64) if self.global_key else d.fact[ridx] % sc.workload.tenants_count
-                services = _CachedServices(self, keys, pm, ph, dec)
+                # prefill when d levels are read, d = 0 .. L (the affine rule; nothing read: the miss prefill)
+                P = np.stack([pm] + [(self.cache_overhead_s + (prompt - h) / self.prefill_per_s + h / self.cached_prefill_per_s)
+                                     * scale if h > 0 else pm for h in self.chain_read[1:]])
+                tenant = d.fact[ridx] % sc.workload.tenants_count
+                keys = [tenant if per_tenant else np.zeros(n_req, np.int64) for per_tenant in self.level_per_tenant]
+                spilled = spilled_requests(st, sc, d.arrival_at_s[ridx], d.fact[ridx], d.routing_u[ridx])
+                services = _CachedServices(self, keys, P, dec, spilled)
             else:
                 services = _Services(pm + dec)
             start, service, self.model_dep = fifo_stage(self.model_dep, self.capacity, admit, services)
-            prefill = np.where(services.hit, ph, pm) if self.cached else pm
+            prefill = P[services.depth, np.arange(n_req)] if self.cached else pm
             self.busy_s = float(np.cumsum(np.concatenate([[self.busy_s], service]))[-1])  # in start order, as simpy
             self.end_s = max(self.end_s, float((start + service).max()))
             base = (start - clock[ridx]) + self.rtt_s
@@ -738,11 +796,14 @@ class _StrategyKernel:
             wait[:n_req] = (r_wait + (start - req)) if r_wait is not None else 0.0 + (start - req)
             completed[:n_req] = True
             if self.cached:
-                hit[:n_req] = services.hit
-                miss[:n_req] = ~services.hit
+                read_req = np.asarray(self.chain_read)[services.depth]
+                read[:n_req] = read_req
+                write[:n_req] = self.hit_tokens - read_req
+                hit[:n_req] = read_req > 0
+                miss[:n_req] = read_req == 0
             world.ensure(float(start.max()))
             age[:n_req] = self._staleness(ridx, req, start, retrieved[:n_req])
-        return idx, self._columns(idx, budget, retrieved, wait, ttft, latency, age, hit, miss, completed,
+        return idx, self._columns(idx, budget, retrieved, wait, ttft, latency, age, hit, read, write, completed,
                                   retries, failed)
 
     def _rate_limit(self, ridx, req, prompt_t, chunks_t, trunc_t, r_wait, bound_s):
@@ -771,14 +832,14 @@ class _StrategyKernel:
         f_fields = (np.array(cols(fail, 1), np.int64), np.array(cols(fail, 2), np.int64), np.array(cols(fail, 3), bool))
         return (a_idx, a_req, a_at, a_k) + a_fields + (a_rw, f_idx, f_at, f_k, f_fields)
 
-    def _columns(self, idx, budget, retrieved, wait, ttft, latency, age, hit, miss, done, retries=None, failed=None):
+    def _columns(self, idx, budget, retrieved, wait, ttft, latency, age, hit, read, write, done, retries=None, failed=None):
         """Record columns of queries idx (engine.records, the builder the simpy backend uses too)."""
-        d, H = self.draws, self.hit_tokens
+        d = self.draws
         built = record_columns(
             self.strategy, self.scenario, arrival_at_s=d.arrival_at_s[idx], query_tokens=d.query_tokens[idx],
             output_tokens=d.output_tokens[idx], budget=budget, queue_wait_s=wait, ttft_s=ttft, latency_s=latency,
             staleness_age_s=age, completed=done, retrieved=retrieved, cache_hit=hit,
-            cache_read_tokens=np.where(hit, H, 0), cache_write_tokens=np.where(miss, H, 0), retries=retries, failed=failed,
+            cache_read_tokens=read, cache_write_tokens=write, retries=retries, failed=failed,
         )
         return built
 
@@ -799,13 +860,10 @@ class _StrategyKernel:
         return age
 
     def cache_entry_s(self, end_s: float) -> float:
-        """Entry-seconds alive up to end_s (PromptCacheState.close, summed in the same order)."""
-        used = np.flatnonzero(self.c_valid)
-        if not self.cached or used.size == 0:
-            return self.alive_s
-        used = used[np.argsort(self.c_first[used], kind="stable")]
-        open_s = np.minimum(end_s, self.c_exp[used]) - self.c_last[used]
-        return self.alive_s + float(np.cumsum(np.concatenate([[0.0], open_s]))[-1])
+        """Entry-seconds alive up to end_s, each level weighted by its share of the prefix (as the simpy backend)."""
+        if not self.cached or self.prefix_tokens <= 0:
+            return 0.0
+        return sum(lv.entry_s(end_s) * lv.tokens / self.prefix_tokens for lv in self.levels)
 
 
 # --- streaming aggregates ---------------------------------------------------------------

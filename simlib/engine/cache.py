@@ -1,16 +1,30 @@
 """The provider prompt cache (docs/model.md, Provider prompt cache).
 
-An entry is keyed by its exact prefix: a cache key (global, or one per tenant) and the
-prefix's version (which a knowledge change or a rebuild moves on). A request whose entry
-is alive and of the current version *hits* and reads the prefix; otherwise it *misses* and
-writes the entry. Either way the entry then lives ``ttl_s`` after this use (a hit refreshes
-it). An entry exists only once written: the request that opens it writes it when its
-response starts (slot start + its prefill), and requests before then miss. Prefixes shorter
-than the provider's minimum never cache.
+A prompt's cacheable prefix is a chain of levels (``Strategy.cache_levels``: global, then
+tenant), each level an entry of its own (``PromptCacheState``), keyed by its exact prefix: a
+cache key (global, or one per tenant) and the level's version (which a knowledge change or a
+rebuild moves on; the global level has none). A request uses every level of its chain: a
+level whose entry is alive, of the current version and written *hits*; the request reads
+the longest chain of hits from the outermost level, d levels, and writes the rest:
 
-Check (tests): with Poisson requests at rate L on one prefix, a request hits exactly when
-the previous one came less than T = ttl_s before it, so the steady-state hit rate is
-P(gap < T) = 1 - exp(-L T).
+    read  = c(t_1 + ... + t_d)        write = c(t_1 + ... + t_L) - read
+
+(t_j the level's tokens, c(.) the provider's minimum and increments, ``cached_tokens_on_hit``).
+Every level's entry then lives ``ttl_s`` after this use, on its own clock (a hit refreshes
+it, a miss writes it). So a tenant entry can be dead while the global one lives: the request
+reads the global prefix and writes the tenant level. An entry exists only once written: the
+request that opens it writes it when its response starts (slot start + its prefill, with the
+levels it read), and requests before then miss that level.
+
+Check (tests): with Poisson requests at rate L_j per key of level j, a level hits exactly
+when the previous request on its key came less than T = ttl_s before it, so each level's
+steady-state hit rate is P(gap < T) = 1 - exp(-L_j T) (a tenant's requests are a subset of the
+global level's, so a live tenant entry has a live global entry in front of it).
+
+Best-effort routing (OpenAI, ``overflow_requests_per_minute`` R): a request is routed to the
+machine holding its entries with probability min(1, R / L), L the request rate per minute
+on its routing key (the outermost level's key); otherwise it spills to another machine, a
+fresh miss that reads nothing, writes everything and touches no entry (``warm_share``).
 
 Trace replay with prefix block hashes (``PrefixBlockCache``, docs/traces.md): behind the
 strategy's cached prefix P sits the trace's user-side prompt, a chain of blocks of B = 512
@@ -50,6 +64,29 @@ class PromptCacheState:
     def close(self, end_s: float) -> float:
         """Entry-seconds alive up to end_s, counting the entries still open."""
         return self.alive_s + sum(min(end_s, e[1]) - e[2] for e in self.entries.values())
+
+
+def chain_read_tokens(levels, mode: str, min_cacheable_tokens: int, increment_tokens: int) -> list[int]:
+    """Tokens read when the first d levels of a chain hit, for d = 0 .. len(levels): c(t_1 + ... + t_d)."""
+    out, total = [0], 0
+    for level in levels:
+        total += level.tokens
+        out.append(cached_tokens_on_hit(total, mode, min_cacheable_tokens, increment_tokens))
+    return out
+
+
+def warm_share(overflow_requests_per_minute: float | None, key_rate_per_s):
+    """Share of a routing key's requests that reach the warm machine: min(1, R / L) (1 without overflow).
+
+    R requests a minute per prefix and key (OpenAI about 15, cookbook Prompt_Caching_201), L the
+    key's request rate in requests a minute; the rest spill, each to a fresh machine (a miss).
+    """
+    import numpy as np
+
+    rate_per_min = np.asarray(key_rate_per_s, float) * 60.0
+    if overflow_requests_per_minute is None:
+        return np.ones_like(rate_per_min)
+    return np.minimum(1.0, overflow_requests_per_minute / np.maximum(rate_per_min, 1e-300))
 
 
 def cached_tokens_on_hit(prefix_tokens: int, mode: str, min_cacheable_tokens: int, increment_tokens: int) -> int:
@@ -108,3 +145,39 @@ class PrefixBlockCache:
                 del expires[b]
             self._purge_at[key] = max(self.PURGE_MIN_ENTRIES, 2 * len(expires))
         return k
+
+
+def spilled_requests(strategy, scenario, arrival_at_s, fact, routing_u):
+    """Which requests spill off the warm machine (best-effort routing), or None without overflow.
+
+    A request spills when its routing uniform u >= min(1, R / L): R = the provider's
+    ``overflow_requests_per_minute`` for this strategy (``Strategy.cache_rules``), L = the request
+    rate per minute on its routing key at its arrival: the scenario's rate (the hour's rate under
+    a daily profile) x the key's share, 1 for a global outermost level, the tenant's popularity
+    mass (its facts, f mod tenants) when the outermost level is keyed per tenant. Shared by both
+    backends, so they spill the very same requests.
+    """
+    import numpy as np
+
+    from simlib.engine.popularity import popularity_cdf
+
+    rules = strategy.cache_rules(scenario)
+    levels = strategy.cache_levels(scenario)
+    if rules.overflow_requests_per_minute is None or not levels:
+        return None
+    w = scenario.workload
+    t = np.asarray(arrival_at_s, float)
+    if w.arrival_process == "daily_profile":
+        weights = np.asarray(w.hourly_weights, float)
+        hour = (np.floor(t / 3600.0) % 24).astype(np.int64)
+        rate_per_s = w.queries_per_day * weights[hour] / weights.sum() / 3600.0
+    else:
+        rate_per_s = np.full(len(t), scenario.arrival_rate_per_s)
+    fact = np.asarray(fact, np.int64)
+    if levels[0].per_tenant_key and w.tenants_count > 1:
+        tenants, n_facts = w.tenants_count, scenario.knowledge.facts_count
+        cdf = popularity_cdf(scenario)
+        mass = np.full(n_facts, 1.0 / n_facts) if cdf is None else np.diff(np.concatenate([[0.0], cdf]))
+        share = np.bincount(np.arange(n_facts) % tenants, weights=mass, minlength=tenants)
+        rate_per_s = rate_per_s * share[fact % tenants]
+    return np.asarray(routing_u, float) >= warm_share(rules.overflow_requests_per_minute, rate_per_s)

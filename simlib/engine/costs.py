@@ -105,12 +105,12 @@ def per_query_costs(
     ``retrieves``: which queries ran retrieval (None: all; sessions that retrieve once per session).
     ``offline``: queries sent through the batch API, whose token components are x (1 - D).
     """
-    pc, pr = scenario.prompt_cache, scenario.prices
+    pr = scenario.prices
     p_in, p_out = token_prices_per_token(strategy, scenario, prompt_tokens)
     prompt = prompt_tokens.astype(float)
     read = cache_read_tokens.astype(float)
     write = cache_write_tokens.astype(float)
-    write_mult = pc.write_multiplier if pc.mode == "explicit" else 1.0
+    write_mult = strategy.cache_rules(scenario).write_multiplier_billed  # the serving provider's (fine-tuned: its own)
     out = {
         "input": (prompt - read - write) * p_in,
         "cache_read": read * cache_read_usd_per_token(strategy, scenario, p_in),
@@ -155,7 +155,8 @@ def monthly_components(strategy: Strategy, scenario: Scenario, *, cache_entry_ho
 
         gpu_usd_per_hour = deployment(scenario, strategy.fine_tuned).usd_per_hour(replicas_for(scenario, strategy))
         out["hosting"] = gpu_usd_per_hour * 24 * DAYS_PER_MONTH
-    if strategy.caches(scenario):
+    if strategy.caches(scenario) and not (strategy.fine_tuned and scenario.fine_tuning.cache_mode is not None):
+        # (a fine-tuned model on another provider: its automatic cache has no storage fee)
         prefix = strategy.cached_prefix_tokens(scenario)
         out["cache_storage"] = cache_entry_hours_per_month * prefix / 1e6 * pc.storage_usd_per_mtok_hour
     out.update(ownership_components(strategy, scenario, usage_usd_per_month=out["storage"]))

@@ -16,6 +16,8 @@ Distributions (each a tiny helper, as in simpy's examples):
   sigma^2 = ln(1 + c^2), mu = ln(m) - sigma^2 / 2 (c = 0 gives the constant m).
 - Fact asked: uniform, or Zipf by rank, P(rank r) = r^-s / sum_j j^-s.
 - Offline (batch API) queries: u < workload.offline_share, u ~ U(0, 1) per query.
+- Cache routing: one U(0, 1) per query (its own stream), the best-effort cache's spill test
+  (engine/cache.py ``spilled_requests``: u >= min(1, R / L)).
 - Retry jitter: one U(0, 1) per query and retry (rate limits on), so a retry's wait does
   not depend on the order in which an engine meets the 429s.
 - Knowledge changes: bursts at rate changes_per_day / burst_mean, each burst of
@@ -39,7 +41,8 @@ from simlib.engine.sessions import SessionDraws, draw_sessions, sessions_on
 __all__ = ["ChangeStream", "Phases", "QueryDraws", "STREAMS", "SessionDraws", "daily_profile_arrivals", "draw_facts",
            "draw_phases", "draw_queries", "lognormal", "poisson_arrivals", "streams"]
 
-STREAMS = ("arrivals", "tokens", "facts", "retrieval", "service", "changes", "phases", "offline", "retries", "sessions")
+STREAMS = ("arrivals", "tokens", "facts", "retrieval", "service", "changes", "phases", "offline", "retries", "sessions",
+           "routing")
 # appended streams leave the earlier ones unchanged (SeedSequence.spawn children are positional)
 
 
@@ -70,6 +73,7 @@ class QueryDraws:
     offline: np.ndarray | None = None  # bool: sent through the batch API (workload.offline_share > 0), else None
     retry_u: np.ndarray | None = None  # (n, max_retries) U(0,1): jitter of each retry (rate limits on), else None
     sessions: "SessionDraws | None" = None  # conversations and agent tasks (engine/sessions.py)
+    routing_u: np.ndarray | None = None  # float64 U(0,1): the best-effort cache's routing draw (engine/cache.py)
 
     @property
     def n(self) -> int:
@@ -217,8 +221,9 @@ class QueryDrawer:
         offline = self.rng["offline"].random(k) < w.offline_share if w.offline_share > 0 else None
         rl = sc.rate_limits
         retry_u = self.rng["retries"].random((k, max(1, rl.retry_limit))) if rl.enabled else None
+        routing_u = self.rng["routing"].random(k)
         return QueryDraws(arrivals, query_tokens, output_tokens, fact, retrieval_s, retrieval_u, service_scale,
-                          prefix_hashes, offline, retry_u)
+                          prefix_hashes, offline, retry_u, routing_u=routing_u)
 
 
 class ChangeStream:

@@ -272,8 +272,8 @@ def rate_limit_utilisation(scenario, strategy, prompt_tokens: np.ndarray, output
     """Offered requests/min over the sustained capacity of the scenario's limits (>= 1: the tier cannot carry it)."""
     from simlib.engine.cache import cached_tokens_on_hit
 
-    rl, pc = scenario.rate_limits, scenario.prompt_cache
-    hit = cached_tokens_on_hit(strategy.cached_prefix_tokens(scenario), pc.mode, pc.min_cacheable_tokens, pc.increment_tokens)
+    rl, rules = scenario.rate_limits, strategy.cache_rules(scenario)
+    hit = cached_tokens_on_hit(strategy.cached_prefix_tokens(scenario), rules.mode, rules.min_cacheable_tokens, rules.increment_tokens)
     counted = float(np.mean(counted_input_per_query(scenario, strategy, prompt_tokens, hit)))
     limits = RateLimits(rl.requests_per_minute, rl.input_tokens_per_minute, rl.output_tokens_per_minute,
                         rl.counts_uncached_only(), rl.burst_s / SECONDS_PER_MINUTE)

@@ -51,7 +51,7 @@ import numpy as np
 import simpy
 
 from simlib.engine.budget import Budget, recall_at_k
-from simlib.engine.cache import PrefixBlockCache, PromptCacheState, cached_tokens_on_hit
+from simlib.engine.cache import PrefixBlockCache, PromptCacheState, cached_tokens_on_hit, chain_read_tokens, spilled_requests
 from simlib.engine.draws import QueryDraws
 from simlib.engine.knowledge import KnowledgeWorld
 from simlib.engine.sessions import History, session_turns
@@ -112,39 +112,49 @@ class ServingPath:
             opening = draws.sessions.turn == 0
             first[draws.sessions.session[opening]] = np.flatnonzero(opening)
             self.retrieved = self.retrieved[first[draws.sessions.session]]
+        rules = strategy.cache_rules(scenario)
+        self.cache_rules = (rules.mode, rules.min_cacheable_tokens, rules.increment_tokens)
+        levels = strategy.cache_levels(scenario)
         prefix = strategy.cached_prefix_tokens(scenario)
-        self.hit_tokens = cached_tokens_on_hit(prefix, pc.mode, pc.min_cacheable_tokens, pc.increment_tokens)
+        self.chain_read = chain_read_tokens(levels, *self.cache_rules)  # read tokens when d levels hit, d = 0 .. L
+        self.hit_tokens = self.chain_read[-1]  # the whole chain
         # trace replay with prefix block hashes: per-query cached tokens (see the module docstring)
         self.hashes = draws.prefix_hashes if strategy.uses_cache else None
-        self.blocks = PrefixBlockCache(pc.ttl_s) if self.hashes is not None else None
-        self.cache = PromptCacheState(pc.ttl_s) if (strategy.caches(scenario) and (self.hit_tokens > 0 or self.blocks is not None)) else None
+        self.blocks = PrefixBlockCache(rules.ttl_s) if self.hashes is not None else None
+        caching = strategy.caches(scenario) and (self.hit_tokens > 0 or self.blocks is not None
+                                                 or (history is not None and draws.sessions is not None))
+        # the chain's levels, each an entry of its own on its own clock (engine/cache.py)
+        self.chain = [PromptCacheState(rules.ttl_s) for _ in levels] if caching else None
+        self.level_tokens = [lv.tokens for lv in levels]
+        self.prefix_tokens = prefix
+        tenant = draws.tenant(scenario.workload.tenants_count).tolist()
+        zeros = [0] * n
+        self.level_keys = [tenant if lv.per_tenant_key else zeros for lv in levels]
+        self.level_versioned = [lv.scope == "tenant" and strategy.knowledge_source == "prefix" for lv in levels]
+        spilled = spilled_requests(strategy, scenario, draws.arrival_at_s, draws.fact, draws.routing_u) if caching else None
+        self.spilled = spilled.tolist() if spilled is not None else None
         # sessions: the history is the session level of the cached prefix, behind the static prefix (engine/sessions.py)
         self.history = history
         self.session_cache = None
         if history is not None:
             self.retrieves = history.retrieves.tolist()
-            if strategy.caches(scenario):
-                self.cache = self.cache or PromptCacheState(pc.ttl_s)
-                self.session_cache = PromptCacheState(pc.ttl_s)
+            if caching:
+                self.session_cache = PromptCacheState(rules.ttl_s)
                 self.session_ids = draws.sessions.session.tolist()
                 self.session_args = (history.version.tolist(), history.readable_tokens.tolist(), history.breakpoint_tokens.tolist())
-                self.prefix_tokens = prefix
-                self.cache_rules = (pc.mode, pc.min_cacheable_tokens, pc.increment_tokens)
-                self.prompt_list = budget.prompt_tokens.tolist()
-                self.scale_list = draws.service_scale.tolist()
-                self.prefill_rates = (prefill, m.cached_prefill_tokens_per_s, m.cache_overhead_s)
+        self.prompt_list = budget.prompt_tokens.tolist()
+        self.scale_list = draws.service_scale.tolist()
+        self.prefill_rates = (prefill, m.cached_prefill_tokens_per_s, m.cache_overhead_s)
         prompt = budget.prompt_tokens.astype(float)
         self.prefill_miss_s = (prompt / prefill * draws.service_scale).tolist()
-        # affine cached prefill: overhead + H / cached rate + (P - H) / prefill rate (data/prices/latency.csv)
-        self.prefill_hit_s = ((m.cache_overhead_s + (prompt - self.hit_tokens) / prefill + self.hit_tokens / m.cached_prefill_tokens_per_s)
-                              * draws.service_scale).tolist()
+        # affine cached prefill: overhead + H / cached rate + (P - H) / prefill rate (data/prices/latency.csv),
+        # one list per depth d of the chain read (H = chain_read[d]; nothing read: the miss prefill)
+        self.prefill_depth_s = [self.prefill_miss_s] + [
+            ((m.cache_overhead_s + (prompt - h) / prefill + h / m.cached_prefill_tokens_per_s) * draws.service_scale).tolist()
+            if h > 0 else self.prefill_miss_s for h in self.chain_read[1:]]
         self.decode_s = (draws.output_tokens / decode * draws.service_scale).tolist()
         self.retrieval_s = draws.retrieval_s.tolist()
         self.fact = draws.fact.tolist()
-        tenant = draws.tenant(scenario.workload.tenants_count)
-        if strategy.global_cache_key(scenario):
-            tenant = np.zeros(n, np.int64)
-        self.cache_key = tenant.tolist()
         self.on_change = pc.rebuild_policy == "on_change"
         self.rejected = budget.rejected.tolist()
         self.retrieved_list = self.retrieved.tolist()
@@ -160,11 +170,7 @@ class ServingPath:
         if self.blocks is not None:
             from simlib.traces import BLOCK_TOKENS
 
-            self.block_tokens, self.prefix_tokens = BLOCK_TOKENS, prefix
-            self.cache_rules = (pc.mode, pc.min_cacheable_tokens, pc.increment_tokens)
-            self.prompt_list, self.user_tokens = budget.prompt_tokens.tolist(), draws.query_tokens.tolist()
-            self.scale_list = draws.service_scale.tolist()
-            self.prefill_rates = (prefill, m.cached_prefill_tokens_per_s, m.cache_overhead_s)
+            self.block_tokens, self.user_tokens = BLOCK_TOKENS, draws.query_tokens.tolist()
 
         # per-query outputs
         self.queue_wait_s = np.full(n, np.nan)
@@ -173,12 +179,11 @@ class ServingPath:
         self.staleness_age_s = np.full(n, np.nan)
         self.cache_hit = np.zeros(n, bool)
         self.cache_miss = np.zeros(n, bool)  # a cacheable request that wrote the entry
-        # with prefix block hashes only (else None): per-query cache tokens, and the
+        # per-query cache tokens (the chain's levels read and written); with prefix block hashes the
         # trace's user-side tokens read from the cache
         blocks = self.blocks is not None
-        per_query_cache = blocks or self.session_cache is not None
-        self.cache_read_tokens = np.zeros(n, np.int64) if per_query_cache else None
-        self.cache_write_tokens = np.zeros(n, np.int64) if per_query_cache else None
+        self.cache_read_tokens = np.zeros(n, np.int64)
+        self.cache_write_tokens = np.zeros(n, np.int64)
         self.prefix_hit_tokens = np.zeros(n, np.int64) if blocks else None
         self.history_read_tokens = np.zeros(n, np.int64) if self.session_cache is not None else None
         self.completed = np.zeros(n, bool)
@@ -233,19 +238,8 @@ class ServingPath:
             elif src == "prefix" and not self.on_change:
                 age = world.staleness_age_s(fact, world.snapshot_at_s["cache_rebuild"])
             prefill = self.prefill_miss_s[i]
-            if self.cache is not None:
-                key = self.cache_key[i]
-                if src == "prefix":
-                    version = world.tenant_changes[key] if self.on_change else world.cache_rebuilds
-                else:
-                    version = 0
-                hit = self.cache.access(key, version, start, self.prefill_miss_s[i])
-                if self.blocks is not None:
-                    prefill, hit = self.prefix_blocks(i, key, version, start, hit)
-                elif self.session_cache is not None:
-                    prefill, hit = self.session_turn(i, start, hit)
-                elif hit:
-                    prefill = self.prefill_hit_s[i]
+            if self.chain is not None:
+                prefill, hit = self.use_cache(i, start)
                 if hit:
                     self.cache_hit[i] = True
                 else:
@@ -284,12 +278,47 @@ class ServingPath:
         self.completed[i] = True
         self.finish.done()
 
-    def prefix_blocks(self, i: int, key: int, version: int, now_s: float, prefix_hit: bool) -> tuple[float, bool]:
-        """Read the longest live prefix of query i's trace blocks, write the rest; (prefill_s, hit)."""
-        k = self.blocks.access(key, version, self.hashes[i], now_s)
+    def use_cache(self, i: int, now_s: float) -> tuple[float, bool]:
+        """Query i uses its chain of cache levels at its start: (prefill_s, hit = it read any tokens).
+
+        Each level's entry is used on its own clock (``PromptCacheState``); the request reads the
+        longest chain of hits from the outermost level, d levels (read = c(t_1 + .. + t_d)), and
+        writes the rest; a new entry is written at this request's first token (its prefill with the
+        d levels read). A request spilled by best-effort routing reads nothing and touches no entry.
+        """
+        world = self.world
+        depth, key, version = 0, 0, 0
+        spilled = self.spilled is not None and self.spilled[i]
+        if not spilled:
+            chain = True
+            for j, state in enumerate(self.chain):
+                key = self.level_keys[j][i]
+                version = 0
+                if self.level_versioned[j]:
+                    version = world.tenant_changes[key] if self.on_change else world.cache_rebuilds
+                hit = state.access(key, version, now_s, self.prefill_depth_s[depth][i])
+                if chain and hit:
+                    depth = j + 1
+                else:
+                    chain = False
+        full = depth == len(self.chain) and not spilled
+        if self.blocks is not None:
+            return self.prefix_blocks(i, key, version, now_s, depth, full, spilled)
+        if self.session_cache is not None:
+            return self.session_turn(i, now_s, depth, full, spilled)
+        read = self.chain_read[depth]
+        self.cache_read_tokens[i] = read
+        self.cache_write_tokens[i] = self.hit_tokens - read
+        return self.prefill_depth_s[depth][i], read > 0
+
+    def prefix_blocks(self, i: int, key: int, version: int, now_s: float, depth: int, full: bool,
+                      spilled: bool) -> tuple[float, bool]:
+        """Read the longest live prefix of query i's trace blocks behind a fully read chain, write the rest;
+        (prefill_s, hit). Entries are kept per (key, version) of the chain's deepest level."""
         x = self.user_tokens[i]
-        reused = min(self.block_tokens * k, x) if prefix_hit else 0
-        read = cached_tokens_on_hit(self.prefix_tokens + reused, *self.cache_rules) if prefix_hit else 0
+        k = self.blocks.access(key, version, self.hashes[i], now_s) if not spilled else 0
+        reused = min(self.block_tokens * k, x) if full else 0
+        read = cached_tokens_on_hit(self.prefix_tokens + reused, *self.cache_rules) if full else self.chain_read[depth]
         write = cached_tokens_on_hit(self.prefix_tokens + x, *self.cache_rules) - read
         self.cache_read_tokens[i] = read
         self.cache_write_tokens[i] = max(0, write)
@@ -302,16 +331,16 @@ class ServingPath:
         fresh_rate, cached_rate, overhead_s = self.prefill_rates
         return ((overhead_s if read > 0 else 0.0) + (self.prompt_list[i] - read) / fresh_rate + read / cached_rate) * self.scale_list[i]
 
-    def session_turn(self, i: int, now_s: float, static_hit: bool) -> tuple[float, bool]:
+    def session_turn(self, i: int, now_s: float, depth: int, full: bool, spilled: bool) -> tuple[float, bool]:
         """Read the longest live chain [static prefix P][history R], write up to the turn's breakpoint; (prefill_s, hit).
 
-        read = c(P + R) on a live P (R: the readable history if the session entry is alive, else 0),
-        write = c(P + H + q) - read (engine/sessions.py).
+        read = c(P + R) on a wholly read P (R: the readable history if the session entry is alive,
+        else 0), the static levels read otherwise; write = c(P + H + q) - read (engine/sessions.py).
         """
         versions, readable, breakpoint = self.session_args
-        alive = self.session_cache.access(self.session_ids[i], versions[i], now_s)
+        alive = self.session_cache.access(self.session_ids[i], versions[i], now_s) if not spilled else False
         history = readable[i] if alive else 0
-        read = cached_tokens_on_hit(self.prefix_tokens + history, *self.cache_rules) if static_hit else 0
+        read = cached_tokens_on_hit(self.prefix_tokens + history, *self.cache_rules) if full else self.chain_read[depth]
         write = cached_tokens_on_hit(self.prefix_tokens + breakpoint[i], *self.cache_rules) - read
         self.cache_read_tokens[i] = read
         self.cache_write_tokens[i] = max(0, write)

@@ -70,11 +70,8 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
 def _strategy_replication(scenario: Scenario, path: ServingPath, draws, warmup_n: int,
                           span_s: float) -> StrategyReplication:
     """A serving path's outcomes as records (engine.records), with its monthly costs."""
-    hit, miss = path.cache_hit, path.cache_miss
-    read = np.where(hit, path.hit_tokens, 0)
-    write = np.where(miss, path.hit_tokens, 0)
-    if path.cache_read_tokens is not None:  # trace prefix blocks: tokens vary per query (serving.py)
-        read, write = path.cache_read_tokens, path.cache_write_tokens
+    hit = path.cache_hit
+    read, write = path.cache_read_tokens, path.cache_write_tokens  # per query: the chain's levels read and written
     built = record_columns(
         path.strategy, scenario, arrival_at_s=path.arrival_at_s, query_tokens=draws.query_tokens,
         output_tokens=draws.output_tokens, budget=path.budget, queue_wait_s=path.queue_wait_s, ttft_s=path.ttft_s,
@@ -88,9 +85,11 @@ def _strategy_replication(scenario: Scenario, path: ServingPath, draws, warmup_n
         rec[f] = built.columns[f]
     rec["flags"][:warmup_n] |= WARMUP
     cache_hours_month = 0.0
-    if path.cache is not None and span_s > 0:
+    if path.chain and span_s > 0 and path.prefix_tokens > 0:
         end = float(draws.arrival_at_s[-1])
-        cache_hours_month = path.cache.close(end) / 3600.0 * (DAYS_PER_MONTH * 86_400.0 / span_s)
+        # each level's entry-seconds weighted by its share of the prefix (storage is priced per token-hour)
+        alive_s = sum(state.close(end) * tokens / path.prefix_tokens for state, tokens in zip(path.chain, path.level_tokens))
+        cache_hours_month = alive_s / 3600.0 * (DAYS_PER_MONTH * 86_400.0 / span_s)
     monthly = monthly_components(path.strategy, scenario, cache_entry_hours_per_month=cache_hours_month)
     return StrategyReplication(records=rec, monthly_components_usd=monthly, busy_s=path.busy_s, capacity=path.capacity,
                                prefix_hit_tokens=path.prefix_hit_tokens, cost_components_usd=built.cost_components(),

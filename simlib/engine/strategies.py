@@ -16,7 +16,9 @@ how they use the cache. Brackets mark the prefix with an explicit cache breakpoi
 automatic provider (OpenAI, Gemini implicit, DeepSeek) every strategy's static prefix (the
 parts before the chunks) caches too, with no write premium (``Strategy.caches``). The
 cacheable prefix is a chain of scopes (``Strategy.cache_levels``): global
-[system][instructions][few-shot], then tenant [knowledge snapshot].
+[system][instructions][few-shot], then tenant [knowledge snapshot], each level an entry of its
+own (engine/cache.py). The provider is the one serving the strategy (``cache_rules``): a
+fine-tuned model on another provider caches by that provider's rules.
 """
 
 from __future__ import annotations
@@ -62,14 +64,20 @@ class Strategy:
         tokens += p.few_shot_tokens if self.few_shot else 0
         return tokens + self.knowledge_tokens(scenario)
 
+    def cache_rules(self, scenario: Scenario) -> "CacheRules":
+        """The cache rules of the provider serving this strategy (``cache_rules``)."""
+        return cache_rules(self, scenario)
+
     def caches(self, scenario: Scenario) -> bool:
         """Whether the provider caches this strategy's prompts.
 
         Automatic providers (OpenAI, Gemini implicit, DeepSeek) cache the static prefix of
         every prompt, whatever the strategy; explicit ones (Anthropic breakpoints, Gemini
-        explicit caches) only where the strategy places a breakpoint (``uses_cache``).
+        explicit caches) only where the strategy places a breakpoint (``uses_cache``). The
+        provider is the one serving the strategy: a fine-tuned model on another provider
+        caches by its own rules (``cache_rules``).
         """
-        return self.uses_cache or scenario.prompt_cache.mode == "automatic"
+        return self.uses_cache or self.cache_rules(scenario).mode == "automatic"
 
     def cache_levels(self, scenario: Scenario) -> tuple["CacheLevel", ...]:
         """The chain of scopes of this strategy's cacheable prefix, outermost first.
@@ -94,24 +102,14 @@ class Strategy:
         if self.knowledge_tokens(scenario) > 0:
             levels.append(CacheLevel("tenant", self.knowledge_tokens(scenario), per_tenant_key=True))
         levels = [level for level in levels if level.tokens > 0]
-        return limit_breakpoints(levels, scenario)
-
-    def global_cache_key(self, scenario: Scenario) -> bool:
-        """Whether one cache entry serves every tenant (else one entry per tenant).
-
-        The backends keep one entry per request, keyed by the deepest level of the chain
-        (``cache_levels``): a knowledge snapshot holds one tenant's facts; the global level
-        is shared unless ``prefix_scope`` is per_tenant.
-        """
-        levels = self.cache_levels(scenario)
-        return not (levels and levels[-1].per_tenant_key)
+        return limit_breakpoints(levels, scenario, self.cache_rules(scenario).mode)
 
     def cached_prefix_tokens(self, scenario: Scenario) -> int:
         """Tokens of the cacheable (static) prefix: the chain's levels together; 0 where the provider does not cache this strategy."""
         return sum(level.tokens for level in self.cache_levels(scenario))
 
 
-def limit_breakpoints(levels: list["CacheLevel"], scenario: Scenario) -> tuple["CacheLevel", ...]:
+def limit_breakpoints(levels: list["CacheLevel"], scenario: Scenario, mode: str | None = None) -> tuple["CacheLevel", ...]:
     """An explicit provider caches at most ``prompt_cache.breakpoints_limit`` levels per request.
 
     With B breakpoints and more levels than B, the first B - 1 levels keep their own
@@ -122,13 +120,55 @@ def limit_breakpoints(levels: list["CacheLevel"], scenario: Scenario) -> tuple["
     """
     pc = scenario.prompt_cache
     limit = pc.breakpoints_limit
-    if pc.mode != "explicit" or limit is None or len(levels) <= limit:
+    if (mode or pc.mode) != "explicit" or limit is None or len(levels) <= limit:
         return tuple(levels)
     if limit == 0:
         return ()
     kept, rest = levels[: limit - 1], levels[limit - 1:]
     merged = CacheLevel(rest[-1].scope, sum(lv.tokens for lv in rest), any(lv.per_tenant_key for lv in rest))
     return (*kept, merged)
+
+
+@dataclass(frozen=True)
+class CacheRules:
+    """How the provider serving a strategy caches and bills its prompts (docs/model.md, Provider prompt cache).
+
+    mode: 'explicit' (breakpoints, write premium) or 'automatic'; ttl_s: an entry's life after
+    its last use; write/read multipliers x input; min_cacheable_tokens, increment_tokens: c(.)
+    of ``engine.cache.cached_tokens_on_hit``; overflow_requests_per_minute: the best-effort routing
+    cap R per routing key (None: no overflow).
+    """
+
+    mode: str
+    ttl_s: float
+    write_multiplier: float
+    read_multiplier: float
+    min_cacheable_tokens: int
+    increment_tokens: int
+    overflow_requests_per_minute: float | None
+
+    @property
+    def write_multiplier_billed(self) -> float:
+        """The write price multiple actually billed: automatic caches have no write premium (1)."""
+        return self.write_multiplier if self.mode == "explicit" else 1.0
+
+
+def cache_rules(strategy: Strategy, scenario: Scenario) -> CacheRules:
+    """The cache rules of the provider serving ``strategy``: ``prompt_cache``, except for a fine-tuned
+    strategy whose model sits on another provider (``fine_tuning.cache_mode`` set, filled from the
+    catalog): then that provider's mode, TTL, minimum, increments and overflow, with no write premium
+    on an automatic cache (the read price is the fine-tuned cached-input price, engine.costs)."""
+    pc, ft = scenario.prompt_cache, scenario.fine_tuning
+    rules = CacheRules(pc.mode, pc.ttl_s, pc.write_multiplier, pc.read_multiplier, pc.min_cacheable_tokens,
+                       pc.increment_tokens, pc.overflow_requests_per_minute)
+    if not strategy.fine_tuned or ft.cache_mode is None:
+        return rules
+    def own(value, fallback):
+        return fallback if value is None else value
+
+    return CacheRules(ft.cache_mode, own(ft.cache_ttl_s, pc.ttl_s), 1.0 if ft.cache_mode == "automatic" else pc.write_multiplier,
+                      pc.read_multiplier, own(ft.cache_min_cacheable_tokens, pc.min_cacheable_tokens),
+                      own(ft.cache_increment_tokens, pc.increment_tokens), ft.cache_overflow_requests_per_minute)
 
 
 CACHE_SCOPES: tuple[str, ...] = ("global", "tenant")  # outermost first; sessions add "session" after tenant

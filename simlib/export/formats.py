@@ -21,6 +21,13 @@ SLIDE_WIDTH_PX, SLIDE_HEIGHT_PX = 1600, 900  # 16:9 image size in pixels at scal
 # Laid out at 1600 x 900 instead, the same text would shrink to 9.6 pt on a full slide.
 LAYOUT_ZOOM = 1.25
 
+# A notebook's static copy of a chart (simlib.widgets.static, for viewers that run no
+# scripts, e.g. GitHub's): laid out as on a slide (1280 x 720 CSS px, so labels sit where the
+# slide's do) and drawn at 0.75 of that, 960 x 540 pixels: about a viewer's column width,
+# ~40-80 kB a chart.
+NOTEBOOK_IMAGE_LAYOUT_PX = (round(SLIDE_WIDTH_PX / LAYOUT_ZOOM), round(SLIDE_HEIGHT_PX / LAYOUT_ZOOM))
+NOTEBOOK_IMAGE_SCALE = 0.75
+
 # The deck: a 16:9 slide (13.333 x 7.5 in), laid out in inches.
 _SLIDE_W_IN, _SLIDE_H_IN = 40 / 3, 7.5  # 12,192,000 x 6,858,000 EMU: PowerPoint's 16:9
 _MARGIN_IN = 0.45

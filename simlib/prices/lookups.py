@@ -92,7 +92,8 @@ def cache_rules(provider: str, *, mode: str | None = None) -> dict:
     price / input price), read_multiplier (read price / input price), min_cacheable_tokens,
     increment_tokens (automatic mode: cached tokens counted in these steps; None if not
     stepped), storage_usd_per_mtok_hour (explicit storage fee, 0 if none), breakpoints_limit
-    (cache breakpoints per request on explicit caches, None if no limit), provider,
+    (cache breakpoints per request on explicit caches, None if no limit),
+    overflow_requests_per_minute (best-effort routing cap per prefix and key, None if none), provider,
     model_prefix, notes, source, as_of. Prefer the catalog's own cache prices where it
     has them: the multipliers here are the provider's general rule.
     """
@@ -113,8 +114,8 @@ def cache_rules(provider: str, *, mode: str | None = None) -> dict:
         applicable = [r for r in rows if r.model_prefix == ""] or rows
     row = max(applicable, key=lambda r: len(r.model_prefix))  # max keeps the first of equals
     return row_fields(row, "mode", "read_multiplier", "min_cacheable_tokens", "increment_tokens",
-                      "storage_usd_per_mtok_hour", "breakpoints_limit", "provider", "model_prefix",
-                      ttl_options_s=list(row.ttl_options_s),
+                      "storage_usd_per_mtok_hour", "breakpoints_limit", "overflow_requests_per_minute", "provider",
+                      "model_prefix", ttl_options_s=list(row.ttl_options_s),
                       write_multiplier_by_ttl=dict(zip(row.ttl_options_s, row.write_multipliers, strict=True)))
 
 

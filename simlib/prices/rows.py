@@ -114,6 +114,7 @@ class CacheRuleRow(_Row):
     increment_tokens: int | None = Field(None, ge=1)
     storage_usd_per_mtok_hour: float = Field(0.0, ge=0, allow_inf_nan=False)
     breakpoints_limit: int | None = Field(None, ge=0, description="Cache breakpoints a request may place (explicit caches); empty: no limit.")
+    overflow_requests_per_minute: float | None = Field(None, gt=0, allow_inf_nan=False, description="Best-effort routing: requests a minute per prefix and cache key one machine takes before traffic spills to others (each a fresh miss); empty: no overflow.")
 
     @field_validator("ttl_options_s", "write_multipliers", mode="before")
     @classmethod

@@ -69,6 +69,9 @@ def resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
                 pass
         _fill_unset(cache, rules, ("min_cacheable_tokens", "increment_tokens", "storage_usd_per_mtok_hour",
                                    "breakpoints_limit"), "prompt_cache")  # marked below, with the rest of the cache
+        if mode == rules.get("mode"):
+            # best-effort routing belongs to the provider's own cache: not to an explicit mode set by hand on it
+            _fill_unset(cache, rules, ("overflow_requests_per_minute",), "prompt_cache")
         if inp > 0:
             ttl = _number_or(cache.get("ttl_s"), PromptCache.model_fields["ttl_s"].default)  # raw input: validated later
             if "read_multiplier" not in cache and looked_up.get("cache_read_usd_per_mtok") is not None:
@@ -90,6 +93,7 @@ def resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
         looked_up = catalog.fine_tune_prices(ft["model"])
         filled = dict(ft)
         marks += _fill_unset(filled, looked_up, _CATALOG_KEYS["fine_tuning"], "fine_tuning")
+        marks += _fill_ft_cache(filled, ft["model"], prices.get("model") if isinstance(prices, dict) else None)
         marks += _fill_limits(filled, "fine_tuning", looked_up.get("base_model") or ft["model"], ft["model"])
         marks += _fill_latency(filled, ft["model"], "fine_tuning", _FT_SPEED_KEYS)
         data = {**data, "fine_tuning": filled}
@@ -192,6 +196,30 @@ def fill_default_write_multiplier(data: dict[str, Any]) -> dict[str, Any]:
     ttl = _number_or(cache.get("ttl_s"), PromptCache.model_fields["ttl_s"].default)
     _, multiplier = catalog.write_multiplier_for_ttl(catalog.cache_rules(DEFAULT_CACHE_PROVIDER), ttl)
     return _marked({**data, "prompt_cache": {**cache, "write_multiplier": multiplier}}, ["prompt_cache.write_multiplier"])
+
+
+def _fill_ft_cache(group: dict[str, Any], entry: str, base_model: str | None) -> list[str]:
+    """The fine-tuned model's own provider cache, where its provider differs from the base model's.
+
+    A fine-tuned gpt-4.1 beside a Claude base model is served by OpenAI, so fine-tuned strategies
+    cache by OpenAI's automatic rules (no write premium, 1,024-token minimum, 128-token steps, its
+    default retention, the best-effort overflow) and read at the fine-tuned cached-input price
+    (fine_tuning.cache_read_usd_per_mtok). ``base_model`` None: the defaults' provider (Anthropic).
+    A provider without cache rules on file (Together, Fireworks) is left to prompt_cache. Fills
+    only fields the user did not set; returns the filled paths.
+    """
+    provider = entry.split("/")[0].lower()
+    base_provider = (base_model or "anthropic/").split("/")[0].lower()
+    if provider == base_provider:
+        return []
+    try:
+        rules = catalog.cache_rules(entry)
+    except (ValueError, LookupError):
+        return []
+    values = {"cache_mode": rules["mode"], "cache_ttl_s": float(rules["ttl_options_s"][0]),
+              "cache_min_cacheable_tokens": rules["min_cacheable_tokens"], "cache_increment_tokens": rules["increment_tokens"],
+              "cache_overflow_requests_per_minute": rules["overflow_requests_per_minute"]}
+    return _fill_unset(group, values, values, "fine_tuning")
 
 
 def _fill_limits(group: dict[str, Any], prefix: str, model: str, entry: str | None = None) -> list[str]:

@@ -244,16 +244,18 @@ class BackgroundRunner:
         self.on_error = on_error or (lambda exc: None)
         self.background = background
         self._schedule = _kernel_scheduler()
-        self._pending: Scenario | None = None
+        self._pending: tuple[Scenario, ...] | None = None
         self._generation = 0
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._idle = threading.Event()
         self._idle.set()
 
-    def submit(self, scenario: Scenario) -> None:
+    def submit(self, scenario: Scenario, *then: Scenario) -> None:
+        """Run ``scenario``, then each of ``then`` in turn (each result delivered as it comes:
+        a quick preview first, the full run after it); a later ``submit`` replaces them all."""
         with self._lock:
-            self._pending = scenario
+            self._pending = (scenario, *then)
             self._generation += 1
             self._idle.clear()
             if not self.background:
@@ -276,17 +278,21 @@ class BackgroundRunner:
     def _work(self) -> None:
         while True:
             with self._lock:
-                scenario, generation = self._pending, self._generation
+                queue, generation = self._pending, self._generation
                 self._pending = None
-                if scenario is None:
+                if not queue:
                     self._idle.set()
                     return
             try:
-                self._run_one(scenario, generation)
+                self._run_one(queue[0], generation)
             except Superseded:
                 continue
             except BaseException as exc:  # noqa: BLE001 - shown to the user, the page stays alive
                 self._call(self.on_error, exc)
+                continue
+            with self._lock:  # the rest of the sequence, unless a newer request came meanwhile
+                if len(queue) > 1 and self._generation == generation and self._pending is None:
+                    self._pending = queue[1:]
 
     def _call(self, fn: Callable[..., None], *args: Any) -> None:
         """Run a callback on the kernel's thread (or here, without an event loop)."""
@@ -381,12 +387,13 @@ class RunnerStatus:
     def show_error(self, message: str) -> None:
         self.status.value = f"<span style='color:#B00020'>{html.escape(message)}</span>"
 
-    def submit(self, scenario: Scenario, busy_text: str) -> None:
-        """Run ``scenario`` in the background (at once if cached), saying so while it runs."""
+    def submit(self, scenario: Scenario, busy_text: str, *then: Scenario) -> None:
+        """Run ``scenario`` (then each of ``then``) in the background (at once if cached),
+        saying so while it runs."""
         if self.cache.get(scenario) is None:
             self.progress.value = 0.0
             self.status.value = busy_text
-        self.runner.submit(scenario)
+        self.runner.submit(scenario, *then)
 
     def wait(self, timeout_s: float | None = 60.0) -> bool:
         """Block until the charts show the last requested scenario (tests, benchmarks)."""

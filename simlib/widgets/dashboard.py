@@ -8,7 +8,8 @@ Moving a slider (it fires on release) builds a new scenario from the preset plus
 control's value, then a worker thread simulates it (through a cache keyed by the
 scenario, so going back to a previous position is instant) while a progress bar moves;
 the page stays responsive, and a newer slider move cancels an older run. When the run
-ends, every chart takes the new data in one ``batch_update``.
+ends, the charts are built and sent one by one (each in one ``batch_update``), so the
+page draws a chart while the kernel builds the next.
 
 The first charts are drawn from the figures' constructor data (no update after the page
 loads), which keeps Voila's first paint close to that of a bare FigureWidget.
@@ -23,8 +24,10 @@ from typing import Any
 
 import ipywidgets as W
 
-from simlib.charts.board import FIGURE_KEYS, dashboard_figures
+from simlib import formats
+from simlib.charts.board import FIGURE_BUILDERS, FIGURE_KEYS
 from simlib.charts.strategies import comparison_height_px
+from simlib.engine.strategies import display_name
 from simlib.errors import ScenarioError
 from simlib.presets import list_presets
 from simlib.scenario import load_preset
@@ -107,6 +110,8 @@ CONTROL_GROUPS: dict[str, tuple[Control, ...]] = {
     ),
 }
 
+CONTROLS_BY_PATH: dict[str, Control] = {c.path: c for group in CONTROL_GROUPS.values() for c in group}
+
 # Controls that have no effect in some scenarios: path -> (scenario -> reason or None). The
 # control is disabled, with the reason as its tooltip, while the reason holds.
 INAPPLICABLE: dict[str, Any] = {
@@ -125,18 +130,21 @@ MODEL_ROLES: dict[str, str] = {"prices.model": "Base model", "fine_tuning.model"
 
 
 # The horizon of a dashboard run (issue 19.5): long enough for the freshness timeline to show
-# real changes and a retraining, short enough to redraw in under a second.
+# real changes and a retraining; a quick preview first so a slider answers in under a second.
 HORIZON_MIN_DAYS = 7.0
-# Queries per run (all replications together), chosen so the slider-to-redraw median stays
-# under 1 s on this project's 2-core machine (docs-assistant, 6 strategies): inside the kernel a
-# top-k move simulates and redraws in 1.36 s at 150,000 queries, 0.91 s at 60,000 and 0.76 s at
-# 40,000 (the charts take ~0.46 s whatever the size; 2026-12-02); the browser adds ~0.2-0.3 s
-# (tests/test_browser.py: 1.63 s at 150,000). At 20,000 queries/day that is 1.5 days; at
-# 1,000/day, a whole week.
-HORIZON_QUERY_BUDGET = 30_000
+# Queries per full run (all replications together): docs-assistant's week (20,000 a day, so
+# 140,000 queries) fits. Inside the kernel a top-k move simulates and redraws in 1.36 s at
+# 150,000 queries and 0.76 s at 40,000 (2026-12-02, 2 cores; the charts take ~0.4 s at any
+# size), so a run of this size comes a second or two after...
+HORIZON_QUERY_BUDGET = 200_000
+# ...the preview: the same scenario at this many queries, simulated and drawn first whenever
+# the full run is larger and not cached (the slider-to-redraw median under 1 s is for it;
+# benchmarks/bench_dashboard.py times both). The status line says which is on screen.
+PREVIEW_QUERY_BUDGET = 30_000
 # Queries per run when the scenario needs the simpy backend (sessions, agent tasks, dedicated
 # serving: simlib.engine.run.simpy_only_reason): that backend simulates ~5,000 queries of six
-# strategies in about a second on the same machine, so its runs keep the earlier 5,000-query size.
+# strategies in about a second on the same machine, so its runs keep the earlier 5,000-query
+# size (and need no preview).
 SIMPY_HORIZON_QUERY_BUDGET = 5_000
 
 
@@ -188,6 +196,37 @@ def format_shown(control: Control, shown: Any) -> str:
     return f"{value:,.4g}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
+# Labels of fields the list may show that have no control of their own.
+CHANGE_LABELS: dict[str, str] = {"simulation.strategies": "Strategies", "workload.arrival_process": "Arrivals"}
+
+
+def change_label(path: str) -> str:
+    """What the "changed from preset" list calls a field: its control's label ("Queries /
+    day"), or its model role ("Base model"), else its dotted path. A label's unit in
+    brackets ("Indexing lag (min)") is dropped where the value writes its own ("5 min")."""
+    control = CONTROLS_BY_PATH.get(path)
+    label = control.label if control else MODEL_ROLES.get(path, CHANGE_LABELS.get(path, path))
+    if formats.field_has_unit(path) and label.endswith(")") and " (" in label:
+        label = label.rpartition(" (")[0]
+    return label
+
+
+def change_values_html(path: str, preset: Scenario, value: Any) -> str:
+    """"<preset's value> → <new value>" for one changed field, each as ``formats.field_value``
+    writes it (k/M, %, s/min/h/days, $); strategies by display name. A field the preset
+    cannot be read at (a list's item) shows the new value alone."""
+    def shown(v: Any) -> str:
+        if path == "simulation.strategies":
+            return ", ".join(display_name(s) for s in v)
+        return formats.field_value(path, v)
+
+    try:
+        before = shown(scenario_value(preset, path))
+    except (AttributeError, TypeError):
+        return f"<b>{html.escape(shown(value))}</b>"
+    return f"{html.escape(before)} &rarr; <b>{html.escape(shown(value))}</b>"
+
+
 # The comparison table is drawn at the height that shows all its rows (``comparison_height_px``).
 CHART_HEIGHTS_PX: dict[str, int] = {"cost": 560, "cost_quality": 560, "latency": 560, "freshness": 560, "timeline": 560,
                                     "comparison": comparison_height_px()}
@@ -212,7 +251,7 @@ class Dashboard(StaticFallback, RunnerStatus, W.VBox):
                  cache: ResultCache | None = None, horizon: bool | None = None):
         # summary records: the charts need per-query records only for the timeline's bins,
         # and the array backend's systematic sample of them serves those (simlib.engine.array_backend)
-        self.cache = cache or ResultCache(runner=_summary_run)
+        self.cache = cache if cache is not None else ResultCache(runner=_summary_run)
         self.preset_name = preset
         changes = dict(changes or {})
         if queries is not None:
@@ -679,10 +718,16 @@ class Dashboard(StaticFallback, RunnerStatus, W.VBox):
         changes = self._shown_changes()
         if not changes:
             return f"<b>Changed from preset {html.escape(self.preset_name)}</b>: nothing"
-        items = "".join(f"<li><code>{html.escape(p)}</code> = {html.escape(str(v))}</li>" for p, v in changes.items()
-                        if p != "name")
+        preset = load_preset(self.preset_name)
+        items = "".join(self._change_item(path, preset, value) for path, value in changes.items() if path != "name")
         return (f"<b>Changed from preset {html.escape(self.preset_name)}</b> ({len(changes)})"
                 f"<ul style='margin:2px 0;max-height:140px;overflow:auto'>{items}</ul>")
+
+    def _change_item(self, path: str, preset: Scenario, value: Any) -> str:
+        """One line of the "changed from preset" list: the control's label, then the
+        preset's value and the new one as the controls show them ("Queries / day 20k → 50k",
+        "Indexing lag 5 min → 10 min"); the field's path is the line's tooltip."""
+        return f"<li title='{html.escape(path)}'>{html.escape(change_label(path))} {change_values_html(path, preset, value)}</li>"
 
     def _sized(self, scenario: Scenario) -> Scenario:
         """``scenario`` with the horizon rule's number of queries, unless the size was set
@@ -714,29 +759,53 @@ class Dashboard(StaticFallback, RunnerStatus, W.VBox):
         if hasattr(self, "changed"):
             self.changed.value = self._changed_html()
             self.share.value = self._share_html()
-        n = scenario.simulation.queries * scenario.simulation.replications
-        self.submit(scenario, f"Simulating {n:,} queries x {len(scenario.simulation.strategies)} strategies…")
+        preview = self._preview(scenario)
+        first = preview or scenario
+        n = first.simulation.queries * first.simulation.replications
+        busy = f"Simulating {n:,} queries x {len(first.simulation.strategies)} strategies…"
+        if preview is None:
+            self.submit(scenario, busy)
+        else:
+            self.submit(preview, busy, scenario)
+
+    def _preview(self, scenario: Scenario) -> Scenario | None:
+        """The quick first run of ``scenario`` (``PREVIEW_QUERY_BUDGET`` queries), or None
+        when it needs none: the run size was set by hand, the full run is no larger or is
+        cached, or only the simpy backend runs it (already small)."""
+        from simlib.engine.run import simpy_only_reason
+
+        reps = max(1, scenario.simulation.replications)
+        if (not self._horizon_sizes() or scenario.simulation.queries * reps <= PREVIEW_QUERY_BUDGET
+                or self.cache.get(scenario) is not None or simpy_only_reason(scenario) is not None):
+            return None
+        return scenario.with_changes({"simulation.queries": max(100, PREVIEW_QUERY_BUDGET // reps)})
 
     # -- runner callbacks (worker thread) ------------------------------------------------------
-    def _figures_for(self, result: RunResult) -> dict[str, Any]:
-        """The chart figures of a result, built once per scenario (back to a cached scenario
-        costs only the widget update)."""
-        key = scenario_key(result.scenario)
-        figures = self._figure_cache.get(key)
+    def _figure(self, result: RunResult, key: str) -> Any:
+        """One chart of a result, built once per scenario (back to a cached scenario costs
+        only the widget update)."""
+        scenario = scenario_key(result.scenario)
+        figures = self._figure_cache.get(scenario)
         if figures is None:
-            figures = dashboard_figures(result)
-            self._figure_cache[key] = figures
+            figures = self._figure_cache[scenario] = {}
             while len(self._figure_cache) > 16:
                 self._figure_cache.popitem(last=False)
         else:
-            self._figure_cache.move_to_end(key)
-        return figures
+            self._figure_cache.move_to_end(scenario)
+        if key not in figures:
+            figures[key] = FIGURE_BUILDERS[key](result)
+        return figures[key]
+
+    def _figures_for(self, result: RunResult) -> dict[str, Any]:
+        """Every chart of a result (``FIGURE_KEYS`` order), through the per-scenario cache."""
+        return {key: self._figure(result, key) for key in FIGURE_KEYS}
 
     def _on_result(self, result: RunResult, timing: RunTiming) -> None:
         t0 = time.perf_counter()
-        figures = self._figures_for(result)
+        # chart by chart: each update leaves for the page (ipykernel's IOPub thread) while the
+        # next chart is built, so the browser draws one while the kernel builds the next
         for key in FIGURE_KEYS:
-            update_in_place(self.figures[key], figures[key])
+            update_in_place(self.figures[key], self._figure(result, key))
         timing.draw_s = time.perf_counter() - t0
         self.result = result
         self.last_timing = timing
@@ -744,7 +813,7 @@ class Dashboard(StaticFallback, RunnerStatus, W.VBox):
         self.progress.value = 1.0
         self.notes.value = self._notes_html(result)
         self.banner.update(result)
-        self.status.value = self._status_html(timing)
+        self.status.value = self._status_html(timing, preview=result.scenario != self.scenario)
 
     # -- text ---------------------------------------------------------------------------------
     @staticmethod
@@ -752,9 +821,16 @@ class Dashboard(StaticFallback, RunnerStatus, W.VBox):
         return (f"<div style='font-size:15px;color:#333;margin:4px 0 8px 0'><b>{html.escape(scenario.name)}</b>: "
                 f"{html.escape(scenario.story)}</div>")
 
-    def _status_html(self, timing: RunTiming) -> str:
+    def _status_html(self, timing: RunTiming, *, preview: bool = False) -> str:
         s = self.scenario
         how = "from the cache" if timing.cached else f"run in {timing.run_s:.2f} s"
+        drawn = f"charts drawn in {timing.draw_s:.2f} s"
+        strategies = len(s.simulation.strategies)
+        if preview:
+            shown = self.result.scenario
+            return (f"<span class='simlib-status simlib-preview' data-updates='{self.updates}' style='color:#8a5300'>Preview: "
+                    f"{html.escape(horizon_text(shown))} x {strategies} strategies, {how}; {drawn}. Now "
+                    f"{html.escape(horizon_text(s).replace('simulated', 'simulating', 1))} for the full horizon…</span>")
         cap = ""
         if self._horizon_sizes():
             days = max(HORIZON_MIN_DAYS, s.fine_tuning.retrain_interval_days)
@@ -765,8 +841,9 @@ class Dashboard(StaticFallback, RunnerStatus, W.VBox):
                 budget = HORIZON_QUERY_BUDGET if slow is None else SIMPY_HORIZON_QUERY_BUDGET
                 why = "" if slow is None else f", the simpy backend's size: {slow}"
                 cap = f" (capped at {budget:,} queries a run{why}; a week or one retraining would be {days:g} days)"
-        return (f"<span class='simlib-status' style='color:#333'>{html.escape(horizon_text(s))}{html.escape(cap)} x "
-                f"{len(s.simulation.strategies)} strategies, {how}; charts drawn in {timing.draw_s:.2f} s</span>")
+        return (f"<span class='simlib-status' data-updates='{self.updates}' style='color:#333'>"
+                f"{html.escape(horizon_text(s))}{html.escape(cap)} x "
+                f"{strategies} strategies, {how}; {drawn}</span>")
 
     @staticmethod
     def _notes_html(result: RunResult) -> str:

@@ -38,7 +38,7 @@ class ScenarioExplorer(StaticFallback, RunnerStatus, W.VBox):
         self.base = base
         self.chart_functions = dict(charts)
         self.summary_function = summary
-        self.cache = cache or ResultCache()
+        self.cache = cache if cache is not None else ResultCache()
         self.result = self.cache.run(base)
         self.specs = {c.path: c for c in controls}
         self.controls: dict[str, W.Widget] = {}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 
-import anywidget
+import ipywidgets as W
 import plotly.graph_objects as go
 import traitlets
 
@@ -56,24 +56,45 @@ async function plotlyWidgetModule(model) {{
   return shared.promise;
 }}
 
+// The page's next idle moment (after the tasks already queued: other widgets' set-up).
+const idle = () => new Promise((res) =>
+  globalThis.requestIdleCallback ? requestIdleCallback(() => res(), {{ timeout: 1000 }}) : setTimeout(res, 50));
+
 export default () => {{
-  let inner;
+  let inner, initCtx, innerReady;
+  // Load plotly and run its own model set-up once, after the page's queued work.
+  const ensureInner = (model) => innerReady ??= (async () => {{
+    await idle();
+    const mod = await plotlyWidgetModule(model);
+    inner = typeof mod.default === "function" ? await mod.default() : mod.default;
+    if (inner.initialize) await inner.initialize(initCtx);
+  }})();
   return {{
-    async initialize(ctx) {{
-      const mod = await plotlyWidgetModule(ctx.model);
-      inner = typeof mod.default === "function" ? await mod.default() : mod.default;
-      return inner.initialize ? inner.initialize(ctx) : undefined;
+    // Returns at once. anywidget (0.10+) rejects a model's ready promise 2 s after the model
+    // is created if its initialize has not finished by then, and every later comm message of
+    // that model (every chart update) awaits that promise and is dropped for good. Importing
+    // plotly's 5 MB bundle blocks the page's main thread for seconds on a cold or loaded
+    // browser (7 s measured here), so awaiting it here lost every update of most charts.
+    initialize(ctx) {{
+      initCtx = ctx;
+      ensureInner(ctx.model).catch((err) => console.error("[simlib] plotly widget failed to load", err));
     }},
-    render(ctx) {{ return inner.render(ctx); }},
+    async render(ctx) {{
+      await ensureInner(ctx.model);
+      return inner.render(ctx);
+    }},
   }};
 }};
 """
 
 
-class PlotlyBundle(anywidget.AnyWidget):
-    """Holds plotly's widget JavaScript once per kernel; never displayed."""
+class PlotlyBundle(W.Widget):
+    """Holds plotly's widget JavaScript once per kernel; never displayed.
 
-    _esm = "export default {};"
+    A plain ipywidgets model (``@jupyter-widgets/base`` WidgetModel), not an anywidget: it
+    has no code to load, so it is ready as soon as the page receives it, and it cannot fall
+    foul of anywidget's initialization timeout while plotly's bundle is compiling."""
+
     source = traitlets.Unicode("").tag(sync=True)
 
 

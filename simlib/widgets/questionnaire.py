@@ -43,7 +43,7 @@ class Questionnaire(StaticFallback, W.VBox):
     def __init__(self, preset: str = "docs-assistant", *, changes: dict[str, Any] | None = None,
                  answers: Answers | None = None, background: bool = True, cache: ResultCache | None = None):
         self.changes = dict(changes or {})
-        self.cache = cache or ResultCache()
+        self.cache = cache if cache is not None else ResultCache()
         answers = answers or answers_for(self._preset_scenario(preset))
         self._loading = False
         self.questions = {

@@ -17,6 +17,17 @@ draws when it runs top to bottom.
 
 Voila serves only the dashboard's live widgets: under Voila (``in_voila``) no static copy is
 written, which keeps its first paint unchanged.
+
+Static images, for viewers that run no scripts (GitHub's notebook viewer shows only
+image/png, image/svg+xml and script-free HTML, so plotly HTML is blank there): after
+``render_everywhere()`` (the story notebooks' first cell) every chart's output also carries
+an ``image/png`` of it, beside its plotly HTML in the same output, drawn by Debian's
+Chromium through kaleido (``simlib.export.render.notebook_image``: one browser per kernel,
+~3.5 s to start, ~0.6 s a chart). A go.Figure gets it through plotly's renderer list
+("plotly_mimetype+notebook+simlib_png"), a widget's static copy chart by chart. Where no
+Chromium is found nothing is added and nothing fails; ``SIMLIB_NOTEBOOK_IMAGES=0`` turns the
+images off. The dashboard's notebook does not call ``render_everywhere``, so its copy stays
+HTML only.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ import os
 import ipywidgets as W
 import plotly.graph_objects as go
 import plotly.io as pio
+from plotly.io._base_renderers import MimetypeRenderer
 
 STATIC_CLASS = "simlib-static-fallback"
 
@@ -44,9 +56,45 @@ def in_voila() -> bool:
 
 
 EVERYWHERE_RENDERER = "plotly_mimetype+notebook"
+IMAGE_RENDERER = "simlib_png"
+IMAGES_ENV = "SIMLIB_NOTEBOOK_IMAGES"
+_IMAGES_ON = False
 
 
-def render_everywhere() -> str:
+def images_on() -> bool:
+    """True once ``render_everywhere`` has asked for static images (and ``$SIMLIB_NOTEBOOK_IMAGES``
+    is not "0"): charts shown from then on carry an image/png where a browser can draw it."""
+    return _IMAGES_ON and os.environ.get(IMAGES_ENV, "1") != "0"
+
+
+def image_bundle(figure: go.Figure | dict) -> dict[str, str]:
+    """``{"image/png": base64}`` of a chart while ``images_on()`` and a browser draws it, else ``{}``."""
+    if not images_on():
+        return {}
+    from simlib.export.render import notebook_image_bundle
+
+    return notebook_image_bundle(figure)
+
+
+class StaticImageRenderer(MimetypeRenderer):
+    """plotly renderer adding a chart's image/png (``image_bundle``) to its output, or nothing.
+
+    plotly merges every renderer named in ``pio.renderers.default`` into one mime bundle, so
+    a chart's output holds its plotly JSON, its HTML and this image together; a viewer
+    picks the richest it can show.
+    """
+
+    def __init__(self) -> None:  # plotly's repr and hash read the constructor's arguments: none
+        super().__init__()
+
+    def to_mimebundle(self, fig_dict):
+        return image_bundle(fig_dict)
+
+
+pio.renderers[IMAGE_RENDERER] = StaticImageRenderer()
+
+
+def render_everywhere(images: bool = True) -> str:
     """Make every ``go.Figure`` a notebook shows readable without a kernel, and return the
     renderer now in force.
 
@@ -54,12 +102,27 @@ def render_everywhere() -> str:
     draws it, but an HTML export or a viewer has only a JSON blob it cannot show. Adding
     plotly's ``notebook`` renderer puts the chart as HTML beside it (plotly.js embedded once,
     before the first chart; plotly's documented combination for nbconvert). A live
-    JupyterLab keeps drawing the mimetype version. Called by the story notebooks' first
-    cell; under Voila (``in_voila``) nothing changes.
+    JupyterLab keeps drawing the mimetype version. With ``images`` (the default) each chart
+    also carries an image/png (``StaticImageRenderer``), and so do the charts of widgets'
+    static copies displayed afterwards. Called by the story notebooks' first cell; under
+    Voila (``in_voila``) nothing changes.
     """
-    if not in_voila() and "notebook" not in pio.renderers.default.split("+"):
+    global _IMAGES_ON
+    if in_voila():
+        return pio.renderers.default
+    if "notebook" not in pio.renderers.default.split("+"):
         pio.renderers.default = EVERYWHERE_RENDERER if pio.renderers.default in ("", "plotly_mimetype") else (
             pio.renderers.default + "+notebook")
+    names = pio.renderers.default.split("+")
+    _IMAGES_ON = images
+    if images and IMAGE_RENDERER not in names:
+        pio.renderers.default = "+".join([*names, IMAGE_RENDERER])
+    if images_on():
+        from simlib.export.render import prewarm_notebook_images
+
+        prewarm_notebook_images()  # the browser starts while the first cells simulate
+    elif not images and IMAGE_RENDERER in names:
+        pio.renderers.default = "+".join(n for n in names if n != IMAGE_RENDERER)
     return pio.renderers.default
 
 
@@ -93,36 +156,66 @@ def figure_html(figure: go.Figure) -> str:
     return pio.renderers["notebook"].to_mimebundle(go.Figure(figure).to_dict())["text/html"]
 
 
-def static_html(widget: W.Widget) -> str:
-    """The widget tree as static HTML: charts, texts, and each control's label and value.
+def static_parts(widget: W.Widget) -> list[str | go.Figure]:
+    """The widget tree as static parts, in order: HTML strings (texts, and each control's
+    label and value) and charts (``go.Figure``).
 
     Boxes are walked in order; hidden parts (``layout.display == "none"``), buttons,
     progress bars and file pickers are left out.
     """
     if isinstance(widget, go.FigureWidget):
-        return figure_html(go.Figure(widget))
+        return [go.Figure(widget)]
     if getattr(getattr(widget, "layout", None), "display", None) == "none":
-        return ""
+        return []
     if isinstance(widget, W.Tab):
         titles = list(getattr(widget, "titles", ()))
-        parts = [f"<h4>{html.escape(titles[i]) if i < len(titles) else ''}</h4>{static_html(c)}"
-                 for i, c in enumerate(widget.children)]
-        return "".join(parts)
+        parts: list[str | go.Figure] = []
+        for i, c in enumerate(widget.children):
+            parts += [f"<h4>{html.escape(titles[i]) if i < len(titles) else ''}</h4>", *static_parts(c)]
+        return parts
     if isinstance(widget, (W.Accordion,)):
-        return ""  # save / load / export controls: nothing to show without a kernel
+        return []  # save / load / export controls: nothing to show without a kernel
     if isinstance(widget, W.Box):
-        return "".join(static_html(c) for c in widget.children)
+        return [p for c in widget.children for p in static_parts(c)]
     if isinstance(widget, W.HTML):
-        return "" if "<style>" in widget.value else f"<div>{widget.value}</div>"
+        return [] if "<style>" in widget.value else [f"<div>{widget.value}</div>"]
     if isinstance(widget, (W.Button, W.FloatProgress, W.IntProgress, W.FileUpload)):
-        return ""
+        return []
     if isinstance(widget, W.ToggleButtons):
-        return f"<div><b>{html.escape(str(widget.label))}</b></div>"
+        return [f"<div><b>{html.escape(str(widget.label))}</b></div>"]
     if isinstance(widget, W.ValueWidget):
         label = getattr(widget, "description", "") or ""
-        return (f"<div style='color:#333'>{html.escape(label)}{': ' if label else ''}"
-                f"<b>{html.escape(str(widget.value))}</b></div>")
-    return ""
+        return [f"<div style='color:#333'>{html.escape(label)}{': ' if label else ''}"
+                f"<b>{html.escape(str(widget.value))}</b></div>"]
+    return []
+
+
+def static_html(widget: W.Widget) -> str:
+    """The widget tree as one static HTML string: charts as plotly HTML, texts, controls."""
+    return "".join(p if isinstance(p, str) else figure_html(p) for p in static_parts(widget))
+
+
+def static_outputs(widget: W.Widget) -> list[dict[str, str]]:
+    """The static copy as display outputs (mime bundles), each wrapped in the hidden class:
+    runs of text merged into one output, and each chart its own output holding its plotly
+    HTML and, where ``image_bundle`` draws one, its image/png."""
+    outputs: list[dict[str, str]] = []
+    texts: list[str] = []
+
+    def wrap(body: str) -> str:
+        return f"<div class='{STATIC_CLASS}'>{body}</div>"
+
+    for part in static_parts(widget):
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        if texts:
+            outputs.append({"text/html": wrap("".join(texts)), "text/plain": ""})
+            texts = []
+        outputs.append({"text/html": wrap(figure_html(part)), "text/plain": "", **image_bundle(part)})
+    if texts:
+        outputs.append({"text/html": wrap("".join(texts)), "text/plain": ""})
+    return outputs
 
 
 class StaticFallback:
@@ -142,4 +235,5 @@ class StaticFallback:
         if in_voila():
             return
         _ensure_plotly_js()
-        display({"text/html": self.static_copy(), "text/plain": ""}, raw=True)
+        for bundle in static_outputs(self):  # type: ignore[arg-type]
+            display(bundle, raw=True)
