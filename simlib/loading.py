@@ -49,45 +49,101 @@ def did_you_mean(word: Any, names: Iterable[str], *, n: int = 3, cutoff: float =
     return otherwise
 
 
-def valid_names(model: Any, loc: tuple[Any, ...]) -> list[str]:
-    """Field names of a pydantic ``model`` valid at ``loc`` (the parent of a bad key), for 'did you mean'."""
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model an annotation holds (``X``, ``X | None``, ``Annotated[X, ...]``), else None."""
+    import typing
+
     from pydantic import BaseModel
 
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _item_type(annotation: Any) -> Any:
+    """What a ``dict[K, V]`` or ``list[V]`` (possibly ``| None``) annotation holds: V, else None."""
+    import typing
+
+    origin = typing.get_origin(annotation)
+    if origin in (dict, list, tuple):
+        args = typing.get_args(annotation)
+        return args[-1] if args else None
+    for arg in typing.get_args(annotation):
+        if typing.get_origin(arg) in (dict, list):
+            return _item_type(arg)
+    return None
+
+
+def valid_names(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """Field names of a pydantic ``model`` valid at ``loc`` (the parent of a bad key), for 'did you mean'.
+
+    ``loc`` walks nested models, optional ones, and the values of dicts and lists of models
+    (a dict key or a list index in ``loc`` steps into the value type).
+    """
     current: Any = model
-    for part in loc:
-        field = current.model_fields.get(part) if isinstance(part, str) else None
-        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
+        cls = _model_in(current)
+        field = cls.model_fields.get(part) if cls is not None and isinstance(part, str) else None
+        if field is not None:
+            current = field.annotation
+            continue
+        item = _item_type(current)
+        if item is None:
             return []
-        current = field.annotation
-    return list(current.model_fields)
+        current = item
+    cls = _model_in(current) if _item_type(current) is None or isinstance(current, type) else None
+    return list(cls.model_fields) if cls is not None else []
+
+
+def location(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as the path a user reads: ``grid.retrieval.top_k``, ``metrics[0]``.
+
+    A list index is written ``[i]`` after its list (as ``sweep`` files' line maps spell it);
+    pydantic's ``[key]`` marker (the error is about a dict key, named just before) is dropped.
+    """
+    out = ""
+    for part in loc:
+        if part == "[key]":
+            continue
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 def explain_validation(exc: Any, model: Any, *, unknown: str = "unknown field", root: str = "scenario",
-                       otherwise: Callable[[list[str]], str] | None = None) -> list[Problem]:
+                       otherwise: Callable[[list[str]], str] | None = None, show_input: bool = True) -> list[Problem]:
     """A pydantic ValidationError of ``model`` as located Problems: the one error path of every input.
 
     An unknown key reads ``PATH: unknown field; did you mean 'x'?`` (``otherwise(names)`` when
     nothing is close); any other error ``PATH: what is wrong (got VALUE)``, at ``root`` when the
-    error is about the whole input.
+    error is about the whole input. A bad key is named by its path and a message that
+    shows the value (``bounds must be positive, got [0, 2]``) already says it, so neither is shown twice
+    (``show_input`` False: the messages quote their input themselves).
     """
     problems = []
     for err in exc.errors():
         loc = tuple(err["loc"])
-        path = ".".join(str(p) for p in loc)
+        path = location(loc)
         if err["type"] == "extra_forbidden":
             names = valid_names(model, loc[:-1])
             hint = did_you_mean(loc[-1], names, otherwise=otherwise(names) if otherwise and names else "")
             problems.append(Problem(path, f"{unknown}{hint}"))
             continue
         got = err.get("input")
-        shown = repr(got) if not isinstance(got, dict) else "a mapping"
+        shown = repr(got) if not isinstance(got, dict) or not got else "a mapping"
         msg = err["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         if not loc:  # about the whole input: showing it back says nothing
             problems.append(Problem(root, msg))
             continue
-        problems.append(Problem(path, f"{msg} (got {shown})"))
+        shows_value = not show_input or loc[-1] == "[key]" or shown in msg  # said once
+        problems.append(Problem(path, msg if shows_value else f"{msg} (got {shown})"))
     return problems
 
 

@@ -50,6 +50,12 @@ RECORD_DTYPE = np.dtype(
 # results read them, never recompute them. float64, as the engine computes them.
 COST_COMPONENTS_DTYPE = np.dtype([(c, "f8") for c in PER_QUERY_COMPONENTS])
 
+# Per-query quality factors (engine.quality.quality_factors), kept beside the records by both
+# backends like the cost components: the quality_* metrics are their means, never re-derived
+# from the flags (a record's chunks_used is capped at 255; the factors saw every chunk).
+QUALITY_FACTORS = ("knowledge", "use", "distraction", "long_context", "hallucination")
+QUALITY_FACTORS_DTYPE = np.dtype([(f, "f8") for f in QUALITY_FACTORS])
+
 # bits of the ``flags`` field (16 bits: 11 used)
 (COMPLETED, REJECTED, FRESH, RETRIEVED, TRUNCATED, CACHE_HIT, WARMUP, CITABLE,
  RATE_LIMITED, FAILED, OFFLINE) = (1 << b for b in range(11))
@@ -145,6 +151,7 @@ class StrategyReplication:
     capacity: int
     prefix_hit_tokens: np.ndarray | None = None  # trace prefix blocks: the trace's own tokens read from cache, per query
     cost_components_usd: np.ndarray | None = None  # COST_COMPONENTS_DTYPE, one row per record (engine.records)
+    quality_factors: np.ndarray | None = None  # QUALITY_FACTORS_DTYPE, one row per record (engine.records)
     sessions: Any = None  # engine.sessions.SessionDraws: session and turn of each query (None without sessions)
     history_tokens: np.ndarray | None = None  # sessions: history tokens carried in each prompt
     history_read_tokens: np.ndarray | None = None  # sessions: of them, read from the prompt cache
@@ -410,7 +417,10 @@ def replication_metrics(scenario: Scenario, strategy: str, sr: StrategyReplicati
     m["quality_proxy"] = _share(quality)
     from simlib.engine.quality import behaviour_share
 
-    parts = _quality_parts(scenario, st, rec[done])
+    if sr.quality_factors is None:
+        raise ValueError(f"{strategy}: records without their quality factors (StrategyReplication.quality_factors)")
+    factors = (sr.quality_factors if window is None else sr.quality_factors[window])[measured][done]
+    parts = _quality_parts(factors, (flags[done] & CITABLE) != 0)
     m["quality_knowledge"], m["quality_use"] = parts["knowledge"], parts["use"]
     m["quality_distraction"] = parts["distraction"] if st.uses_retrieval else None
     m["quality_long_context"] = parts["long_context"] if st.cached_prefix == "knowledge" else None
@@ -582,18 +592,14 @@ def saturation(scenario: Scenario, strategy: str, reps: list["Replication"]) -> 
     return {"saturated": stage is not None, "saturated_stage": stage, "peak_hour_utilisation": util}
 
 
-def _quality_parts(scenario: Scenario, st, rec: np.ndarray) -> dict[str, float | None]:
-    """Means over completed queries of K, U, long-context use and hallucination; distraction over answers from chunks."""
-    from simlib.engine.quality import quality_factors
-
-    if rec.size == 0:
-        return dict.fromkeys(("knowledge", "use", "distraction", "long_context", "hallucination"))
-    flags = rec["flags"]
-    f = quality_factors(st, scenario, fresh=(flags & FRESH) != 0, retrieved=(flags & RETRIEVED) != 0,
-                        chunks=rec["chunks_used"])
-    out: dict[str, float | None] = {key: float(f[key].mean()) for key in ("knowledge", "use", "long_context", "hallucination")}
-    ctx = f["citable"]
-    out["distraction"] = float(f["distraction"][ctx].mean()) if ctx.any() else None
+def _quality_parts(factors: np.ndarray, citable: np.ndarray) -> dict[str, float | None]:
+    """Means over completed queries of K, U, long-context use and hallucination (``factors``, their
+    QUALITY_FACTORS_DTYPE rows); distraction over the answers grounded in context (``citable``)."""
+    if factors.size == 0:
+        return dict.fromkeys(QUALITY_FACTORS)
+    out: dict[str, float | None] = {key: float(factors[key].mean()) for key in ("knowledge", "use", "long_context",
+                                                                                "hallucination")}
+    out["distraction"] = float(factors["distraction"][citable].mean()) if citable.any() else None
     return out
 
 

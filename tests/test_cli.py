@@ -190,3 +190,34 @@ def test_a_bad_set_is_a_located_error_with_exit_2(tmp_path, option, needles):
 def test_set_given_twice_for_one_field_is_an_error():
     assert_bad_input(cli("run", "--preset", "docs-assistant", "--set", "simulation.seed=1", "--set", "simulation.seed=2"),
                      "--set simulation.seed", "more than once")
+
+
+@pytest.mark.parametrize("option,where,message", [
+    ("workload.queries_per_dya=5", "--set workload.queries_per_dya", "unknown field; did you mean 'queries_per_day'"),
+    ("workload.queries_per_day=-5", "--set workload.queries_per_day", "Input should be greater than 0 (got -5)"),
+    ("workloads.queries_per_day=1", "--set workloads.queries_per_day", "workloads: unknown field; did you mean 'workload'"),
+    ("simulation.strategies=[rag, x]", "--set simulation.strategies", "simulation.strategies[1]: Input should be"),
+])
+def test_every_subcommand_locates_a_bad_set_at_the_option_typed(tmp_path, capsys, option, where, message):
+    """run, export, sweep (with --grid or a sweep file) and validate say one thing for one bad --set: the
+    option the user typed, then what is wrong (sweep used to say 'changes.PATH', a key no file held)."""
+    from simlib.cli import main
+
+    sweep_file = write(tmp_path, "base: docs-assistant\ngrid:\n  workload.queries_per_day: [1000, 2000]\n", "sw.yaml")
+    scenario = write(tmp_path, "base: docs-assistant\n")
+    commands = {
+        "run": ["run", "--preset", "docs-assistant"],
+        "export": ["export", "--preset", "docs-assistant", "--out", str(tmp_path / "d.pptx")],
+        "sweep --grid": ["sweep", "--preset", "docs-assistant", "--grid", "workload.queries_per_day=1000,2000"],
+        "sweep FILE": ["sweep", sweep_file],
+        "validate": ["validate", scenario],
+    }
+    said = {}
+    for name, argv in commands.items():
+        assert main([*argv, "--set", option]) == 2, name
+        err = capsys.readouterr().err
+        said[name] = err
+        assert f"error: {where}: {message}" in err, (name, err)
+        assert "changes." not in err, (name, err)
+    assert len(set(said.values())) == 1, said  # word for word the same
+    assert not (tmp_path / "d.pptx").exists()

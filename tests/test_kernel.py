@@ -42,6 +42,10 @@ def assert_same_run(a, b) -> None:
                 same = (x == y) | (np.isnan(x) & np.isnan(y)) if x.dtype.kind == "f" else (x == y)
                 bad = np.flatnonzero(~same)
                 assert bad.size == 0, f"{name}.{f}: {bad.size} queries differ, first {bad[:3]}: {x[bad[:3]]} vs {y[bad[:3]]}"
+            for table in ("cost_components_usd", "quality_factors"):  # kept beside the records by engine.records
+                x, y = getattr(sa, table), getattr(sb, table)
+                for f in x.dtype.names:
+                    np.testing.assert_array_equal(x[f], y[f], err_msg=f"{name}.{table}.{f}")
             assert sa.busy_s == sb.busy_s, name
             assert sa.capacity == sb.capacity
             for comp, value in sa.monthly_components_usd.items():
@@ -324,3 +328,17 @@ def test_cli_run_engine_flag(capsys):
     slow = json.loads(capsys.readouterr().out)
     assert (fast["engine"], slow["engine"]) == ("fast", "simpy")
     assert fast["strategies"] == slow["strategies"]
+
+
+def test_quality_metrics_are_the_means_of_the_factors_kept_beside_the_records():
+    """300 chunks in every RAG prompt: quality_distraction is (1 - d)^(300 - 1) on both backends, in
+    summary and full mode. A record's chunks_used is capped at 255, so results that re-derived the
+    factors from the records said (1 - d)^254 where the engine's own quality proxy used 300."""
+    s = simlib.load_preset("docs-assistant").with_changes({
+        "simulation.queries": 300, "simulation.strategies": ["rag"], "retrieval.top_k": 300, "retrieval.chunk_tokens": 20,
+        "model.context_window_tokens": 200_000, "retrieval.distraction_per_extra_chunk_share": 0.001})
+    want = (1 - 0.001) ** 299
+    for run in (simlib.run(s, engine="simpy"), run_fast(s, records="full"), run_fast(s, records="summary")):
+        rec = run.replications[0].strategies["rag"].records
+        assert (rec["chunks_used"][(rec["flags"] & kernel.CITABLE) != 0] == 255).all()  # the record's cap
+        assert run.summary()["rag"]["quality_distraction"]["mean"] == pytest.approx(want, rel=1e-12)

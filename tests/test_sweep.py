@@ -113,6 +113,25 @@ BAD_FILES = [
     ("base: docs-asistant\ngrid: {retrieval.top_k: [3]}\n", ["line 1", "unknown preset", "docs-assistant"]),
     ("base: docs-assistant\ngrid: [\n", ["not valid YAML"]),
     ("base: docs-assistant\ngird: {retrieval.top_k: [3]}\n", ["gird", "did you mean 'grid'"]),
+    # the entries of grid and random are pydantic models (sweep.spec.SweepEntries): every error located
+    ("base: docs-assistant\ngrid:\n  retrieval.top_k: {rnge: [1, 5], points: 3}\n",
+     ["line 3", "grid.retrieval.top_k.rnge", "unknown key; did you mean 'range'"]),
+    ("base: docs-assistant\ngrid:\n  retrieval.top_k:\n    range: [1, x]\n",
+     ["line 4", "grid.retrieval.top_k.range[1]", "valid number", "'x'"]),
+    ("base: docs-assistant\ngrid:\n  retrieval.top_k: {range: [1, 5], log_range: [1, 5]}\n",
+     ["line 3", "grid.retrieval.top_k", "(got range and log_range)"]),
+    ("base: docs-assistant\nrandom:\n  samples: 3\n  fields:\n    retrieval.top_k: {unifrm: [1, 5]}\n",
+     ["line 5", "random.fields.retrieval.top_k.unifrm", "did you mean 'uniform'"]),
+    ("base: docs-assistant\nrandom:\n  sampels: 3\n  fields: {retrieval.top_k: {choice: [3]}}\n",
+     ["line 3", "random.sampels", "did you mean 'samples'", "random.samples", "Field required"]),
+    ("base: docs-assistant\nrandom:\n  samples: true\n  fields: {retrieval.top_k: {choice: [3]}}\n",
+     ["line 3", "random.samples", "valid integer"]),
+    ("base: docs-assistant\nrandom:\n  samples: 2\n  fields:\n    workload.queries_per_day: {log_uniform: [0, 5]}\n",
+     ["line 5", "random.fields.workload.queries_per_day.log_uniform", "positive"]),
+    ("base: docs-assistant\nrandom:\n  samples: 2\n  fields:\n    retrieval.top_kk: {choice: [3]}\n",
+     ["line 5", "random.fields.retrieval.top_kk", "did you mean 'retrieval.top_k'"]),
+    ("base: docs-assistant\npoints:\n  - {retrieval.top_k: 3}\n  - 5\n", ["line 4", "points[1]", "valid dictionary"]),
+    ("base: docs-assistant\ngrid: {retrieval.top_k: [3]}\nengine: turbo\n", ["line 3", "engine", "'auto', 'fast' or 'simpy'"]),
 ]
 
 
@@ -270,3 +289,33 @@ def test_the_sweep_file_model_locates_bad_keys(tmp_path, text, expected):
         load_sweep(path)
     for part in expected:
         assert part in str(err.value), str(err.value)
+
+
+def test_every_problem_of_a_sweep_is_listed_at_once():
+    """Unknown paths in grid and changes, a bad metric and a bad range: four problems in one error."""
+    base = Scenario()
+    with pytest.raises(ScenarioError) as err:
+        build_sweep(base, grid={"retrieval.top_kk": [1], "workload.queries_per_day": {"log_range": [0, 9]}},
+                    changes={"simulation.queriez": 5}, metrics=["fresh_shar"])
+    where = sorted(p.location for p in err.value.problems)
+    assert where == ["changes.simulation.queriez", "grid.retrieval.top_kk", "grid.workload.queries_per_day.log_range",
+                     "metrics[0]"], where
+    assert "did you mean 'fresh_share'" in str(err.value)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(lo=st.floats(1e-3, 1e6), ratio=st.floats(1.0, 1e4), n=st.integers(1, 12), log=st.booleans())
+def test_a_range_axis_is_the_closed_form_spacing(lo, ratio, n, log):
+    """{range: [lo, hi], points: n} is lo + i (hi - lo)/(n - 1); {log_range: ...} is lo (hi/lo)^(i/(n - 1)):
+    n values, from lo to hi, on a float field as given (no rounding)."""
+    from simlib.sweep.spec import GridAxis
+
+    hi = lo * ratio
+    axis = GridAxis.model_validate({"log_range" if log else "range": [lo, hi], "points": n})
+    got = axis.values_of("prompt_cache.write_multiplier")
+    step = [i / (n - 1) if n > 1 else 0.0 for i in range(n)]
+    want = [lo * (hi / lo) ** t for t in step] if log else [lo + t * (hi - lo) for t in step]
+    assert got == pytest.approx(want, rel=1e-9)

@@ -354,6 +354,19 @@ MALFORMED = [
      ":1: hash_ids has 3 blocks but 600 input tokens fill only 2 blocks of 512 tokens"),
     ("empty.csv", "", "the file is empty"),
     ("header.csv", "timestamp_s,input_tokens,output_tokens\n", ":1: no requests in the file"),
+    # a row is a pydantic model (traces.rows.TraceRow): the file's column named in each message
+    ("cached.csv", "timestamp_s,input_tokens,output_tokens,cached_tokens\n0,600,1,700\n",
+     ":2: cached_tokens (cache-read input tokens) 700 is more than the input tokens (600)"),
+    ("latency.csv", "timestamp_s,input_tokens,output_tokens,duration_s\n0,6,1,-0.5\n",
+     ":2: duration_s (seconds) '-0.5' is not a finite number >= 0"),
+    ("azure.csv", "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9799600,10,2\n"
+     "2023-11-16 18:17:04,1e3x,2\n", ":3: ContextTokens (input tokens) '1e3x' is not a whole number"),
+    ("noblocks.jsonl", jsonl([{"timestamp_s": 0, "input_tokens": 6, "output_tokens": 1, "hash_ids": [1]},
+                              {"timestamp_s": 1, "input_tokens": 6, "output_tokens": 1}]),
+     ":2: hash_ids must be a list of block ids, got None"),
+    ("boolean.jsonl", jsonl([{"timestamp_s": 0, "input_tokens": True, "output_tokens": 1}]),
+     ":1: input_tokens (input tokens) True is not a whole number"),
+    ("infinite.csv", "timestamp_s,input_tokens,output_tokens\ninf,1,1\n", ":2: timestamp_s 'inf' is not a finite number"),
 ]
 
 
@@ -448,3 +461,34 @@ def test_run_comparison_table_and_chart_leave_what_does_not_apply_blank():
         results["Poisson"].summary()["rag_prompt_cache"]["latency_p95_s"]["mean"])
     fig = trace_vs_poisson(results)
     assert len(fig.data) == 2 * 4  # one bar series per run and metric
+
+
+def test_a_row_lists_every_bad_cell_and_its_time_order(tmp_path):
+    """One row with a time out of order and two bad cells: three problems on that line, not the first only."""
+    path = write(tmp_path, "row.csv", "timestamp_s,input_tokens,output_tokens\n5,1,1\n4,-2,x\n")
+    with pytest.raises(ScenarioError) as info:
+        traces.load_trace(path)
+    on_line_3 = [p.message for p in info.value.problems if p.location == f"{path}:3"]
+    assert len(on_line_3) == 3, on_line_3
+    assert any("earlier than the previous request's (line 2)" in m for m in on_line_3)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(-10**12, 10**12), form=st.sampled_from(["int", "str", "float", "float-str", "padded"]))
+def test_a_token_cell_is_its_whole_number_in_every_spelling(n, form):
+    """12, "12", 12.0, "12.0" and " 12 " are the request's 12 tokens when 0 <= 12 <= 1e9; otherwise refused."""
+    from pydantic import ValidationError
+
+    from simlib.traces.rows import MAX_REQUEST_TOKENS, TraceRow
+
+    cell = {"int": n, "str": str(n), "float": float(n), "float-str": f"{n}.0", "padded": f" {n} "}[form]
+    if form == "float" and float(n) != n:
+        return  # not exactly representable: a different number was written
+    if 0 <= n <= MAX_REQUEST_TOKENS:
+        assert TraceRow(time=0, input=cell, output=0).input == n
+    else:
+        with pytest.raises(ValidationError):
+            TraceRow(time=0, input=cell, output=0)

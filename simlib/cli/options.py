@@ -112,14 +112,29 @@ def run_size_changes(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def apply_set(scenario, items: list[str]):
-    """The scenario with the ``--set`` changes applied; a bad path or value is located under '--set'."""
+    """The scenario with the ``--set`` changes applied; a bad path or value is located at the
+    option the user typed (``--set workload.queries_per_day: ...``), by every subcommand alike."""
     changes = parse_set(items)
     if not changes:
         return scenario
     try:
         return scenario.with_changes(changes)
     except ScenarioError as exc:
-        raise ScenarioError(exc.problems, source="--set") from None
+        raise ScenarioError([_at_set(p, list(changes)) for p in exc.problems]) from None
+
+
+def _at_set(problem: Problem, paths: list[str]) -> Problem:
+    """A scenario problem located at the ``--set PATH`` it comes from.
+
+    The problem's own location is kept in the message when it is not the path typed
+    (``--set workloads.queries_per_day: workloads: unknown field; did you mean 'workload'?``);
+    a problem no single ``--set`` explains (two fields that disagree) is located at ``--set``.
+    """
+    loc = problem.location
+    mine = [p for p in paths if loc == p or loc.startswith((p + ".", p + "[")) or p.startswith(loc + ".")]
+    if len(mine) != 1:
+        return Problem("--set", str(problem))
+    return Problem(f"--set {mine[0]}", problem.message if loc == mine[0] else str(problem))
 
 
 def scenario_from_args(args: argparse.Namespace, *, overrides: bool = True):

@@ -13,7 +13,7 @@ from typing import Any
 from simlib.cli.options import (
     add_output_arguments,
     add_scenario_arguments,
-    parse_set,
+    apply_set,
     positive_int,
     run_size_changes,
 )
@@ -64,18 +64,15 @@ def _parse_axis(text: str) -> tuple[str, Any]:
 def spec_from_args(args: argparse.Namespace) -> SweepSpec:
     """The sweep named on the command line (a file, or --preset/--scenario with --grid)."""
 
-    changes = {**parse_set(args.set), **run_size_changes(args)}  # every point: --set, then the run-size flags
-    changes.pop("simulation.replications", None)
-    changes.pop("simulation.seed", None)
+    changes = run_size_changes(args)  # every point: --set (applied to the base first), then the run-size flags
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     if args.file:
         if args.preset or args.scenario or args.grid:
             raise ScenarioError([Problem("simlib sweep", "give a sweep file, or --preset/--scenario with --grid, not both")])
         spec = load_sweep(args.file)
-        overrides = {**changes, **run_size_changes(args)}
-        if not overrides and not metrics and not args.engine:
+        if not args.set and not changes and not metrics and not args.engine:
             return spec
-        rebuilt = build_sweep(spec.base, points=[dict(p) for p in spec.points], changes=overrides,
+        rebuilt = build_sweep(apply_set(spec.base, args.set), points=[dict(p) for p in spec.points], changes=changes,
                               metrics=metrics or spec.metrics, engine=args.engine or spec.engine, name=spec.name,
                               source=spec.source)
         return SweepSpec(base=rebuilt.base, points=rebuilt.points, axes=spec.axes, metrics=rebuilt.metrics,
@@ -86,7 +83,9 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
         raise ScenarioError([Problem("--grid", "give at least one axis, e.g. --grid workload.queries_per_day=1e3:1e6:7:log")])
     from simlib.scenario import load_preset, load_scenario
 
-    base = load_preset(args.preset) if args.preset else load_scenario(args.scenario)
+    base = apply_set(load_preset(args.preset) if args.preset else load_scenario(args.scenario), args.set)
+    changes.pop("simulation.replications", None)  # given to build_sweep by name
+    changes.pop("simulation.seed", None)
     axes = [_parse_axis(a) for a in args.grid]
     seen = [path for path, _ in axes]
     twice = sorted({p for p in seen if seen.count(p) > 1})

@@ -77,8 +77,8 @@ from simlib.engine.records import RecordColumns, record_columns
 from simlib.engine.strategies import STRATEGIES
 from simlib.results import (
     MONTHLY_COMPONENTS,
-    CACHE_HIT, CITABLE, COMPLETED, COST_COMPONENTS_DTYPE, FAILED, FRESH, METRICS, OFFLINE, RATE_LIMITED, RECORD_DTYPE, REJECTED,
-    RETRIEVED, SESSION_METRICS, TRUNCATED, WARMUP,
+    CACHE_HIT, CITABLE, COMPLETED, COST_COMPONENTS_DTYPE, FAILED, FRESH, METRICS, OFFLINE, QUALITY_FACTORS_DTYPE, RATE_LIMITED,
+    RECORD_DTYPE, REJECTED, RETRIEVED, SESSION_METRICS, TRUNCATED, WARMUP,
     Replication, StrategyReplication, batch_edges, cost_per_correct_answer,
 )
 from simlib.scenario import DAYS_PER_MONTH, SECONDS_PER_DAY, Scenario
@@ -1275,10 +1275,11 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
     warmup_n = int(scenario.simulation.warmup_share * n)
     full = {name: np.zeros(n, RECORD_DTYPE) for name in names} if records == "full" else None
     full_costs = {name: np.zeros(n, COST_COMPONENTS_DTYPE) for name in names} if records == "full" else None
+    full_quality = {name: np.zeros(n, QUALITY_FACTORS_DTYPE) for name in names} if records == "full" else None
     aggs = ({name: _Aggregate(scenario, name, n, warmup_n=warmup_n) for name in names}
             if records == "summary" else None)
     stride = max(1, -(-n // SAMPLE_RECORDS))
-    samples: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {name: [] for name in names}
+    samples: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {name: [] for name in names}
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         if hi < n and draws.top <= hi:
@@ -1296,14 +1297,16 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
                 target = full[name]
                 for field in RECORD_DTYPE.names:
                     target[field][idx] = cols[field]
-                full_costs[name][idx] = built.cost_components()
+                for table, values in ((full_costs[name], built.costs_usd), (full_quality[name], built.quality)):
+                    for field in table.dtype.names:  # field by field: a structured scatter is slower
+                        table[field][idx] = values[field]
             else:
                 aggs[name].add(cols, built.costs_usd, built.quality, idx)
                 keep = np.flatnonzero(idx % stride == 0)
                 rec = np.empty(len(keep), RECORD_DTYPE)
                 for field in RECORD_DTYPE.names:
                     rec[field] = cols[field][keep]
-                samples[name].append((idx[keep], rec, built.cost_components(keep)))
+                samples[name].append((idx[keep], rec, built.cost_components(keep), built.quality_factors(keep)))
         pending = [int(k.pending[0].min()) for k in kernels.values() if len(k.pending[0])]
         if not whole:
             draws.drop_below(min([hi, *pending]))
@@ -1323,13 +1326,14 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
             hours = k.cache_entry_s(draws.last_arrival_s) / 3600.0 * (DAYS_PER_MONTH * SECONDS_PER_DAY / span)
         monthly = monthly_components(k.strategy, scenario, cache_entry_hours_per_month=hours)
         if full is not None:
-            rec, costs = full[name], full_costs[name]
+            rec, costs, factors = full[name], full_costs[name], full_quality[name]
         else:
             parts = samples[name]
             sidx = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
             order = np.argsort(sidx, kind="stable")
             rec = (np.concatenate([p[1] for p in parts]) if parts else np.empty(0, RECORD_DTYPE))[order]
             costs = (np.concatenate([p[2] for p in parts]) if parts else np.empty(0, COST_COMPONENTS_DTYPE))[order]
+            factors = (np.concatenate([p[3] for p in parts]) if parts else np.empty(0, QUALITY_FACTORS_DTYPE))[order]
             agg = aggs[name]
             metrics[name] = agg.metrics(None, monthly, k.busy_s, k.capacity, span)
             batches[name] = agg.batch_metrics(monthly, k.busy_s, k.capacity)
@@ -1337,7 +1341,7 @@ def run_replication(scenario: Scenario, replication: int, feasible: dict[str, st
                 notes.append(f"{name}: latency, TTFT and staleness percentiles from a quantile sketch "
                              f"(relative error below {SKETCH_RELATIVE_ERROR:.1%}) past {EXACT_QUANTILE_VALUES:,} values")
         strategies[name] = StrategyReplication(records=rec, monthly_components_usd=monthly, busy_s=k.busy_s,
-                                               capacity=k.capacity, cost_components_usd=costs)
+                                               capacity=k.capacity, cost_components_usd=costs, quality_factors=factors)
     if records == "summary" and stride > 1 and replication == 0 and names:
         notes.append(f"per-query records hold a 1-in-{stride} sample (summary statistics use every query; "
                      "run with records='full' to keep them all)")

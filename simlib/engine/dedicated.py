@@ -64,29 +64,37 @@ def speculative_speedup(acceptance_share: float, draft_tokens: int, draft_cost_r
     return (1 - a ** (g + 1)) / ((1 - a) * (g * c + 1))
 
 
+def _serving_default(name: str):
+    """The default of the scenario field ``serving.NAME``: the figure is written once, in the schema."""
+    from simlib.scenario.schema import Serving
+
+    return Serving.model_fields[name].default
+
+
 @dataclass(frozen=True)
 class DedicatedServing:
     """A dedicated deployment of one model.
 
-    Defaults: a 70B dense model in FP8 weights (1 byte/parameter) on 4 x H100, bandwidth
-    efficiency 0.7 and compute efficiency 0.5 (assumptions: typical of vLLM/TensorRT-LLM
-    measurements, not sourced figures); KV bytes per token for Llama-3-70B in FP8 is
-    2 (K,V) x 80 layers x 8 KV heads x 128 dims x 1 byte = 163,840.
+    Defaults: the scenario's ``serving`` defaults (``scenario.schema.Serving``, where each is
+    stated once with its source or marked an assumption): a 70B dense model in FP8 weights
+    (1 byte/parameter) on 4 x H100, bandwidth efficiency 0.7 and compute efficiency 0.5; KV
+    bytes per token for Llama-3-70B in FP8 is 2 (K,V) x 80 layers x 8 KV heads x 128 dims x
+    1 byte = 163,840. :func:`deployment` builds one from a scenario.
     """
 
-    gpu: str = "nvidia-h100-sxm"
-    gpus_per_replica: int = 4
-    parameters: float = 70e9
-    bytes_per_parameter: float = 1.0
-    kv_bytes_per_token: float = 163_840.0
-    context_tokens_per_stream: float = 4_000.0
-    max_batch: int = 32
-    bandwidth_efficiency_share: float = 0.7
-    compute_efficiency_share: float = 0.5
-    speculative: bool = False
-    acceptance_share: float = 0.9
-    draft_tokens: int = 8
-    draft_cost_ratio: float = 0.05
+    gpu: str = _serving_default("gpu")
+    gpus_per_replica: int = _serving_default("gpus_per_replica_count")
+    parameters: float = _serving_default("parameters_count")
+    bytes_per_parameter: float = _serving_default("parameter_bytes")
+    kv_bytes_per_token: float = _serving_default("kv_token_bytes")
+    context_tokens_per_stream: float = _serving_default("stream_context_tokens")
+    max_batch: int = _serving_default("batch_streams_limit")
+    bandwidth_efficiency_share: float = _serving_default("bandwidth_efficiency_share")
+    compute_efficiency_share: float = _serving_default("compute_efficiency_share")
+    speculative: bool = _serving_default("speculative")
+    acceptance_share: float = _serving_default("acceptance_share")
+    draft_tokens: int = _serving_default("draft_tokens")
+    draft_cost_ratio: float = _serving_default("draft_cost_multiplier")
     network_rtt_s: float = 0.1
 
     def _gpu_row(self):

@@ -3,8 +3,9 @@
 Both backends (``simpy_backend``, ``array_backend``) produce the same per-query outcomes
 (times, cache hits, staleness); this module turns them into ``RECORD_DTYPE`` columns with
 the costs (``engine.costs.per_query_costs``) and the quality proxy
-(``engine.quality.quality_factors``), so a new record field, cost component or flag is
-written here once. ``tests/test_kernel.py`` checks that the two backends' records are
+(``engine.quality.quality_factors``), and keeps the cost components and quality factors
+beside the records (``StrategyReplication.cost_components_usd`` and ``.quality_factors``),
+so a new record field, cost component, quality factor or flag is written here once. ``tests/test_kernel.py`` checks that the two backends' records are
 equal bit for bit.
 
 Record fields (``simlib.results.RECORD_DTYPE``) and flags:
@@ -24,12 +25,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from simlib.engine.budget import Budget
-from simlib.engine.costs import PER_QUERY_COMPONENTS, per_query_costs
+from simlib.engine.costs import per_query_costs
 from simlib.engine.quality import quality_factors
 from simlib.engine.strategies import Strategy
 from simlib.results import (
-    CACHE_HIT, CITABLE, COMPLETED, COST_COMPONENTS_DTYPE, FAILED, FRESH, OFFLINE, RATE_LIMITED, RECORD_DTYPE, REJECTED,
-    RETRIEVED, TRUNCATED,
+    CACHE_HIT, CITABLE, COMPLETED, COST_COMPONENTS_DTYPE, FAILED, FRESH, OFFLINE, QUALITY_FACTORS_DTYPE, RATE_LIMITED,
+    RECORD_DTYPE, REJECTED, RETRIEVED, TRUNCATED,
 )
 from simlib.scenario import Scenario
 
@@ -44,11 +45,20 @@ class RecordColumns:
 
     def cost_components(self, keep: np.ndarray | slice = slice(None)) -> np.ndarray:
         """The cost components (of rows ``keep``) as a COST_COMPONENTS_DTYPE array, kept beside the records."""
-        first = self.costs_usd[PER_QUERY_COMPONENTS[0]][keep]
-        out = np.empty(len(first), COST_COMPONENTS_DTYPE)
-        for c in PER_QUERY_COMPONENTS:
-            out[c] = self.costs_usd[c][keep]
-        return out
+        return _table(self.costs_usd, COST_COMPONENTS_DTYPE, keep)
+
+    def quality_factors(self, keep: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """The quality factors (of rows ``keep``) as a QUALITY_FACTORS_DTYPE array, kept beside the records."""
+        return _table(self.quality, QUALITY_FACTORS_DTYPE, keep)
+
+
+def _table(columns: dict[str, np.ndarray], dtype: np.dtype, keep: np.ndarray | slice) -> np.ndarray:
+    """The rows ``keep`` of ``columns`` (name -> per-query values) as one structured array of ``dtype``."""
+    first = columns[dtype.names[0]][keep]
+    out = np.empty(len(first), dtype)
+    for name in dtype.names:
+        out[name] = columns[name][keep]
+    return out
 
 
 def record_columns(strategy: Strategy, scenario: Scenario, *, arrival_at_s: np.ndarray, query_tokens: np.ndarray,

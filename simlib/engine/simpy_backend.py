@@ -93,6 +93,7 @@ def _strategy_replication(scenario: Scenario, path: ServingPath, draws, warmup_n
     monthly = monthly_components(path.strategy, scenario, cache_entry_hours_per_month=cache_hours_month)
     return StrategyReplication(records=rec, monthly_components_usd=monthly, busy_s=path.busy_s, capacity=path.capacity,
                                prefix_hit_tokens=path.prefix_hit_tokens, cost_components_usd=built.cost_components(),
+                               quality_factors=built.quality_factors(),
                                sessions=draws.sessions, history_tokens=None if path.history is None else path.history.tokens,
                                history_read_tokens=path.history_read_tokens)
 

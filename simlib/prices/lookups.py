@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-
 from simlib.prices.errors import UnknownModelError, _near
 from simlib.prices.rows import (
     BatchDiscountRow,
@@ -20,7 +19,7 @@ from simlib.prices.rows import (
     RetrievalLatencyRow,
     VectorStoreRow,
 )
-from simlib.prices.tables import _find_row, _provenance, load_table
+from simlib.prices.tables import _find_row, load_table, row_fields
 
 
 # --- data-file lookups -----------------------------------------------------------------
@@ -36,16 +35,8 @@ def fine_tune_prices(model: str) -> dict:
     """
     row = _find_row("fine_tuning", model, "fine-tuning model")
     assert isinstance(row, FineTuneRow)
-    return {
-        "training_usd_per_mtok": row.training_usd_per_mtok,
-        "input_usd_per_mtok": row.input_usd_per_mtok,
-        "output_usd_per_mtok": row.output_usd_per_mtok,
-        "cache_read_usd_per_mtok": row.cache_read_usd_per_mtok,
-        "hosting_usd_per_hour": row.hosting_usd_per_hour,
-        "base_model": row.base_model,
-        "method": row.method,
-        **_provenance(row),
-    }
+    return row_fields(row, "training_usd_per_mtok", "input_usd_per_mtok", "output_usd_per_mtok",
+                      "cache_read_usd_per_mtok", "hosting_usd_per_hour", "base_model", "method")
 
 
 def embedding_prices(model: str) -> dict:
@@ -55,8 +46,7 @@ def embedding_prices(model: str) -> dict:
     """
     row = _find_row("embeddings", model, "embedding model")
     assert isinstance(row, EmbeddingRow)
-    return {"usd_per_mtok": row.usd_per_mtok, "dimensions": row.dimensions,
-            "max_input_tokens": row.max_input_tokens, **_provenance(row)}
+    return row_fields(row, "usd_per_mtok", "dimensions", "max_input_tokens")
 
 
 def vector_store_prices(name: str) -> dict:
@@ -72,14 +62,8 @@ def vector_store_prices(name: str) -> dict:
     """
     row = _find_row("vector_stores", name, "vector store")
     assert isinstance(row, VectorStoreRow)
-    return {
-        "read_usd_per_query": row.read_usd_per_query,
-        "read_usd_per_query_per_gb": row.read_usd_per_query_per_gb,
-        "write_usd_per_gb": row.write_usd_per_gb,
-        "storage_usd_per_gb_month": row.storage_usd_per_gb_month,
-        "minimum_usd_per_month": row.minimum_usd_per_month,
-        **_provenance(row),
-    }
+    return row_fields(row, "read_usd_per_query", "read_usd_per_query_per_gb", "write_usd_per_gb",
+                      "storage_usd_per_gb_month", "minimum_usd_per_month")
 
 
 def vector_read_usd_per_query(name: str, index_gb: float) -> float:
@@ -94,8 +78,7 @@ def reranker_prices(model: str) -> dict:
     row = _find_row("rerankers", model, "reranker")
     assert isinstance(row, RerankerRow)
     per_search = row.usd_per_1k_searches / 1000.0 if row.usd_per_1k_searches is not None else None
-    return {"usd_per_1k_searches": row.usd_per_1k_searches, "usd_per_search": per_search,
-            "usd_per_mtok": row.usd_per_mtok, "docs_per_search": row.docs_per_search, **_provenance(row)}
+    return row_fields(row, "usd_per_1k_searches", "usd_per_mtok", "docs_per_search", usd_per_search=per_search)
 
 
 def cache_rules(provider: str, *, mode: str | None = None) -> dict:
@@ -131,20 +114,10 @@ def cache_rules(provider: str, *, mode: str | None = None) -> dict:
     if not applicable:
         applicable = [r for r in rows if r.model_prefix == ""] or rows
     row = max(applicable, key=lambda r: len(r.model_prefix))  # max keeps the first of equals
-    return {
-        "mode": row.mode,
-        "ttl_options_s": list(row.ttl_options_s),
-        "write_multiplier_by_ttl": dict(zip(row.ttl_options_s, row.write_multipliers, strict=True)),
-        "read_multiplier": row.read_multiplier,
-        "min_cacheable_tokens": row.min_cacheable_tokens,
-        "increment_tokens": row.increment_tokens,
-        "storage_usd_per_mtok_hour": row.storage_usd_per_mtok_hour,
-        "breakpoints_limit": row.breakpoints_limit,
-        "overflow_requests_per_minute": row.overflow_requests_per_minute,
-        "provider": row.provider,
-        "model_prefix": row.model_prefix,
-        **_provenance(row),
-    }
+    return row_fields(row, "mode", "read_multiplier", "min_cacheable_tokens", "increment_tokens",
+                      "storage_usd_per_mtok_hour", "breakpoints_limit", "overflow_requests_per_minute", "provider",
+                      "model_prefix", ttl_options_s=list(row.ttl_options_s),
+                      write_multiplier_by_ttl=dict(zip(row.ttl_options_s, row.write_multipliers, strict=True)))
 
 
 def write_multiplier_for_ttl(rules: dict, ttl_s: float) -> tuple[int, float]:
@@ -203,15 +176,8 @@ def latency_figures(model_or_class: str) -> dict:
                                                           + [p for r in rows for p in r.applies_to]),
                                     kind="latency class or model")
         row = best[1]
-    return {
-        "prefill_tokens_per_s": row.prefill_tokens_per_s,
-        "cached_prefill_tokens_per_s": row.cached_prefill_tokens_per_s,
-        "decode_tokens_per_s": row.decode_tokens_per_s,
-        "network_rtt_s": row.network_rtt_s,
-        "cache_overhead_s": row.cache_overhead_s,
-        "latency_class": row.name,
-        **_provenance(row),
-    }
+    return row_fields(row, "prefill_tokens_per_s", "cached_prefill_tokens_per_s", "decode_tokens_per_s",
+                      "network_rtt_s", "cache_overhead_s", latency_class=row.name)
 
 
 _Z95 = 1.6448536269514722  # standard normal 95th percentile
@@ -256,11 +222,5 @@ def retrieval_latency(name: str) -> dict:
     row = _find_row("retrieval_latency", name, "retrieval step")
     assert isinstance(row, RetrievalLatencyRow)
     sigma = math.log(row.p95_s / row.p50_s) / _Z95
-    return {
-        "component": row.component,
-        "p50_s": row.p50_s,
-        "p95_s": row.p95_s,
-        "mean_s": row.p50_s * math.exp(sigma**2 / 2),
-        "cv": math.sqrt(math.expm1(sigma**2)),
-        **_provenance(row),
-    }
+    return row_fields(row, "component", "p50_s", "p95_s",
+                      mean_s=row.p50_s * math.exp(sigma**2 / 2), cv=math.sqrt(math.expm1(sigma**2)))

@@ -153,3 +153,10 @@ def _find_row(table: str, name: str, kind: str) -> _Row:
 
 def _provenance(row: _Row) -> dict[str, Any]:
     return {"notes": row.notes, "source": row.source, "as_of": row.as_of.isoformat()}
+
+
+def row_fields(row: _Row, *columns: str, **derived: Any) -> dict[str, Any]:
+    """A lookup's result: the row's ``columns`` as validated, the ``derived`` values, then where the
+    figures come from (notes, source, as_of, the date as ISO text). The one copy of row fields
+    into the plain dicts the lookups return."""
+    return {**{c: getattr(row, c) for c in columns}, **derived, **_provenance(row)}

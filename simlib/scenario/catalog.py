@@ -54,10 +54,7 @@ def resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
             on = None
         looked_up = catalog.effective_token_prices(prices["model"], on=on)
         filled = dict(prices)
-        for key in _CATALOG_KEYS["prices"]:
-            if key not in filled and looked_up.get(key) is not None:
-                filled[key] = looked_up[key]
-                marks.append(f"prices.{key}")
+        marks += _fill_unset(filled, looked_up, _CATALOG_KEYS["prices"], "prices")
         data = {**data, "prices": filled}
         cache = dict(data["prompt_cache"]) if isinstance(data.get("prompt_cache"), dict) else {}
         rules = looked_up.get("cache_rules") or {}
@@ -70,13 +67,11 @@ def resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
                 rules = catalog.cache_rules(prices["model"], mode=mode) if mode in ("explicit", "automatic") else rules
             except ValueError:
                 pass
-        for key in ("min_cacheable_tokens", "increment_tokens", "storage_usd_per_mtok_hour", "breakpoints_limit"):
-            if key not in cache and rules.get(key) is not None:
-                cache[key] = rules[key]
-        if "overflow_requests_per_minute" not in cache and rules.get("overflow_requests_per_minute") is not None \
-                and mode == rules.get("mode"):
+        _fill_unset(cache, rules, ("min_cacheable_tokens", "increment_tokens", "storage_usd_per_mtok_hour",
+                                   "breakpoints_limit"), "prompt_cache")  # marked below, with the rest of the cache
+        if mode == rules.get("mode"):
             # best-effort routing belongs to the provider's own cache: not to an explicit mode set by hand on it
-            cache["overflow_requests_per_minute"] = rules["overflow_requests_per_minute"]
+            _fill_unset(cache, rules, ("overflow_requests_per_minute",), "prompt_cache")
         if inp > 0:
             ttl = _number_or(cache.get("ttl_s"), PromptCache.model_fields["ttl_s"].default)  # raw input: validated later
             if "read_multiplier" not in cache and looked_up.get("cache_read_usd_per_mtok") is not None:
@@ -97,17 +92,12 @@ def resolve_catalog(data: dict[str, Any]) -> dict[str, Any]:
     if isinstance(ft, dict) and ft.get("model"):
         looked_up = catalog.fine_tune_prices(ft["model"])
         filled = dict(ft)
-        for key in _CATALOG_KEYS["fine_tuning"]:
-            if key not in filled and looked_up.get(key) is not None:
-                filled[key] = looked_up[key]
-                marks.append(f"fine_tuning.{key}")
+        marks += _fill_unset(filled, looked_up, _CATALOG_KEYS["fine_tuning"], "fine_tuning")
         marks += _fill_ft_cache(filled, ft["model"], prices.get("model") if isinstance(prices, dict) else None)
         marks += _fill_limits(filled, "fine_tuning", looked_up.get("base_model") or ft["model"], ft["model"])
         marks += _fill_latency(filled, ft["model"], "fine_tuning", _FT_SPEED_KEYS)
         data = {**data, "fine_tuning": filled}
-    if marks:
-        data = {**data, "catalog_filled": tuple(sorted(set(data.get("catalog_filled", ())) | set(marks)))}
-    return data
+    return _marked(data, marks)
 
 
 def resolve_capacity(data: dict[str, Any]) -> dict[str, Any]:
@@ -139,10 +129,8 @@ def resolve_capacity(data: dict[str, Any]) -> dict[str, Any]:
                 f"{', '.join(on_file)} for {'its class' if cls else 'Sonnet/Opus 4 models'})"))])
         row = rows[0]
         filled = dict(limits)
-        for key in ("requests_per_minute", "input_tokens_per_minute", "output_tokens_per_minute", "cache_reads_exempt"):
-            if key not in filled:
-                filled[key] = getattr(row, key)
-                marks.append(f"rate_limits.{key}")
+        keys = ("requests_per_minute", "input_tokens_per_minute", "output_tokens_per_minute", "cache_reads_exempt")
+        marks += _fill_unset(filled, {k: getattr(row, k) for k in keys}, keys, "rate_limits", keep_none=True)
         data = {**data, "rate_limits": filled}
     if model is not None and ("batch_discount_share" not in prices or "batch_completion_window_s" not in prices):
         try:
@@ -151,14 +139,30 @@ def resolve_capacity(data: dict[str, Any]) -> dict[str, Any]:
             row = None
         if row is not None:
             filled = dict(prices)
-            for key, value in (("batch_discount_share", row.discount_share), ("batch_completion_window_s", row.completion_window_s)):
-                if key not in filled:
-                    filled[key] = value
-                    marks.append(f"prices.{key}")
+            batch = {"batch_discount_share": row.discount_share, "batch_completion_window_s": row.completion_window_s}
+            marks += _fill_unset(filled, batch, batch, "prices", keep_none=True)
             data = {**data, "prices": filled}
-    if marks:
-        data = {**data, "catalog_filled": tuple(sorted(set(data.get("catalog_filled", ())) | set(marks)))}
-    return data
+    return _marked(data, marks)
+
+
+def _fill_unset(group: dict[str, Any], values: dict[str, Any], keys: Any, prefix: str, *,
+                keep_none: bool = False) -> list[str]:
+    """Set each of ``keys`` the user left out of ``group`` to its value in ``values`` (a hand-set
+    value always wins); a None value is left unset unless ``keep_none``. Returns the paths filled
+    (``prefix.key``), for ``catalog_filled``."""
+    filled = []
+    for key in keys:
+        if key not in group and (keep_none or values.get(key) is not None):
+            group[key] = values[key]
+            filled.append(f"{prefix}.{key}")
+    return filled
+
+
+def _marked(data: dict[str, Any], marks: Any) -> dict[str, Any]:
+    """``data`` with ``marks`` (field paths) added to its ``catalog_filled``, sorted, each once."""
+    if not marks:
+        return data
+    return {**data, "catalog_filled": tuple(sorted(set(data.get("catalog_filled", ())) | set(marks)))}
 
 
 def _write_multiplier_for_ttl(looked_up: dict[str, Any], rules: dict[str, Any], ttl_s: float, input_usd_per_mtok: float) -> float | None:
@@ -191,8 +195,7 @@ def fill_default_write_multiplier(data: dict[str, Any]) -> dict[str, Any]:
         return data
     ttl = _number_or(cache.get("ttl_s"), PromptCache.model_fields["ttl_s"].default)
     _, multiplier = catalog.write_multiplier_for_ttl(catalog.cache_rules(DEFAULT_CACHE_PROVIDER), ttl)
-    marks = tuple(sorted(set(data.get("catalog_filled", ())) | {"prompt_cache.write_multiplier"}))
-    return {**data, "prompt_cache": {**cache, "write_multiplier": multiplier}, "catalog_filled": marks}
+    return _marked({**data, "prompt_cache": {**cache, "write_multiplier": multiplier}}, ["prompt_cache.write_multiplier"])
 
 
 def _fill_ft_cache(group: dict[str, Any], entry: str, base_model: str | None) -> list[str]:
@@ -216,12 +219,7 @@ def _fill_ft_cache(group: dict[str, Any], entry: str, base_model: str | None) ->
     values = {"cache_mode": rules["mode"], "cache_ttl_s": float(rules["ttl_options_s"][0]),
               "cache_min_cacheable_tokens": rules["min_cacheable_tokens"], "cache_increment_tokens": rules["increment_tokens"],
               "cache_overflow_requests_per_minute": rules["overflow_requests_per_minute"]}
-    marks = []
-    for key, value in values.items():
-        if key not in group and value is not None:
-            group[key] = value
-            marks.append(f"fine_tuning.{key}")
-    return marks
+    return _fill_unset(group, values, values, "fine_tuning")
 
 
 def _fill_limits(group: dict[str, Any], prefix: str, model: str, entry: str | None = None) -> list[str]:
@@ -277,11 +275,7 @@ def _fill_latency(group: dict[str, Any], model: str, prefix: str, keys: tuple[st
         figures = catalog.latency_figures(model)
     except catalog.UnknownModelError:
         return []  # no latency class for this model: the documented defaults stay
-    marks = []
-    for key in keys:
-        if key not in group and figures.get(key) is not None:
-            group[key] = figures[key]
-            marks.append(f"{prefix}.{key}")
+    marks = _fill_unset(group, figures, keys, prefix)
     if "latency_source" not in group:
         group["latency_source"] = f"{figures.get('latency_class')}: {figures.get('source')} (as of {figures.get('as_of')})"
         marks.append(f"{prefix}.latency_source")

@@ -1,4 +1,11 @@
-"""A sweep's points: grid axes, random samples or a list, validated and built into scenarios (every problem located by file line)."""
+"""A sweep's points: grid axes, random samples or a list, validated and built into scenarios (every problem located by file line).
+
+Validation is two steps, both pydantic and both through ``simlib.loading.explain_validation``
+(the one error path: located problems, "did you mean" for unknown keys, exit code 2 at the CLI):
+the file's keys (:class:`SweepFile`), then what names the points (:class:`SweepEntries`: grid
+axes, the random sample and its distributions, points, changes, metrics, engine). Only then
+is each value tried on the scenario (``base.with_changes``), on its own and in combination.
+"""
 
 from __future__ import annotations
 
@@ -6,107 +13,182 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Annotated, Any, Literal, Mapping, Sequence, get_args
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, Strict, StrictInt, ValidationError, field_validator,
+                      model_validator)
 
 from simlib.errors import Problem, ScenarioError
-from simlib.loading import explain_validation
+from simlib.loading import did_you_mean, explain_validation
 from simlib.scenario import Scenario
 from simlib.sweep.paths import is_int_field, check_path
 
 
-def _grid_values(path: str, spec: Any, where: str) -> tuple[list[Any], list[Problem]]:
-    """The values of one grid axis: a list, or {range|log_range: [lo, hi], points: n}."""
-    if isinstance(spec, (list, tuple)):
-        if not spec:
-            return [], [Problem(where, "an empty list of values")]
-        return list(spec), []
-    if isinstance(spec, Mapping):
-        kinds = [k for k in ("range", "log_range") if k in spec]
-        extra = set(spec) - {"range", "log_range", "points"}
-        if len(kinds) != 1 or extra:
-            return [], [Problem(where, "give a list of values, or {range: [lo, hi], points: n} or "
-                                       "{log_range: [lo, hi], points: n}" + (f" (unknown: {', '.join(map(str, extra))})" if extra else ""))]
-        kind = kinds[0]
-        bounds, n = spec[kind], spec.get("points", 5)
-        if not (isinstance(bounds, (list, tuple)) and len(bounds) == 2 and all(_number(b) for b in bounds)):
-            return [], [Problem(f"{where}.{kind}", f"must be [low, high], two numbers, got {bounds!r}")]
-        if not (isinstance(n, int) and not isinstance(n, bool) and n >= 1):
-            return [], [Problem(f"{where}.points", f"must be a whole number of at least 1, got {n!r}")]
-        lo, hi = float(bounds[0]), float(bounds[1])
-        if kind == "log_range" and not (lo > 0 and hi > 0):
-            return [], [Problem(f"{where}.log_range", f"bounds must be positive, got [{lo:g}, {hi:g}]")]
-        values = np.geomspace(lo, hi, n) if kind == "log_range" else np.linspace(lo, hi, n)
-        out = [float(v) for v in values]
-        if is_int_field(path):
-            out = list(dict.fromkeys(int(round(v)) for v in out))
-        return out, []
-    return [], [Problem(where, f"give a list of values, or a range mapping; got {spec!r}")]
+# --- the entries: pydantic models, checked before any value is tried on the scenario ----
+
+Engine = Literal["auto", "fast", "simpy"]
+ENGINES: tuple[str, ...] = get_args(Engine)
+
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]  # a finite int or float, not a bool or a string
+Bounds = tuple[Number, Number]  # [low, high]
 
 
-def _number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(float(x))
+def _field_path(path: Any) -> Any:
+    """A scenario field's dotted path (a key of grid, fields, points or changes), with the closest names."""
+    bad = check_path(path, "")
+    if bad is not None:
+        raise ValueError(bad.message)
+    return path
 
 
-def _random_points(spec: Any, where: str) -> tuple[list[dict[str, Any]], list[Problem]]:
-    """{samples: n, seed: s, fields: {path: {uniform|log_uniform|int_uniform: [lo, hi]} | {choice: [...]}}}."""
-    if not isinstance(spec, Mapping):
-        return [], [Problem(where, "must be a mapping with samples, seed and fields")]
-    problems = [Problem(f"{where}.{k}", "unknown key (expected samples, seed, fields)")
-                for k in spec if k not in ("samples", "seed", "fields")]
-    n, seed, fields = spec.get("samples"), spec.get("seed", 0), spec.get("fields")
-    if not (isinstance(n, int) and not isinstance(n, bool) and n >= 1):
-        problems.append(Problem(f"{where}.samples", f"must be a whole number of at least 1, got {n!r}"))
-    if not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
-        problems.append(Problem(f"{where}.seed", f"must be a whole number >= 0, got {seed!r}"))
-    if not isinstance(fields, Mapping) or not fields:
-        problems.append(Problem(f"{where}.fields", "must map field paths to distributions"))
-    if problems:
-        return [], problems
-    rng = np.random.default_rng(seed)
-    draws: dict[str, list[Any]] = {}
-    for path, dist in fields.items():
-        w = f"{where}.fields.{path}"
-        bad = check_path(path, w)
-        if bad:
-            problems.append(bad)
-            continue
-        if not (isinstance(dist, Mapping) and len(dist) == 1 and next(iter(dist)) in _DISTRIBUTIONS):
-            problems.append(Problem(w, f"must be one of {{{' | '.join(d + ': ...' for d in _DISTRIBUTIONS)}}}, got {dist!r}"))
-            continue
-        kind, arg = next(iter(dist.items()))
-        if kind == "choice":
-            if not isinstance(arg, (list, tuple)) or not arg:
-                problems.append(Problem(f"{w}.choice", "must be a non-empty list"))
-                continue
-            draws[path] = [arg[i] for i in rng.integers(0, len(arg), n)]
-            continue
-        if not (isinstance(arg, (list, tuple)) and len(arg) == 2 and all(_number(b) for b in arg) and arg[0] <= arg[1]):
-            problems.append(Problem(f"{w}.{kind}", f"must be [low, high] with low <= high, got {arg!r}"))
-            continue
-        lo, hi = float(arg[0]), float(arg[1])
-        if kind == "uniform":
-            v = rng.uniform(lo, hi, n)
-        elif kind == "log_uniform":
-            if lo <= 0:
-                problems.append(Problem(f"{w}.log_uniform", f"bounds must be positive, got [{lo:g}, {hi:g}]"))
-                continue
+def _metric_name(name: str) -> str:
+    """A metric of simlib.results.METRICS, with the closest names."""
+    from simlib.results import METRICS
+
+    if name not in METRICS:
+        raise ValueError(f"unknown metric {name!r}{did_you_mean(name, METRICS, n=2)}")
+    return name
+
+
+FieldPath = Annotated[Any, AfterValidator(_field_path)]
+MetricName = Annotated[str, AfterValidator(_metric_name)]
+
+
+def _positive(bounds: Bounds | None) -> Bounds | None:
+    """A log scale needs bounds > 0 (log 0 is -inf)."""
+    if bounds is not None and not (bounds[0] > 0 and bounds[1] > 0):
+        raise ValueError(f"bounds must be positive, got [{bounds[0]:g}, {bounds[1]:g}]")
+    return bounds
+
+
+def _one_of(entry: BaseModel, names: tuple[str, ...], what: str) -> None:
+    """Exactly one of ``names`` is set in ``entry`` (raise with ``what``, the forms allowed)."""
+    given = [n for n in names if getattr(entry, n) is not None]
+    if len(given) != 1:
+        raise ValueError(f"give {what}" + (f" (got {' and '.join(given)})" if given else ""))
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GridAxis(_Entry):
+    """One grid axis: a list of values, or ``{range: [lo, hi], points: n}`` (evenly spaced) or
+    ``{log_range: [lo, hi], points: n}`` (geometric: lo * (hi/lo)^(i/(n-1))); a range on a
+    whole-number field is rounded and its repeats dropped."""
+
+    values: list[Any] | None = Field(None, description="the axis's values, as written (a list in the file)")
+    range: Bounds | None = Field(None, description="[lo, hi]: n evenly spaced values")
+    log_range: Bounds | None = Field(None, description="[lo, hi], both > 0: n geometrically spaced values")
+    points: StrictInt = Field(5, ge=1, description="how many values a range gives")
+
+    _positive_log = field_validator("log_range")(_positive)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_list_is_values(cls, data: Any) -> Any:
+        if isinstance(data, (list, tuple)):
+            if not data:
+                raise ValueError("an empty list of values")
+            return {"values": list(data)}
+        if not isinstance(data, (Mapping, GridAxis)):
+            raise ValueError(f"give {_AXIS_FORMS}")
+        return data
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "GridAxis":
+        _one_of(self, ("values", "range", "log_range"), _AXIS_FORMS)
+        return self
+
+    def values_of(self, path: str) -> list[Any]:
+        """The axis's values for the field at ``path``."""
+        if self.values is not None:
+            return list(self.values)
+        lo, hi = self.range or self.log_range
+        spaced = np.geomspace(lo, hi, self.points) if self.log_range else np.linspace(lo, hi, self.points)
+        out = [float(v) for v in spaced]
+        return list(dict.fromkeys(int(round(v)) for v in out)) if is_int_field(path) else out
+
+
+_AXIS_FORMS = "a list of values, or {range: [lo, hi], points: n} or {log_range: [lo, hi], points: n}"
+
+
+class Distribution(_Entry):
+    """How a random sample draws one field: uniform on [lo, hi], log-uniform (exp of a uniform on
+    [ln lo, ln hi]), a whole number uniform on [ceil lo, floor hi], or a choice among values."""
+
+    uniform: Bounds | None = None
+    log_uniform: Bounds | None = None
+    int_uniform: Bounds | None = None
+    choice: list[Any] | None = Field(None, min_length=1)
+
+    @field_validator("uniform", "log_uniform", "int_uniform")
+    @classmethod
+    def _ordered(cls, bounds: Bounds | None) -> Bounds | None:
+        if bounds is not None and bounds[0] > bounds[1]:
+            raise ValueError(f"must be [low, high] with low <= high, got [{bounds[0]:g}, {bounds[1]:g}]")
+        return bounds
+
+    _positive_log = field_validator("log_uniform")(_positive)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Distribution":
+        _one_of(self, ("uniform", "log_uniform", "int_uniform", "choice"),
+                "one of {uniform | log_uniform | int_uniform: [low, high]} or {choice: [values]}")
+        return self
+
+    def draw(self, rng: np.random.Generator, n: int, path: str) -> list[Any]:
+        """``n`` draws for the field at ``path`` (whole numbers for a whole-number field)."""
+        if self.choice is not None:
+            return [self.choice[i] for i in rng.integers(0, len(self.choice), n)]
+        if self.uniform is not None:
+            v = rng.uniform(*self.uniform, n)
+        elif self.log_uniform is not None:
+            lo, hi = self.log_uniform
             v = np.exp(rng.uniform(math.log(lo), math.log(hi), n))
         else:
-            v = rng.integers(int(math.ceil(lo)), int(math.floor(hi)) + 1, n)
-        values = [int(x) for x in v] if kind == "int_uniform" or is_int_field(path) else [float(x) for x in v]
-        if is_int_field(path):
-            values = [int(round(x)) for x in values]
-        draws[path] = values
-    if problems:
-        return [], problems
-    return [{p: draws[p][i] for p in draws} for i in range(n)], []
+            lo, hi = self.int_uniform
+            return [int(x) for x in rng.integers(int(math.ceil(lo)), int(math.floor(hi)) + 1, n)]
+        # a whole-number field keeps the integer part (int_uniform is the even draw of whole numbers)
+        return [int(x) for x in v] if is_int_field(path) else [float(x) for x in v]
 
 
-ENGINES: tuple[str, ...] = ("auto", "fast", "simpy")
-_DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform", "choice")
+class RandomSample(_Entry):
+    """``{samples: n, seed: s, fields: {path: distribution}}``: n points, every field drawn from one generator."""
+
+    samples: StrictInt = Field(ge=1, description="how many points")
+    seed: StrictInt = Field(0, ge=0, description="the sample's own seed (not the scenario's)")
+    fields: dict[FieldPath, Distribution] = Field(min_length=1, description="field path -> distribution")
+
+    def points(self) -> list[dict[str, Any]]:
+        """The sample's points, drawn field by field in the order given."""
+        rng = np.random.default_rng(self.seed)
+        draws = {path: dist.draw(rng, self.samples, path) for path, dist in self.fields.items()}
+        return [{p: draws[p][i] for p in draws} for i in range(self.samples)]
+
+
+class SweepEntries(BaseModel):
+    """What names a sweep's points and what applies to all of them (:func:`build_sweep`'s arguments)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    grid: dict[FieldPath, GridAxis] | None = Field(None, min_length=1, description="axes: every combination")
+    random: RandomSample | None = Field(None, description="a random sample")
+    points: list[dict[FieldPath, Any]] | None = Field(None, min_length=1, description="a list of changes")
+    changes: dict[FieldPath, Any] = Field({}, description="fixed changes of the base at every point")
+    metrics: list[MetricName] | None = Field(None, description="metrics to keep (None: every metric)")
+    engine: Engine = "auto"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_mode(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            given = [k for k in ("grid", "random", "points") if data.get(k) is not None]
+            if len(given) != 1:
+                raise ValueError("give exactly one of grid, random and points"
+                                 + (f" (got {' and '.join(given)})" if given else ""))
+        return data
 
 
 # --- the spec ---------------------------------------------------------------------------
@@ -146,71 +228,22 @@ def build_sweep(base: Scenario, *, grid: Mapping[str, Any] | None = None, random
     list of changes) names the points. ``changes``, ``replications`` and ``seed`` apply
     to every point. ``lines`` maps entry paths to file lines (load_sweep fills it).
     """
-    problems: list[Problem] = []
-    modes = [k for k, v in (("grid", grid), ("random", random), ("points", points)) if v is not None]
-    if len(modes) != 1:
-        problems.append(Problem("", "give exactly one of grid, random and points"
-                                + (f" (got {' and '.join(modes)})" if modes else "")))
-    fixed: dict[str, Any] = dict(changes or {})
-    for path in fixed:
-        bad = check_path(path, f"changes.{path}")
-        if bad:
-            problems.append(bad)
+    try:
+        entries = SweepEntries.model_validate({"grid": grid, "random": random, "points": points,
+                                               "changes": changes or {}, "metrics": metrics, "engine": engine})
+    except ValidationError as exc:
+        problems = explain_validation(exc, SweepEntries, unknown="unknown key", root="", otherwise=_expected)
+        raise ScenarioError(_locate(problems, lines), source=source) from None
+    fixed: dict[str, Any] = dict(entries.changes)
     if replications is not None:
         fixed["simulation.replications"] = replications
     if seed is not None:
         fixed["simulation.seed"] = seed
-    if engine not in ENGINES:
-        problems.append(Problem("engine", f"must be one of {', '.join(ENGINES)}, got {engine!r}"))
-    if metrics is not None:
-        from simlib.loading import did_you_mean
-        from simlib.results import METRICS
-
-        if isinstance(metrics, str) or not isinstance(metrics, Sequence):
-            problems.append(Problem("metrics", f"must be a list of metric names, got {metrics!r}"))
-        else:
-            for i, m in enumerate(metrics):
-                if m not in METRICS:
-                    hint = did_you_mean(m, METRICS, n=2)
-                    problems.append(Problem(f"metrics[{i}]", f"unknown metric {m!r}{hint}"))
-
-    # the points' names and value forms (before any value is tried on the scenario)
-    point_list: list[dict[str, Any]] = []
-    axes: list[str] = []
-    values: dict[str, list[Any]] = {}
-    if grid is not None and len(modes) == 1:
-        if not isinstance(grid, Mapping) or not grid:
-            problems.append(Problem("grid", "must map field paths to values"))
-        else:
-            for path, spec in grid.items():
-                bad = check_path(path, f"grid.{path}")
-                if bad:
-                    problems.append(bad)
-                    continue
-                vals, probs = _grid_values(path, spec, f"grid.{path}")
-                problems += probs
-                values[path] = vals
-            axes = list(values)
-    elif random is not None and len(modes) == 1:
-        point_list, probs = _random_points(random, "random")
-        problems += probs
-        axes = list(point_list[0]) if point_list else []
-    elif points is not None and len(modes) == 1:
-        if isinstance(points, (str, bytes)) or not isinstance(points, Sequence) or not points:
-            problems.append(Problem("points", "must be a non-empty list of mappings (field path -> value)"))
-        else:
-            for i, p in enumerate(points):
-                if not isinstance(p, Mapping):
-                    problems.append(Problem(f"points[{i}]", f"must be a mapping of field paths to values, got {p!r}"))
-                    continue
-                for path in p:
-                    bad = check_path(path, f"points[{i}].{path}")
-                    if bad:
-                        problems.append(bad)
-                point_list.append(dict(p))
-            axes = list(dict.fromkeys(k for p in point_list for k in p))
-    if problems:
-        raise ScenarioError(_locate(problems, lines), source=source)
+    values = {path: axis.values_of(path) for path, axis in (entries.grid or {}).items()}
+    point_list = (entries.random.points() if entries.random is not None
+                  else [dict(p) for p in entries.points] if entries.points is not None else [])
+    axes = list(values) if entries.grid is not None else list(dict.fromkeys(k for p in point_list for k in p))
+    problems: list[Problem] = []
 
     # the values
     try:
@@ -224,7 +257,7 @@ def build_sweep(base: Scenario, *, grid: Mapping[str, Any] | None = None, random
                 base.with_changes({path: v})
             except ScenarioError as exc:
                 problems += [Problem(f"grid.{path}[{i}]", p.message) for p in exc.problems]
-    if grid is not None and not problems:
+    if entries.grid is not None and not problems:
         point_list = [dict(zip(axes, combo)) for combo in itertools.product(*values.values())]
     built: list[Scenario] = []
     if not problems:
@@ -240,8 +273,13 @@ def build_sweep(base: Scenario, *, grid: Mapping[str, Any] | None = None, random
     if problems:
         raise ScenarioError(_locate(problems, lines), source=source)
     return SweepSpec(base=base, points=tuple(point_list), axes=tuple(axes),
-                     metrics=tuple(metrics) if metrics is not None else None, engine=engine, name=name,
+                     metrics=tuple(entries.metrics) if entries.metrics is not None else None, engine=entries.engine, name=name,
                      source=source, scenarios=tuple(built))
+
+
+def _expected(names: list[str]) -> str:
+    """What an unknown key's message says when no valid name is close: every valid one."""
+    return f" (expected: {', '.join(names)})"
 
 
 def _locate(problems: list[Problem], lines: Mapping[str, int] | None) -> list[Problem]:
@@ -291,7 +329,8 @@ class SweepFile(BaseModel):
     """The keys of a sweep file (see the package docstring): their kinds, checked before anything is built.
 
     What the entries hold (field paths, values, ranges, distributions, metrics) is checked by
-    :func:`build_sweep`, which the Python API calls too; every error is located by file line.
+    :class:`SweepEntries` in :func:`build_sweep`, which the Python API calls too; every error is
+    located by file line.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -327,8 +366,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     try:
         spec = SweepFile.model_validate(data)
     except ValidationError as exc:
-        problems = explain_validation(exc, SweepFile, unknown="unknown key", root="base",
-                                      otherwise=lambda names: f" (expected: {', '.join(names)})")
+        problems = explain_validation(exc, SweepFile, unknown="unknown key", root="base", otherwise=_expected)
         raise ScenarioError(_locate(problems, lines), source=str(path)) from None
     try:
         if spec.base is not None:

@@ -48,20 +48,22 @@ Replay options (``workload`` fields, validated when the scenario is built):
   simulation.queries must not exceed the requests in the window (the first ones are used).
 
 The package, one module per job: ``registry`` (the shipped traces, names to files),
-``trace`` (the loaded :class:`Trace`), ``parser`` (files to a Trace, every problem located),
+``trace`` (the loaded :class:`Trace`), ``rows`` (one request: the :class:`TraceRow` model of its
+cells), ``parser`` (files to a Trace, every problem located),
 ``replay`` (windows, scaling, looping; the build-time check), ``twins`` (scenarios from
 traces). The trace's own prefix reuse is analysis over the engine's cache rule and lives
 above the engine, in ``simlib.trace_reuse``.
 """
 
-from simlib.traces.parser import load_trace, shipped_table, whole_number
+from simlib.traces.parser import load_trace, shipped_table
 from simlib.traces.registry import SHIPPED, ShippedTrace, resolve_trace, trace_names, traces_dir
+from simlib.traces.rows import TraceRow, whole_number
 from simlib.traces.replay import Replay, check_replay, replay, replay_arrays, window_requests
 from simlib.traces.trace import BLOCK_TOKENS, MAX_PROBLEMS, SECONDS_PER_DAY, Trace
 from simlib.traces.twins import poisson_twin, rate_note, retimed_twin, with_trace, write_trace
 
 __all__ = [
-    "BLOCK_TOKENS", "MAX_PROBLEMS", "SECONDS_PER_DAY", "SHIPPED", "Replay", "ShippedTrace", "Trace", "check_replay",
+    "BLOCK_TOKENS", "MAX_PROBLEMS", "SECONDS_PER_DAY", "SHIPPED", "Replay", "ShippedTrace", "Trace", "TraceRow", "check_replay",
     "load_trace", "poisson_twin", "rate_note", "replay", "replay_arrays", "resolve_trace", "retimed_twin",
     "shipped_table", "trace_names", "traces_dir", "whole_number", "window_requests", "with_trace", "write_trace",
 ]

@@ -1,30 +1,30 @@
-"""Reading a trace file (CSV or JSONL, the schema in simlib.traces): rows -> a validated Trace, every problem located."""
+"""Reading a trace file (CSV or JSONL, the schema in simlib.traces): rows -> a validated Trace, every problem located.
+
+The columns are resolved once (each role to the name the file uses); each row's cells are read by
+the :class:`~simlib.traces.rows.TraceRow` model; what spans rows (the time's kind, origin and
+order, the ids of blocks, tenants, conversations and models) is done here.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
 import math
-import re
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
+from pydantic import ValidationError
 
 from simlib.errors import Problem, ScenarioError
 from simlib.traces.registry import SHIPPED, resolve_trace
-from simlib.traces.trace import BLOCK_TOKENS, MAX_PROBLEMS, Trace
+from simlib.traces.rows import REQUIRED_ROLES, TraceRow, arrival_value, row_problems
+from simlib.traces.trace import MAX_PROBLEMS, Trace
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
-
-# A request's token count is at most ten times the largest context window the schema allows
-# (model.context_window_tokens <= 1e8): larger is a typo, and 1e9 x 5e7 requests still sums
-# within int64 (9.2e18), where 1e20 overflowed it (issue 13).
-MAX_REQUEST_TOKENS = 1_000_000_000
-
 
 
 def load_trace(trace: str | Path) -> Trace:
@@ -58,8 +58,6 @@ _ROLES = (
     ("input", _INPUT_NAMES, "input tokens"),
     ("output", _OUTPUT_NAMES, "output tokens"),
 )
-_INT_RE = re.compile(r"^[+-]?\d+(\.0*)?$")
-_SPLIT_RE = re.compile(r"[\s;,]+")
 
 
 class _Problems:
@@ -147,61 +145,6 @@ def _jsonl_rows(path: Path, problems: _Problems) -> Iterator[tuple[int, dict[str
             yield line, obj
 
 
-def whole_number(value: Any) -> int | None:
-    """The whole number in a CSV cell or JSON value (12, 12.0, "12"), or None if it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if math.isfinite(value) and value == int(value) else None
-    if isinstance(value, str) and _INT_RE.match(value.strip()):
-        return int(value.strip().split(".")[0])  # exact for 64-bit integers (float would round them)
-    return None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def _datetime(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        # more than 6 fractional digits (Azure writes 7): keep microseconds
-        m = re.match(r"^(.*\.\d{6})\d+(.*)$", text)
-        if not m:
-            return None
-        try:
-            dt = datetime.fromisoformat(m.group(1) + m.group(2))
-        except ValueError:
-            return None
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc).replace(tzinfo=None)  # naive times are read as UTC
-    return dt
-
-
-def _block_list(value: Any) -> list[Any] | None:
-    if isinstance(value, list):
-        return value if all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in value) else None
-    if isinstance(value, str):
-        text = value.strip().strip("[]").strip()
-        return [int(p) if p.lstrip("-").isdigit() else p for p in _SPLIT_RE.split(text) if p] if text else []
-    return None
-
-
 def _parse(path: Path, name: str) -> Trace:
     """Read and validate every row; raise ScenarioError listing located problems."""
     problems = _Problems(path)
@@ -243,106 +186,54 @@ def _parse(path: Path, name: str) -> Trace:
                 break
             time_unit_s = _time_unit(keys)
         bad = len(problems.items)
-        missing = [keys[r] for r in ("time", "input", "output") if keys[r] not in row]
-        if missing:
-            problems.add(line, f"missing {', '.join(repr(m) for m in missing)}")
-            if problems.full:
-                break
-            continue
-        # arrival time
-        raw_t = row[keys["time"]]
-        num = _number(raw_t)
-        dt = None if num is not None else _datetime(raw_t)
-        t: float | None = None
-        if num is None and dt is None:
-            problems.add(line, f"{keys['time']} {raw_t!r} is neither a number nor an ISO 8601 date-time")
-        elif num is not None and not math.isfinite(num):
-            problems.add(line, f"{keys['time']} {raw_t!r} is not a finite number")
-        elif num is not None and num < 0:
-            problems.add(line, f"{keys['time']} is negative ({raw_t!r}); times must be >= 0")
-        else:
-            kind = "number" if num is not None else "datetime"
+        try:
+            req = TraceRow.model_validate({role: row.get(col) for role, col in keys.items()
+                                           if col is not None and (col in row or role not in REQUIRED_ROLES)})
+            arrival = req.time
+        except ValidationError as exc:
+            req = None
+            for message in row_problems(exc, keys):
+                problems.add(line, message)
+            bad_time = any(e["loc"][:1] == ("time",) or e["type"] == "missing" for e in exc.errors())
+            arrival = None if bad_time else arrival_value(row[keys["time"]])
+        # arrival time: the first row fixes its kind (number or date-time) and origin; t never decreases
+        if arrival is not None:
+            raw_t = row[keys["time"]]
+            kind = "datetime" if isinstance(arrival, datetime) else "number"
             if time_kind is None:
                 time_kind = kind
-                first_num = num if num is not None else 0.0
-                first_dt = dt
+                first_num = arrival if kind == "number" else 0.0
+                first_dt = arrival if kind == "datetime" else None
             if kind != time_kind:
                 problems.add(line, f"{keys['time']} {raw_t!r} is a {kind} but the first row's is a {time_kind}")
-            elif kind == "number":
-                t = (num - first_num) * time_unit_s
-            else:
-                t = (dt - first_dt).total_seconds()
-            if t is not None and t < prev_t:
-                problems.add(line, f"{keys['time']} {raw_t!r} is earlier than the previous request's (line "
-                                   f"{prev_line}); timestamps must be non-decreasing")
-                t = None
-        # token counts
-        counts = []
-        for role, what in (("input", "input tokens"), ("output", "output tokens")):
-            raw = row[keys[role]]
-            v = whole_number(raw)
-            if v is None:
-                problems.add(line, f"{keys[role]} ({what}) {raw!r} is not a whole number")
-            elif v < 0:
-                problems.add(line, f"{keys[role]} ({what}) is negative ({raw!r})")
-                v = None
-            elif v > MAX_REQUEST_TOKENS:
-                problems.add(line, f"{keys[role]} ({what}) {raw!r} is over {MAX_REQUEST_TOKENS:,}, ten times the "
-                                   "largest context window a scenario allows")
-                v = None
-            counts.append(v)
-        # prefix blocks and tenant
-        blocks: list[Any] = []
-        if keys["hashes"] is not None:
-            raw_b = row.get(keys["hashes"])
-            parsed = _block_list(raw_b) if raw_b is not None else None
-            if parsed is None:
-                problems.add(line, f"{keys['hashes']} must be a list of block ids, got {raw_b!r}")
-            else:
-                blocks = parsed
-                if counts[0] is not None and len(blocks) > -(-counts[0] // BLOCK_TOKENS):
-                    problems.add(line, f"{keys['hashes']} has {len(blocks)} blocks but {counts[0]} input tokens fill "
-                                       f"only {-(-counts[0] // BLOCK_TOKENS)} blocks of {BLOCK_TOKENS} tokens")
-        cache_read = latency = None
-        if keys["cache_read"] is not None:
-            raw = row.get(keys["cache_read"])
-            cache_read = whole_number(raw)
-            if cache_read is None or cache_read < 0 or cache_read > MAX_REQUEST_TOKENS:
-                problems.add(line, f"{keys['cache_read']} (cache-read input tokens) {raw!r} is not a whole number >= 0")
-            elif counts[0] is not None and cache_read > counts[0]:
-                problems.add(line, f"{keys['cache_read']} ({cache_read}) is more than the input tokens ({counts[0]})")
-        if keys["latency"] is not None:
-            raw = row.get(keys["latency"])
-            latency = _number(raw)
-            if latency is None or not math.isfinite(latency) or latency < 0:
-                problems.add(line, f"{keys['latency']} (seconds) {raw!r} is not a finite number >= 0")
-        tenant_label = ""
-        if keys["tenant"] is not None:
-            raw_tenant = row.get(keys["tenant"])
-            tenant_label = "" if raw_tenant is None else str(raw_tenant).strip()
-        if len(problems.items) > bad:
+            else:  # t = (value - first value) x unit, or (date-time - first date-time) in seconds
+                t = (arrival - first_num) * time_unit_s if kind == "number" else (arrival - first_dt).total_seconds()
+                if t < prev_t:
+                    problems.add(line, f"{keys['time']} {raw_t!r} is earlier than the previous request's (line "
+                                       f"{prev_line}); timestamps must be non-decreasing")
+        if req is None or len(problems.items) > bad:
             if problems.full:
                 break
             continue
         prev_t, prev_line = t, line
         times.append(t)
-        inputs.append(counts[0])
-        outputs.append(counts[1])
+        inputs.append(req.input)
+        outputs.append(req.output)
+        blocks = req.hashes or ()
         if keys["tenant"] is not None:
-            tenant = tenant_index.setdefault(tenant_label, len(tenant_index))
+            tenant = tenant_index.setdefault(req.tenant, len(tenant_index))
             tenants.append(tenant)
             block_ids.extend(block_index.setdefault((tenant, b), len(block_index)) for b in blocks)
         else:
             block_ids.extend(block_index.setdefault(b, len(block_index)) for b in blocks)
         offsets.append(len(block_ids))
         if keys["cache_read"] is not None:
-            cache_reads.append(cache_read)
+            cache_reads.append(req.cache_read)
         if keys["latency"] is not None:
-            latencies.append(latency)
+            latencies.append(req.latency)
         for role, index, out in (("conversation", conversation_index, conversations), ("model", model_index, models)):
             if keys[role] is not None:
-                raw = row.get(keys[role])
-                out.append(index.setdefault("" if raw is None else str(raw).strip(), len(index)))
+                out.append(index.setdefault(getattr(req, role), len(index)))
 
     if keys is None and not problems.items:
         problems.add(None, "the file is empty (no header, no requests)")
