@@ -132,6 +132,14 @@ BAD_FILES = [
      ["line 5", "random.fields.retrieval.top_kk", "did you mean 'retrieval.top_k'"]),
     ("base: docs-assistant\npoints:\n  - {retrieval.top_k: 3}\n  - 5\n", ["line 4", "points[1]", "valid dictionary"]),
     ("base: docs-assistant\ngrid: {retrieval.top_k: [3]}\nengine: turbo\n", ["line 3", "engine", "'auto', 'fast' or 'simpy'"]),
+    # a typo that would build a billion-value axis in memory before the first simulation
+    ("base: docs-assistant\ngrid:\n  retrieval.top_k: {range: [1, 40], points: 1000000000}\n",
+     ["line 3", "grid.retrieval.top_k.points", "less than or equal to 100000"]),
+    ("base: docs-assistant\ngrid:\n  retrieval.top_k: {range: [1, 40], points: 1000}\n"
+     "  retrieval.chunk_tokens: {range: [100, 800], points: 1000}\n",
+     ["the grid has 1,000,000 points", "more than the 100,000"]),
+    ("base: docs-assistant\nrandom:\n  samples: 200000\n  fields: {retrieval.top_k: {choice: [3]}}\n",
+     ["line 3", "random.samples", "less than or equal to 100000"]),
 ]
 
 

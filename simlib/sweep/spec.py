@@ -73,6 +73,12 @@ class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+MAX_SWEEP_POINTS = 100_000
+"""The most points a sweep may have (a grid's product of axes, a random sample): each point is a
+whole simulation (~0.1-1 s), so 100,000 is already a day of CPU; beyond it, a typo
+(``points: 1e9`` would first build a billion-value axis in memory)."""
+
+
 class GridAxis(_Entry):
     """One grid axis: a list of values, or ``{range: [lo, hi], points: n}`` (evenly spaced) or
     ``{log_range: [lo, hi], points: n}`` (geometric: lo * (hi/lo)^(i/(n-1))); a range on a
@@ -81,7 +87,7 @@ class GridAxis(_Entry):
     values: list[Any] | None = Field(None, description="the axis's values, as written (a list in the file)")
     range: Bounds | None = Field(None, description="[lo, hi]: n evenly spaced values")
     log_range: Bounds | None = Field(None, description="[lo, hi], both > 0: n geometrically spaced values")
-    points: StrictInt = Field(5, ge=1, description="how many values a range gives")
+    points: StrictInt = Field(5, ge=1, le=MAX_SWEEP_POINTS, description="how many values a range gives")
 
     _positive_log = field_validator("log_range")(_positive)
 
@@ -157,7 +163,7 @@ class Distribution(_Entry):
 class RandomSample(_Entry):
     """``{samples: n, seed: s, fields: {path: distribution}}``: n points, every field drawn from one generator."""
 
-    samples: StrictInt = Field(ge=1, description="how many points")
+    samples: StrictInt = Field(ge=1, le=MAX_SWEEP_POINTS, description="how many points")
     seed: StrictInt = Field(0, ge=0, description="the sample's own seed (not the scenario's)")
     fields: dict[FieldPath, Distribution] = Field(min_length=1, description="field path -> distribution")
 
@@ -189,6 +195,17 @@ class SweepEntries(BaseModel):
                 raise ValueError("give exactly one of grid, random and points"
                                  + (f" (got {' and '.join(given)})" if given else ""))
         return data
+
+    @model_validator(mode="after")
+    def _not_too_many_points(self) -> "SweepEntries":
+        if self.grid is not None:
+            total = 1
+            for axis in self.grid.values():
+                total *= len(axis.values) if axis.values is not None else axis.points
+            if total > MAX_SWEEP_POINTS:
+                raise ValueError(f"the grid has {total:,} points (the product of its axes), more than the "
+                                 f"{MAX_SWEEP_POINTS:,} a sweep may have: use fewer values, or a random sample")
+        return self
 
 
 # --- the spec ---------------------------------------------------------------------------
