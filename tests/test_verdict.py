@@ -327,3 +327,26 @@ def test_break_even_is_reported_with_the_verdict_and_sits_on_the_right_side_of_t
         assert cheaper_now == expected, (b, cost)
     data = result.to_json_dict(verdict=v)["verdict"]
     assert data["break_even"] == v.break_even and data["queries_per_month"] == v.queries_per_month
+
+
+def test_flip_runs_are_capped_at_flip_max_queries(monkeypatch):
+    """The flip search reruns the scenario ~60 times: at a million queries that took 260 s from
+    the CLI. Each flip run is at most FLIP_MAX_QUERIES queries, one replication, summary records."""
+    import dataclasses
+
+    import simlib
+    import simlib.engine.run as engine_run
+    from simlib.verdict import FLIP_MAX_QUERIES, verdict
+
+    small = simlib.run(simlib.load_preset("docs-assistant").with_changes({"simulation.queries": 400}))
+    seen: list[tuple[int, int, str]] = []
+
+    def recording_run(scenario, **kwargs):
+        seen.append((scenario.simulation.queries, scenario.simulation.replications, kwargs.get("records")))
+        return small
+
+    big = small.scenario.with_changes({"simulation.queries": 1_000_000, "simulation.replications": 3})
+    base = dataclasses.replace(small, scenario=big)  # a million-query result, without simulating one
+    monkeypatch.setattr(engine_run, "run", recording_run)
+    verdict(base, flips=True)
+    assert seen and all(s == (FLIP_MAX_QUERIES, 1, "summary") for s in seen), seen[:3]
