@@ -59,7 +59,10 @@ def test_notebook_is_committed_without_outputs(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_top_to_bottom(path, tmp_path):
+def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
+    # images off (the kernel inherits it): test_executed_story_notebook_has_an_image_for_every_chart
+    # checks them; drawing them here too cost a browser start and ~1 s a chart per notebook
+    monkeypatch.setenv("SIMLIB_NOTEBOOK_IMAGES", "0")
     nb = small(nbformat.read(path, as_version=4))
     client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
@@ -87,11 +90,12 @@ def test_every_notebook_has_a_chart_count():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executed_to_html_shows_every_chart(path, tmp_path):
+def test_notebook_executed_to_html_shows_every_chart(path, tmp_path, monkeypatch):
     """What `jupyter nbconvert --execute --to html` writes (widget state stored, as nbconvert
     does): every chart as a plotly div, FigureWidgets included, through their static copies."""
     from nbconvert import HTMLExporter
 
+    monkeypatch.setenv("SIMLIB_NOTEBOOK_IMAGES", "0")  # the plotly divs are checked here, the images elsewhere
     nb = small(nbformat.read(path, as_version=4))
     NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", store_widget_state=True,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
