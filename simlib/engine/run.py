@@ -23,7 +23,7 @@ from simlib.engine import array_backend, simpy_backend
 from simlib.engine.budget import token_budget
 from simlib.engine.strategies import STRATEGIES
 from simlib.results import Replication, RunResult, StreamedRunResult
-from simlib.scenario import Scenario
+from simlib.scenario import SECONDS_PER_DAY, Scenario
 
 Engine = Literal["auto", "simpy", "fast"]
 ENGINES = ("auto", "simpy", "fast")
@@ -166,12 +166,15 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
             "(it would answer one tenant with another's data); its knowledge on tenant facts is the base model's prior. "
             "Set fine_tuning.adapters: per_tenant for one adapter per tenant."
         )
+    from simlib.engine.cache import warm_share
+
     overflow = scenario.prompt_cache.overflow_requests_per_minute
-    key_rate_per_min = scenario.workload.queries_per_day / 1440.0  # the one global routing key, daily mean
-    if overflow is not None and key_rate_per_min > overflow:
+    key_rate_per_s = scenario.workload.queries_per_day / SECONDS_PER_DAY  # the one global routing key, daily mean
+    spill_share = 1.0 - float(warm_share(overflow, key_rate_per_s))
+    if spill_share > 0:
         notes.append(
-            f"best-effort cache (OpenAI): {key_rate_per_min:,.1f} requests/min share one prefix key, above the "
-            f"{overflow:g}/min one machine takes, so about {1 - overflow / key_rate_per_min:.0%} of requests spill "
+            f"best-effort cache (OpenAI): {key_rate_per_s * 60:,.1f} requests/min share one prefix key, above the "
+            f"{overflow:g}/min one machine takes, so about {spill_share:.0%} of requests spill "
             "to other machines and are counted as misses (a pessimistic bound: spill machines warming up are not "
             "modelled; prompt_cache.overflow_requests_per_minute: null gives the other bound, no spill)"
         )
