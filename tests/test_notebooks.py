@@ -152,7 +152,7 @@ def test_without_a_browser_charts_keep_their_html_and_get_no_image(images_withou
 
     fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
     bundle = pio.renderers._build_mime_bundle(fig.to_dict(), renderers_string=f"notebook+{IMAGE_RENDERER}")
-    assert "image/png" not in bundle and PLOTLY_DIV.search(bundle["text/html"])
+    assert "image/png" not in bundle and PLOTLY_DIV.search(bundle["text/html"]) and "<img" not in bundle["text/html"]
     outputs = static_outputs(W.VBox([W.HTML("<b>hello</b>"), go.FigureWidget(fig)]))
     assert [("image/png" in o, bool(PLOTLY_DIV.search(o["text/html"]))) for o in outputs] == [(False, False), (False, True)]
     assert "hello" in outputs[0]["text/html"]
@@ -176,6 +176,10 @@ def test_a_chart_output_carries_a_960_by_540_png_where_chromium_exists(monkeypat
     fig = go.Figure(go.Bar(x=["a", "b"], y=[1, 2]))
     bundle = pio.renderers._build_mime_bundle(fig.to_dict(), renderers_string=f"notebook+{static.IMAGE_RENDERER}")
     assert png_size(base64.b64decode(bundle["image/png"])) == (960, 540)
+    # the same PNG in front of the plotly div, for viewers that pick text/html and run no scripts
+    html = bundle["text/html"]
+    assert f"src='data:image/png;base64,{bundle['image/png']}'" in html
+    assert html.index("<img") < PLOTLY_DIV.search(html).start()
     tall = go.Figure(go.Bar(x=["a"], y=[1]), layout={"height": 400})  # a figure's own height wins
     assert png_size(base64.b64decode(static.image_bundle(tall)["image/png"])) == (960, 300)
     monkeypatch.setenv(static.IMAGES_ENV, "0")
@@ -205,3 +209,47 @@ def test_executed_story_notebook_has_an_image_for_every_chart(path, tmp_path):
         # 0.75 of the chart's layout width: its own where it sets one, else the slide's 1280
         layout_w = data.get("application/vnd.plotly.v1+json", {}).get("layout", {}).get("width") or 1280
         assert width == round(0.75 * layout_w) and height >= 200
+
+
+SCRIPT = re.compile(r"<script\b.*?</script>", re.S | re.I)
+
+
+@pytest.mark.browser
+def test_a_chart_shows_as_an_image_without_scripts_and_as_one_plotly_chart_with_them(tmp_path):
+    """GitHub's viewer picks an output's text/html and strips its scripts: the chart must still
+    show (its PNG in the HTML). An HTML export, where scripts run, shows the interactive chart
+    and hides the image. Both checked in chromium on a notebook executed and exported as a
+    user would (nbconvert), the no-script view with scripts removed and JavaScript off."""
+    import shutil
+
+    from nbconvert import HTMLExporter
+    from voila_support import CHROMIUM, CHROMIUM_ARGS
+
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("no Debian chromium on PATH (apt-get install -y chromium): notebook images cannot be drawn")
+    from playwright.sync_api import sync_playwright
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from simlib.widgets import render_everywhere\nrender_everywhere()\nimport plotly.graph_objects as go\n"
+        "go.Figure(go.Bar(x=['a', 'b'], y=[1, 2]))")])
+    NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    (tmp_path / "live.html").write_text(body, encoding="utf-8")
+    (tmp_path / "no_scripts.html").write_text(SCRIPT.sub("", body), encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            viewer = browser.new_context(java_script_enabled=False).new_page()
+            viewer.goto((tmp_path / "no_scripts.html").as_uri())
+            viewer.wait_for_load_state("load")
+            img = viewer.locator("img.simlib-chart-image")
+            assert img.count() == 1 and img.is_visible()
+            assert img.evaluate("i => i.naturalWidth") == 960
+            live = browser.new_page()
+            live.goto((tmp_path / "live.html").as_uri())
+            live.wait_for_function("document.querySelector('.simlib-chart .js-plotly-plot .main-svg .trace')",
+                                   timeout=30_000)
+            assert not live.locator("img.simlib-chart-image").is_visible()  # one chart on screen: plotly's
+        finally:
+            browser.close()

@@ -18,12 +18,16 @@ draws when it runs top to bottom.
 Voila serves only the dashboard's live widgets: under Voila (``in_voila``) no static copy is
 written, which keeps its first paint unchanged.
 
-Static images, for viewers that run no scripts (GitHub's notebook viewer shows only
-image/png, image/svg+xml and script-free HTML, so plotly HTML is blank there): after
-``render_everywhere()`` (the story notebooks' first cell) every chart's output also carries
-an ``image/png`` of it, beside its plotly HTML in the same output, drawn by Debian's
-Chromium through kaleido (``simlib.export.render.notebook_image``: one browser per kernel,
-~3.5 s to start, ~0.6 s a chart). A go.Figure gets it through plotly's renderer list
+Static images, for viewers that run no scripts: after ``render_everywhere()`` (the story
+notebooks' first cell) every chart's output also carries an ``image/png`` of it, drawn by
+Debian's Chromium through kaleido (``simlib.export.render.notebook_image``: one browser per
+kernel, ~3.5 s to start, ~0.6 s a chart), and the same PNG inside its HTML, in front of the
+plotly div (``html_with_image``). GitHub's viewer picks an output's text/html over its
+image/png when both are there and strips the scripts, so plotly HTML alone is blank there
+(reported 2026-08 in Bigdata-com/bigdata-cookbook#152; not checkable from this machine): the
+``<img>`` in the HTML is what it shows. Where scripts run (an nbconvert HTML export), plotly
+draws the chart and a CSS rule hides the image once the chart exists
+(``.simlib-chart:has(.js-plotly-plot)``), so the page shows one interactive chart. A go.Figure gets it through plotly's renderer list
 ("plotly_mimetype+notebook+simlib_png"), a widget's static copy chart by chart. Where no
 Chromium is found nothing is added and nothing fails; ``SIMLIB_NOTEBOOK_IMAGES=0`` turns the
 images off. The dashboard's notebook does not call ``render_everywhere``, so its copy stays
@@ -76,19 +80,44 @@ def image_bundle(figure: go.Figure | dict) -> dict[str, str]:
     return notebook_image_bundle(figure)
 
 
+IMAGE_CLASS = "simlib-chart-image"
+# hides a chart's image once plotly has drawn the chart beside it (plotly adds js-plotly-plot
+# to the chart's div when it draws): only where scripts ran
+_SWAP_STYLE = f"<style>.simlib-chart:has(.js-plotly-plot) > img.{IMAGE_CLASS} {{ display: none; }}</style>"
+
+
+def html_with_image(chart_html: str, image: dict[str, str]) -> str:
+    """``chart_html`` (plotly's div and script) with the chart's PNG (``image_bundle``) in front.
+
+    For viewers that render an output's HTML but run no scripts (GitHub's): they show the
+    image. Where the scripts run, the chart draws and ``_SWAP_STYLE`` hides the image.
+    Without an image, ``chart_html`` unchanged.
+    """
+    png = image.get("image/png")
+    if not png:
+        return chart_html
+    return (f"<div class='simlib-chart'>{_SWAP_STYLE}<img class='{IMAGE_CLASS}' alt='chart (static image)' "
+            f"src='data:image/png;base64,{png}' style='max-width:100%; height:auto'>{chart_html}</div>")
+
+
 class StaticImageRenderer(MimetypeRenderer):
     """plotly renderer adding a chart's image/png (``image_bundle``) to its output, or nothing.
 
-    plotly merges every renderer named in ``pio.renderers.default`` into one mime bundle, so
-    a chart's output holds its plotly JSON, its HTML and this image together; a viewer
-    picks the richest it can show.
+    plotly merges every renderer named in ``pio.renderers.default`` into one mime bundle, in
+    order (a later renderer's key replaces an earlier one's), so a chart's output holds its
+    plotly JSON, this image, and its HTML as plotly's ``notebook`` renderer writes it with the
+    image in front (``html_with_image``: what GitHub's viewer, which prefers text/html and runs
+    no scripts, shows). A viewer picks the richest it can show.
     """
 
     def __init__(self) -> None:  # plotly's repr and hash read the constructor's arguments: none
         super().__init__()
 
     def to_mimebundle(self, fig_dict):
-        return image_bundle(fig_dict)
+        image = image_bundle(fig_dict)
+        if not image:
+            return {}
+        return {**image, "text/html": html_with_image(figure_html(fig_dict), image)}
 
 
 pio.renderers[IMAGE_RENDERER] = StaticImageRenderer()
@@ -151,7 +180,7 @@ def _ensure_plotly_js() -> None:
         _PLOTLY_JS_SENT = True
 
 
-def figure_html(figure: go.Figure) -> str:
+def figure_html(figure: go.Figure | dict) -> str:
     """One chart as the HTML plotly's ``notebook`` renderer writes (needs ``_ensure_plotly_js``)."""
     return pio.renderers["notebook"].to_mimebundle(go.Figure(figure).to_dict())["text/html"]
 
@@ -198,7 +227,8 @@ def static_html(widget: W.Widget) -> str:
 def static_outputs(widget: W.Widget) -> list[dict[str, str]]:
     """The static copy as display outputs (mime bundles), each wrapped in the hidden class:
     runs of text merged into one output, and each chart its own output holding its plotly
-    HTML and, where ``image_bundle`` draws one, its image/png."""
+    HTML and, where ``image_bundle`` draws one, its image/png (also in front of the HTML,
+    ``html_with_image``)."""
     outputs: list[dict[str, str]] = []
     texts: list[str] = []
 
@@ -212,7 +242,8 @@ def static_outputs(widget: W.Widget) -> list[dict[str, str]]:
         if texts:
             outputs.append({"text/html": wrap("".join(texts)), "text/plain": ""})
             texts = []
-        outputs.append({"text/html": wrap(figure_html(part)), "text/plain": "", **image_bundle(part)})
+        image = image_bundle(part)
+        outputs.append({"text/html": wrap(html_with_image(figure_html(part), image)), "text/plain": "", **image})
     if texts:
         outputs.append({"text/html": wrap("".join(texts)), "text/plain": ""})
     return outputs
