@@ -62,7 +62,9 @@ def test_a_run_bills_its_hourly_schedule_and_reports_it():
     schedule = replica_schedule(s, FT)
     assert schedule[0] < schedule[1] and schedule[1] == replicas_for(s, FT) == max(schedule)
     run = simlib.run(s)
-    assert run.engine == "simpy" and any("hourly autoscaling" in n for n in run.notes)
+    assert run.engine == "simpy" and any("hourly autoscaling with cold starts) is simulated by the simpy" in n
+                                         for n in run.notes)
+    assert any("arrivals cover hours 0-0 of the day" in n for n in run.notes)  # 2,000 arrivals: within hour 0
     price = simlib.prices.gpu(s.serving.gpu).usd_per_gpu_hour
     hosting = run.summary()["fine_tune"]["cost_hosting_monthly_usd"]["mean"]
     assert hosting == pytest.approx(sum(schedule) * s.serving.gpus_per_replica_count * price * DAYS_PER_MONTH, rel=1e-12)
