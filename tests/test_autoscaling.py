@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import simlib
 from simlib.engine.dedicated import (
@@ -201,3 +202,51 @@ def test_hourly_with_a_fixed_count_is_a_located_error():
         simlib.scenario.build_scenario({"serving": {"autoscaling": "hourly", "replicas_count": 3}})
     assert err.value.problems[0].location == "serving.replicas_count"
     assert "autoscaling" in err.value.problems[0].message
+
+
+@settings(max_examples=40, deadline=None)
+@given(schedule=st.lists(st.integers(1, 4), min_size=24, max_size=24), batch=st.integers(1, 3),
+       cold_start_s=st.sampled_from([0.0, 120.0, 3_600.0]), seed=st.integers(0, 2**16))
+def test_the_replica_pool_grants_fifo_within_serving_replicas_slots(schedule, batch, cold_start_s, seed):
+    """Invariants of ReplicaPool on random schedules, arrivals and service times: every request is
+    served; grants go in arrival order; a replica never holds more than max_batch streams, and one
+    added at a boundary is granted nothing before boundary + cold_start_s; a request waits only
+    when every serving replica is full."""
+    import simpy
+
+    from simlib.engine.serving import ReplicaPool
+
+    rng = np.random.default_rng(seed)
+    env = simpy.Environment()
+    pool = ReplicaPool(env, schedule, batch, cold_start_s)
+    created_at = {}
+    new = pool._new
+
+    def tracked_new():  # the time each replica is requested (0 for the initial ones)
+        r = new()
+        created_at[r] = env.now
+        return r
+
+    pool._new = tracked_new
+    n = 300
+    arrivals = np.cumsum(rng.exponential(3 * 86_400 / n, n))  # ~3 days: every boundary, scale-ups and downs
+    services = rng.exponential(2_000.0, n)
+    grants = []
+
+    def query(i):
+        yield env.timeout(arrivals[i])
+        with pool.request() as req:
+            if not req.triggered:
+                assert all(pool.streams[r] >= batch for r in pool.serving)
+            yield req
+            r = req.replica
+            assert r in pool.serving and pool.streams[r] <= batch and 1 <= req.streams <= batch
+            assert env.now >= created_at.get(r, -cold_start_s) + cold_start_s
+            grants.append(i)
+            yield env.timeout(services[i])
+
+    procs = [env.process(query(i)) for i in range(n)]
+    env.run(until=simpy.AllOf(env, procs))
+    assert grants == list(range(n))  # FIFO
+    assert len(created_at) > 0 or len(set(schedule)) == 1
+    assert all(s == 0 for s in pool.streams) and not pool.waiting
