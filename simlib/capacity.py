@@ -14,7 +14,10 @@ mean prompt, cache-read and output tokens per completed query, then:
   that model on dedicated GPUs uses (simlib.engine.dedicated.replicas_for: sized to
   ``serving.p95_target_s`` at the busiest hour, or ``serving.replicas_count``), and their
   monthly GPU bill by the same formula as the run's hosting cost
-  (DedicatedServing.monthly_usd), against the run's monthly cost on serverless pricing.
+  (simlib.engine.dedicated.dedicated_plan), against the run's monthly cost on serverless
+  pricing; with the replicas per hour of the day and the bill both ways: fixed at the
+  peak's count all day, and scaled hourly to the daily profile (serving.autoscaling 'hourly':
+  each hour sized to the target at its rate, scale-ups billed through their cold start).
 
 The command's flags (--p95-target-s, --speculative, --gpu, --gpus-per-replica) are
 ``serving`` fields set on the scenario before sizing (:func:`sizing_scenario`), so
@@ -68,7 +71,7 @@ def capacity_report(scenario, *, result=None, p95_target_s: float | None = None,
     """
 
     import simlib
-    from simlib.engine.dedicated import deployment, replicas_for
+    from simlib.engine.dedicated import dedicated_plan, deployment
     from simlib.engine.rate_limits import RateLimits, counted_input_tokens, stage_capacities
     from simlib.engine.strategies import STRATEGIES
     from simlib.results import COMPLETED
@@ -106,18 +109,31 @@ def capacity_report(scenario, *, result=None, p95_target_s: float | None = None,
             dedicated = sized.with_changes({"serving.fine_tuned_model" if st.fine_tuned else "serving.base_model":
                                             "dedicated"})
             try:
-                replicas = replicas_for(dedicated, st)
+                plan = dedicated_plan(dedicated, st)
+                # the other mode's bill beside the scenario's own (sized replicas only: a fixed count has no schedule)
+                other = None
+                if sv.replicas_count is None:
+                    flip = "hourly" if sv.autoscaling == "off" else "off"
+                    other = dedicated_plan(dedicated.with_changes({"serving.autoscaling": flip}), st)
             except ScenarioError as exc:
                 if p95_target_s is None:
                     raise
                 raise ScenarioError([Problem("--p95-target-s", exc.problems[0].message)]) from None
+            hourly = plan if sv.autoscaling == "hourly" else other
             serving = deployment(dedicated, st.fine_tuned)
+            replicas = plan["peak_replicas"]
             entry.update(deployment="dedicated", replicas=replicas, replicas_sized=sv.replicas_count is None,
                          gpus=replicas * sv.gpus_per_replica_count, gpu=sv.gpu, p95_target_s=sv.p95_target_s,
                          speculative=sv.speculative, parameters_count=sv.parameters_count,
                          parameter_bytes=sv.parameter_bytes,
                          decode_tokens_per_s_batch1=float(serving.decode_tokens_per_s(1)),
-                         dedicated_monthly_usd=serving.monthly_usd(replicas))
+                         autoscaling=sv.autoscaling, replicas_per_hour=plan["replicas_per_hour"],
+                         gpu_hours_per_day=plan["gpu_hours_per_day"],
+                         dedicated_monthly_usd=plan["monthly_usd"],
+                         fixed_at_peak_monthly_usd=plan["fixed_at_peak_monthly_usd"],
+                         hourly=None if hourly is None else {
+                             k: hourly[k] for k in ("replicas_per_hour", "replicas_min", "replicas_max",
+                                                    "gpu_hours_per_day", "cold_start_s", "monthly_usd")})
         else:
             fits = []
             for row in tiers:
@@ -156,7 +172,15 @@ def format_report(report: dict[str, Any]) -> str:
                          f"({e['parameters_count'] / 1e9:g}B model at {e['parameter_bytes']:g} byte(s)/parameter"
                          f"{', speculative decoding' if e['speculative'] else ''}, "
                          f"{e['decode_tokens_per_s_batch1']:,.0f} tok/s per stream at batch 1); "
-                         f"GPU bill ${e['dedicated_monthly_usd']:,.0f}/month")
+                         f"GPU bill ${e['fixed_at_peak_monthly_usd']:,.0f}/month fixed at the peak")
+            h = e["hourly"]
+            if h is not None:
+                lines.append(f"{'':16s} scaled hourly to the daily profile: {h['replicas_min']}-{h['replicas_max']} "
+                             f"replica(s), {h['gpu_hours_per_day']:,} GPU-hours/day (fixed: "
+                             f"{e['gpus'] * 24:,}), scale-ups serve "
+                             f"{h['cold_start_s']:g} s after the hour starts; GPU bill ${h['monthly_usd']:,.0f}/month"
+                             + ("  (the scenario's mode)" if e["autoscaling"] == "hourly" else
+                                "  (serving.autoscaling=hourly)"))
         elif not e["tiers_on_file"]:
             tiers = "; ".join(f"Tier {t} {_qualification(q)}" for t, q in quals.items())
             lines.append(f"{'':16s} no rate-limit tiers on file for provider '{e['provider']}' and this model"

@@ -301,7 +301,18 @@ class RunResult:
             "requirements": self.scenario.requirements.model_dump(mode="json"),
             "verdict": _finite_or_null(found.to_json()) if found is not None else None,
             "strategies": _finite_or_null(self.summary()),
+            "dedicated_serving": self.dedicated_serving(),
         }
+
+    def dedicated_serving(self) -> dict[str, Any]:
+        """strategy -> its dedicated deployment (simlib.engine.dedicated.dedicated_plan: the hourly replicas and the
+        bill, as `simlib capacity` reports them), for each feasible strategy whose model is on dedicated GPUs."""
+        from simlib.engine.dedicated import dedicated_plan
+        from simlib.engine.strategies import STRATEGIES
+
+        s = self.scenario
+        return {name: dedicated_plan(s, STRATEGIES[name]) for name in self.strategies
+                if s.serving.dedicated(STRATEGIES[name].fine_tuned) and self.feasibility.get(name) is None}
 
 
 @dataclass
@@ -533,7 +544,8 @@ def peak_hour_utilisation(scenario: Scenario, strategy: str, rep: "Replication")
     {"retrieval", "model", "rate_limits", "dedicated_replicas"}: rho or None where the stage is absent.
 
     model: rho_peak = (busy_s / (slots x span_s)) x lambda_peak / lambda_span, i.e. the
-    measured mean service time x the peak-hour rate / slots (lambda_span = (n - 1) / span_s).
+    measured mean service time x the peak-hour rate / slots (lambda_span = (n - 1) / span_s); with
+    hourly autoscaling the slots are the busiest hour's.
     retrieval: rho_peak = lambda_peak x (embed + search [+ rerank] mean latency) / workers.
     rate_limits: live peak requests/min / min(RPM, ITPM / counted input, OTPM / output), the
     token means over the live queries sent (simlib.engine.rate_limits, closed form).
@@ -549,7 +561,13 @@ def peak_hour_utilisation(scenario: Scenario, strategy: str, rep: "Replication")
     n = scenario.simulation.queries
     if sr is not None and rep.span_s > 0 and n > 1:
         span_rate = (n - 1) / rep.span_s
-        out["model"] = sr.busy_s / (sr.capacity * rep.span_s) * peak / span_rate
+        slots = sr.capacity
+        if scenario.serving.dedicated(st.fine_tuned) and scenario.serving.autoscaling == "hourly":
+            from simlib.engine.dedicated import replicas_for
+
+            # the slots vary by hour (capacity is their mean over the span): the busiest hour's slots carry its load
+            slots = replicas_for(scenario, st) * scenario.serving.batch_streams_limit
+        out["model"] = sr.busy_s / (slots * rep.span_s) * peak / span_rate
     if st.uses_retrieval:
         r = scenario.retrieval
         service_s = r.embed_latency_s + r.search_latency_s + (r.rerank_latency_s if r.rerank else 0.0)
@@ -662,7 +680,19 @@ def capacity_status(result: RunResult) -> list[str]:
                 f"{rl.output_tokens_per_minute:,.0f} OTPM carry {util['rate_limits']:.2f}x their sustained capacity at the "
                 f"busiest hour; {limited:.1%} of requests got a 429, {failed:.1%} failed after {rl.retry_limit} retries"
                 + ("  << a higher tier or custom limits needed" if util["rate_limits"] >= SATURATION_UTILISATION else ""))
-        if s.serving.dedicated(st.fine_tuned):
+        if s.serving.dedicated(st.fine_tuned) and sv.autoscaling == "hourly":
+            from simlib.engine.dedicated import dedicated_plan
+
+            plan = dedicated_plan(s, st)
+            hosting = entry["cost_hosting_monthly_usd"]["mean"]
+            lines.append(
+                f"{name}: dedicated, hourly autoscaling {plan['replicas_min']}-{plan['replicas_max']} replica(s) x "
+                f"{sv.gpus_per_replica_count} {sv.gpu} ({plan['gpu_hours_per_day']:,} GPU-hours/day, each hour sized to "
+                f"p95 <= {sv.p95_target_s:g} s, scale-ups serve {sv.cold_start_s:g} s after the hour starts)"
+                f"{' with speculative decoding' if sv.speculative else ''}: ${hosting:,.0f}/month "
+                f"(fixed at the peak's {plan['peak_replicas']}: ${plan['fixed_at_peak_monthly_usd']:,.0f}/month); "
+                f"busiest-hour load {util['dedicated_replicas']:.2f} of full-batch capacity")
+        elif s.serving.dedicated(st.fine_tuned):
             from simlib.engine.dedicated import replicas_for
 
             replicas = replicas_for(s, st)

@@ -310,6 +310,11 @@ def test_capacity_and_a_dedicated_run_report_the_same_replicas_and_bill(flags):
         assert entry["replicas"] * run.scenario.serving.batch_streams_limit == slots, name
         assert entry["gpus"] == entry["replicas"] * flags.get("gpus_per_replica", 4)
         assert entry["dedicated_monthly_usd"] == pytest.approx(summary[name]["cost_hosting_monthly_usd"]["mean"], rel=1e-12)
+        plan = run.to_json_dict()["dedicated_serving"][name]  # the run's own schedule: fixed, as the scenario
+        assert entry["replicas_per_hour"] == plan["replicas_per_hour"] == [entry["replicas"]] * 24
+        # Poisson arrivals: scaled hourly, the schedule and the bill are the fixed ones
+        assert entry["hourly"]["replicas_per_hour"] == plan["replicas_per_hour"]
+        assert entry["hourly"]["monthly_usd"] == entry["fixed_at_peak_monthly_usd"] == entry["dedicated_monthly_usd"]
     if not flags:  # the preset's story: 3 replicas for fine_tune (its 36 USD/hour), 4 for the longer RAG prompt
         assert report["strategies"]["fine_tune"]["replicas"] == 3
         assert report["strategies"]["rag_fine_tune"]["replicas"] == 4

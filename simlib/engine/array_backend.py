@@ -121,6 +121,9 @@ SESSIONS_GAP = ("sessions (conversations, agent tasks): each turn's history cach
 def capacity_gap(scenario: Scenario) -> str | None:
     """The issue-16 mechanisms the kernel does not follow yet: dedicated serving, the batch API (rate limits it does)."""
     if "dedicated" in (scenario.serving.base_model, scenario.serving.fine_tuned_model):
+        if scenario.serving.autoscaling == "hourly":
+            return ("dedicated serving (batching curve per replica, hourly autoscaling with cold starts) is simulated "
+                    "by the simpy engine only")
         return "dedicated serving (batching curve per replica) is simulated by the simpy engine only"
     if scenario.workload.offline_share > 0:
         return "the batch API share (workload.offline_share) is simulated by the simpy engine only"

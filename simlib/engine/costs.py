@@ -30,7 +30,8 @@ Per month (M = 30.4375 days; Q = queries_per_day x M):
                 behaviour examples once a round in the shared model they sit on
 - storage     = vectors (facts x chunks x dimensions x 4 bytes) x p_GB_month
 - hosting     = hosting_usd_per_hour x 24 M (a hand-priced fine-tuned endpoint), or, for a model on
-                dedicated GPUs, replicas x gpus per replica x price per GPU-hour x 24 M
+                dedicated GPUs, replicas x gpus per replica x price per GPU-hour x 24 M, or with
+                hourly autoscaling sum over the 24 hours of replicas(h) x gpus x price x M
 - cache_storage = entry-hours alive x prefix tokens x p_storage (priced caches only)
 
 - ownership: data preparation, evaluation, engineering, index build, vector-store plan
@@ -151,10 +152,10 @@ def monthly_components(strategy: Strategy, scenario: Scenario, *, cache_entry_ho
         out["training"] = (training_usd_per_model(scenario) * models_trained(scenario) + behaviour) * retrainings_per_month(scenario)
         out["hosting"] = ft.hosting_usd_per_hour * 24 * DAYS_PER_MONTH
     if scenario.serving.dedicated(strategy.fine_tuned):
-        from simlib.engine.dedicated import deployment, replicas_for
+        from simlib.engine.dedicated import hosting_monthly_usd
 
-        # replicas x GPUs x 730.5 h x price: the formula `simlib capacity` reports too
-        out["hosting"] = deployment(scenario, strategy.fine_tuned).monthly_usd(replicas_for(scenario, strategy))
+        # replicas x GPUs x 730.5 h x price (hourly: summed over the day's schedule): what `simlib capacity` reports too
+        out["hosting"] = hosting_monthly_usd(scenario, strategy)
     if strategy.caches(scenario) and not (strategy.fine_tuned and scenario.fine_tuning.cache_mode is not None):
         # (a fine-tuned model on another provider: its automatic cache has no storage fee)
         prefix = strategy.cached_prefix_tokens(scenario)

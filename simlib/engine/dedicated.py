@@ -29,6 +29,17 @@ the draft is the file being edited (c ~ 0) and acceptance is very high.
 Monthly cost = replicas x gpus per replica x 730.5 hours per month x price per GPU-hour; per
 query it is that over the month's queries (amortised, paid whether or not traffic comes).
 
+Hourly autoscaling (serving.autoscaling 'hourly', :func:`replica_schedule`): hour h of the day
+gets r(h) = max(replicas_min_count, the smallest count meeting p95_target_s at that hour's live
+rate lambda_h = qpd / 86,400 x w_h / mean(w) x (1 - offline share)), each by :func:`size_replicas`;
+the busiest hour's r is the fixed count. A scale-up at a boundary is billed from the boundary
+and serves cold_start_s later (engine.serving.ReplicaPool), so the bill is
+
+    monthly cost = sum_h r(h) x gpus per replica x price per GPU-hour x 30.4375 days
+                 = monthly cost of mean_h r(h) replicas                 (:func:`schedule_monthly_usd`)
+
+which is the fixed formula exactly when r is the same every hour.
+
 The batch API (item 4): an offline share s of the work billed at discount D costs
 
     token cost x (1 - s) + token cost x s x (1 - D)
@@ -240,6 +251,22 @@ def deployment(scenario, fine_tuned: bool) -> DedicatedServing:
         draft_cost_ratio=sv.draft_cost_multiplier, network_rtt_s=rtt)
 
 
+def hourly_rates_per_s(scenario) -> np.ndarray:
+    """Live arrival rate of each hour of the day: qpd / 86,400 x w_h / mean(w) on the daily profile, x (1 - offline share).
+
+    Poisson and trace arrivals: the mean rate every hour (a flat schedule, as the peak sizing reads
+    them). The largest element is :func:`peak_rate_per_s` to the last bit.
+    """
+    w = scenario.workload
+    rate = w.queries_per_day / 86_400.0
+    if w.arrival_process == "daily_profile":
+        weights = np.asarray(w.hourly_weights, float)
+        rates = rate * (weights / weights.mean())
+    else:
+        rates = np.full(24, rate)
+    return rates * (1.0 - w.offline_share)
+
+
 def peak_rate_per_s(scenario) -> float:
     """Busiest-hour live arrival rate: qpd / 86,400 x max(w) / mean(w) on the daily profile (the mean otherwise), x (1 - offline share)."""
     w = scenario.workload
@@ -261,38 +288,111 @@ def sizing_tokens(scenario, strategy) -> tuple[float, float]:
 
 
 def replicas_for(scenario, strategy) -> int:
-    """The strategy's dedicated replicas: serving.replicas_count, or the smallest meeting serving.p95_target_s at the peak.
+    """The strategy's dedicated replicas at the busiest hour: serving.replicas_count, or the smallest meeting
+    serving.p95_target_s at the peak (at least serving.replicas_min_count).
 
     Sizing simulates :func:`simulate_replicas` at the busiest hour's rate with the strategy's
     mean prompt and output (:func:`sizing_tokens`), seeded by the scenario's seed; the same
-    count serves every replication. A target no count up to serving.replicas_count_limit meets is a
+    count serves every replication (all day unless serving.autoscaling is 'hourly':
+    :func:`replica_schedule`). A target no count up to serving.replicas_count_limit meets is a
     ScenarioError at serving.p95_target_s.
     """
     sv = scenario.serving
     if sv.replicas_count is not None:
         return sv.replicas_count
-    return _sized(scenario, strategy.fine_tuned, *sizing_tokens(scenario, strategy))
+    return max(sv.replicas_min_count, _sized(scenario, strategy.fine_tuned, *sizing_tokens(scenario, strategy)))
 
 
-_SIZED: dict[tuple, int] = {}  # (scenario JSON, fine-tuned, prompt, output) -> replicas: a run sizes once
+def replica_schedule(scenario, strategy) -> tuple[int, ...]:
+    """Replicas in each of the 24 hours of the day (hour 0 from midnight, as the arrivals).
+
+    autoscaling 'off': :func:`replicas_for` every hour. 'hourly': hour h gets
+    max(replicas_min_count, the smallest count whose simulated p95 at lambda_h meets
+    p95_target_s) (:func:`hourly_rates_per_s`, :func:`size_replicas`); an hour at the peak
+    rate gets the fixed count itself, the others are searched below it (sizing is cached by
+    its inputs, so equal rates size once).
+    """
+    peak = replicas_for(scenario, strategy)
+    sv = scenario.serving
+    if sv.autoscaling == "off":
+        return (peak,) * 24
+    prompt, output = sizing_tokens(scenario, strategy)
+    top = peak_rate_per_s(scenario)
+    return tuple(peak if rate == top else max(sv.replicas_min_count,
+                                               _sized(scenario, strategy.fine_tuned, prompt, output, rate, within=peak))
+                 for rate in hourly_rates_per_s(scenario).tolist())
 
 
-def _sized(scenario, fine_tuned: bool, prompt: float, output: float) -> int:
+def schedule_monthly_usd(serving: DedicatedServing, schedule) -> float:
+    """Monthly GPU bill of an hourly schedule: sum_h r(h) x gpus x price x DAYS_PER_MONTH = monthly_usd(mean_h r(h)).
+
+    Every replica is billed for its whole hour (a scale-up from the boundary, cold start included).
+    A constant schedule r gives monthly_usd(r), the fixed formula, exactly (24 r / 24 = r in floats).
+    """
+    return serving.monthly_usd(sum(schedule) / len(schedule))
+
+
+def hosting_monthly_usd(scenario, strategy) -> float:
+    """The strategy's dedicated GPU bill per month (engine.costs' hosting, `simlib capacity`'s bill)."""
+    return schedule_monthly_usd(deployment(scenario, strategy.fine_tuned), replica_schedule(scenario, strategy))
+
+
+def mean_replicas(schedule, start_s: float, end_s: float) -> float:
+    """Time-average of the billed replicas r(hour of t) over [start_s, end_s] (the hour's count at start_s if empty)."""
+    r = np.asarray(schedule, float)
+    if not end_s > start_s:
+        return float(r[int(start_s // 3_600.0) % 24])
+    k = np.arange(int(start_s // 3_600.0), int(np.ceil(end_s / 3_600.0)))
+    overlap = np.minimum(end_s, (k + 1) * 3_600.0) - np.maximum(start_s, k * 3_600.0)
+    return float((r[k % 24] * overlap).sum() / (end_s - start_s))
+
+
+def dedicated_plan(scenario, strategy) -> dict:
+    """The strategy's dedicated deployment as `simlib capacity` and `simlib run` report it (one computation).
+
+    {autoscaling, replicas_per_hour (24), replicas_min, replicas_max, replica_hours_per_day,
+    gpu_hours_per_day, cold_start_s, monthly_usd (the run's hosting cost), peak_replicas,
+    fixed_at_peak_monthly_usd (peak_replicas all day)}.
+    """
+    sv = scenario.serving
+    serving = deployment(scenario, strategy.fine_tuned)
+    schedule = replica_schedule(scenario, strategy)
+    peak = replicas_for(scenario, strategy)
+    return {"autoscaling": sv.autoscaling, "replicas_per_hour": list(schedule), "replicas_min": min(schedule),
+            "replicas_max": max(schedule), "replica_hours_per_day": sum(schedule),
+            "gpu_hours_per_day": sum(schedule) * sv.gpus_per_replica_count,
+            "cold_start_s": sv.cold_start_s if sv.autoscaling == "hourly" else None,
+            "monthly_usd": schedule_monthly_usd(serving, schedule), "peak_replicas": peak,
+            "fixed_at_peak_monthly_usd": serving.monthly_usd(peak)}
+
+
+_SIZED: dict[tuple, int] = {}  # size_replicas' inputs -> replicas: a run sizes each rate once
+
+
+def _sized(scenario, fine_tuned: bool, prompt: float, output: float, rate: float | None = None,
+           within: int | None = None) -> int:
+    """size_replicas at ``rate`` (None: the busiest hour's), searching up to ``within`` replicas first
+    (a lower hour's count is at most the peak's) and up to serving.replicas_count_limit if that fails."""
     from simlib.errors import Problem, ScenarioError
 
     sv = scenario.serving
-    rate = peak_rate_per_s(scenario)
+    rate = peak_rate_per_s(scenario) if rate is None else rate
     if rate <= 0:
-        return 1  # every query offline: one replica (the batch API serves the rest)
-    key = (scenario.model_dump_json(), fine_tuned, prompt, output)
-    if key in _SIZED:
-        return _SIZED[key]
-    if len(_SIZED) > 256:
-        _SIZED.clear()
-    try:
-        replicas = size_replicas(deployment(scenario, fine_tuned), rate, prompt, output, sv.p95_target_s,
-                                 max_replicas=sv.replicas_count_limit, seed=scenario.simulation.seed)
-    except ValueError as exc:
-        raise ScenarioError([Problem("serving.p95_target_s", str(exc))]) from None
-    _SIZED[key] = replicas
-    return replicas
+        return 1  # no live query (all offline, or an empty hour): one replica (the batch API serves the rest)
+    serving = deployment(scenario, fine_tuned)
+    seed = scenario.simulation.seed
+    for limit in ((within,) if within is not None else ()) + (sv.replicas_count_limit,):
+        key = (serving, rate, prompt, output, sv.p95_target_s, limit, seed)
+        if key in _SIZED:
+            return _SIZED[key]
+        if len(_SIZED) > 1024:
+            _SIZED.clear()
+        try:
+            replicas = size_replicas(serving, rate, prompt, output, sv.p95_target_s, max_replicas=limit, seed=seed)
+        except ValueError as exc:
+            if limit == within:
+                continue  # the peak's count misses at this rate (sampling noise): search the whole range
+            raise ScenarioError([Problem("serving.p95_target_s", str(exc))]) from None
+        _SIZED[key] = replicas
+        return replicas
+    raise AssertionError("unreachable")  # the last limit either returns or raises

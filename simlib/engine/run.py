@@ -181,6 +181,7 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
     if tuned and scenario.fine_tuning.synthetic_data_share > 0:
         notes.append("fine-tuning data preparation is priced at the base model's full per-token prices (not at the batch API's)")
     notes += input_notes(scenario, reps)
+    notes += autoscaling_notes(scenario, reps)
     from simlib.engine.quality import measured_quality_notes
 
     notes += measured_quality_notes(scenario, [n for n in scenario.simulation.strategies if not feasible.get(n)])
@@ -205,6 +206,30 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
                 "not steady-state, and it cannot be the verdict"
             )
     return notes
+
+
+def autoscaling_notes(scenario: Scenario, reps: list[Replication]) -> list[str]:
+    """With hourly autoscaling, which hours of the day the run's arrivals cover (when less than a day).
+
+    The bill is the whole day's schedule; the latencies come from the hours the arrivals reach
+    (a short run from midnight sees only the night's replicas and none of the day's scale-ups).
+    """
+    from simlib.engine.strategies import STRATEGIES
+
+    sv = scenario.serving
+    if sv.autoscaling != "hourly" or not reps:
+        return []
+    dedicated = [n for n in reps[0].strategies if sv.dedicated(STRATEGIES[n].fine_tuned)]
+    if not dedicated or reps[0].strategies[dedicated[0]].records.size == 0:
+        return []
+    t = reps[0].strategies[dedicated[0]].records["arrival_at_s"].astype(float)
+    first, last = float(t.min()), float(t.max())
+    if last - first >= 86_400.0:
+        return []
+    return [f"hourly autoscaling: the run's arrivals cover hours {int(first // 3_600) % 24}-{int(last // 3_600) % 24} "
+            f"of the day ({(last - first) / 3_600:.1f} h of arrivals from midnight), so the dedicated latencies and "
+            "utilisation are those hours' replicas and scale-ups; the GPU bill is the whole day's schedule "
+            "(more simulation.queries reach the busy hours)"]
 
 
 MIN_MEASURED_QUERIES = 100  # fewer measured queries per replication: percentiles and shares are noise

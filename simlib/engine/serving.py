@@ -21,7 +21,10 @@ it fails (counted, never served). The wait counts as queue wait.
 Dedicated serving (simlib.engine.dedicated, serving group): the model stage has replicas x
 max_batch slots; a request joins the replica with the fewest streams, b = its streams with
 it, and is served in prompt / p(b) + output / d(b) (the roofline batching curve, fixed at
-admission; the cached-prefill rates do not apply on our GPUs).
+admission; the cached-prefill rates do not apply on our GPUs). With hourly autoscaling
+(serving.autoscaling 'hourly') the slots are a :class:`ReplicaPool` whose replicas follow the
+day's schedule (engine.dedicated.replica_schedule), a scale-up serving cold_start_s after
+its hour starts.
 
 Offline queries (workload.offline_share) go through the batch API: no live stage at all;
 their knowledge is read at arrival and they are answered within the completion window.
@@ -46,6 +49,7 @@ Without block hashes nothing changes: a hit reads P, a miss writes P.
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 import simpy
@@ -74,6 +78,113 @@ class Finish:
             self.event.succeed()
 
 
+class ReplicaRequest(simpy.Event):
+    """A request for a stream slot of a :class:`ReplicaPool`; ``with`` releases it, as a simpy Request."""
+
+    def __init__(self, pool: "ReplicaPool"):
+        super().__init__(pool.env)
+        self.pool = pool
+        self.replica: int | None = None  # the replica it joined (set when granted)
+        self.streams = 0  # b: that replica's streams with it, at admission
+
+    def __enter__(self) -> "ReplicaRequest":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.release(self)
+
+
+class ReplicaPool:
+    """Stream slots on dedicated replicas whose count follows an hourly schedule (serving.autoscaling 'hourly').
+
+    FIFO, as the fixed stage's simpy.Resource: a request is granted when a serving replica has
+    a free slot (of max_batch) and no earlier request waits, and joins the serving replica with
+    the fewest streams (the first in start order on a tie); b = its streams with it. At each
+    hour boundary t = k x 3,600 s the count becomes schedule[k mod 24]:
+
+    - scale-up: the new replicas serve from t + cold_start_s (billed from t, engine.dedicated);
+    - scale-down: replicas still starting are cancelled first (the latest first), then the
+      serving ones with the fewest streams stop admitting; their in-flight streams finish
+      there (the drain, at most one service time, is not billed).
+
+    The run starts at t = 0 (midnight, as the arrivals) with schedule[0] replicas serving.
+    """
+
+    def __init__(self, env: simpy.Environment, schedule, max_batch: int, cold_start_s: float):
+        self.env, self.schedule = env, tuple(int(r) for r in schedule)
+        self.max_batch, self.cold_start_s = max_batch, cold_start_s
+        self.streams: list[int] = []   # streams in flight, per replica ever started
+        self.serving: list[int] = []   # replicas admitting, in start order
+        self.starting: list[int] = []  # replicas requested at a boundary, not serving yet
+        self.waiting: deque[ReplicaRequest] = deque()
+        self.serving = [self._new() for _ in range(self.schedule[0])]
+        env.process(self._scale())
+
+    def _new(self) -> int:
+        self.streams.append(0)
+        return len(self.streams) - 1
+
+    def request(self) -> ReplicaRequest:
+        req = ReplicaRequest(self)
+        self.waiting.append(req)
+        self._dispatch()
+        return req
+
+    def release(self, req: ReplicaRequest) -> None:
+        if req.replica is None:  # never granted (its process ended while it waited)
+            if req in self.waiting:
+                self.waiting.remove(req)
+            return
+        self.streams[req.replica] -= 1
+        req.replica = None
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Grant waiting requests in order while a serving replica has a free slot."""
+        streams, cap = self.streams, self.max_batch
+        while self.waiting:
+            free = [r for r in self.serving if streams[r] < cap]
+            if not free:
+                return
+            r = min(free, key=streams.__getitem__)
+            req = self.waiting.popleft()
+            streams[r] += 1
+            req.replica, req.streams = r, streams[r]
+            req.succeed()
+
+    def _scale(self):
+        """Process: at each hour boundary, move the replica count to that hour's."""
+        env, k = self.env, 0
+        while True:
+            k += 1
+            yield env.timeout(k * 3_600.0 - env.now)
+            target = self.schedule[k % 24]
+            have = len(self.serving) + len(self.starting)
+            if target > have:
+                for _ in range(target - have):
+                    r = self._new()
+                    if self.cold_start_s > 0:
+                        self.starting.append(r)
+                        env.process(self._start(r))
+                    else:
+                        self.serving.append(r)
+                self._dispatch()
+            for _ in range(have - target):  # scale-down (nothing when target >= have)
+                if self.starting:
+                    self.starting.pop()
+                else:
+                    r = min(reversed(self.serving), key=self.streams.__getitem__)  # fewest streams, latest on a tie
+                    self.serving.remove(r)
+
+    def _start(self, r: int):
+        """Process: replica r serves cold_start_s after it was requested (unless cancelled meanwhile)."""
+        yield self.env.timeout(self.cold_start_s)
+        if r in self.starting:
+            self.starting.remove(r)
+            self.serving.append(r)
+            self._dispatch()
+
+
 class ServingPath:
     """One strategy's retrieval workers, model slots, prompt cache and per-query outputs."""
 
@@ -85,20 +196,28 @@ class ServingPath:
         self.retrieval = simpy.Resource(env, scenario.retrieval.concurrency_limit) if strategy.uses_retrieval else None
         slots = ft.concurrency_limit if strategy.fine_tuned else m.concurrency_limit
         self.replica_streams = None  # dedicated: streams in flight per replica
+        self.pool = None  # dedicated with hourly autoscaling: the replicas follow the day's schedule
         if scenario.serving.dedicated(strategy.fine_tuned):
-            from simlib.engine.dedicated import deployment, replicas_for
+            from simlib.engine.dedicated import deployment, mean_replicas, replica_schedule, replicas_for
 
             dep = deployment(scenario, strategy.fine_tuned)
-            replicas = replicas_for(scenario, strategy)
-            slots = replicas * dep.max_batch
-            self.replica_streams = [0] * replicas
+            if scenario.serving.autoscaling == "hourly":
+                schedule = replica_schedule(scenario, strategy)
+                self.pool = ReplicaPool(env, schedule, dep.max_batch, scenario.serving.cold_start_s)
+                # utilisation's capacity: the time-average of the billed slots over the drawn arrivals' span
+                span = (float(draws.arrival_at_s[0]), float(draws.arrival_at_s[-1])) if n else (0.0, 0.0)
+                slots = mean_replicas(schedule, *span) * dep.max_batch
+            else:
+                replicas = replicas_for(scenario, strategy)
+                slots = replicas * dep.max_batch
+                self.replica_streams = [0] * replicas
             batches = np.arange(1, dep.max_batch + 1)
             self.prefill_at = [0.0] + dep.prefill_tokens_per_s(batches).tolist()  # index: streams b
             self.decode_at = [0.0] + dep.decode_tokens_per_s(batches).tolist()
             self.prompt_f = budget.prompt_tokens.astype(float).tolist()
             self.output_f = draws.output_tokens.astype(float).tolist()
             self.scale_f = draws.service_scale.tolist()
-        self.slots = simpy.Resource(env, slots)
+        self.slots = self.pool if self.pool is not None else simpy.Resource(env, slots)
         self.capacity = slots
         prefill = ft.prefill_tokens_per_s if strategy.fine_tuned else m.prefill_tokens_per_s
         decode = ft.decode_tokens_per_s if strategy.fine_tuned else m.decode_tokens_per_s
@@ -245,11 +364,14 @@ class ServingPath:
                 else:
                     self.cache_miss[i] = True
             service = prefill + self.decode_s[i]
-            if self.replica_streams is not None:  # dedicated: the batching curve at the replica's streams
-                load = self.replica_streams
-                r = load.index(min(load))
-                load[r] += 1
-                b = load[r]
+            if self.replica_streams is not None or self.pool is not None:  # dedicated: the batching curve at b
+                if self.pool is not None:
+                    b = req.streams  # the pool chose the replica at admission
+                else:
+                    load = self.replica_streams
+                    r = load.index(min(load))
+                    load[r] += 1
+                    b = load[r]
                 prefill = self.prompt_f[i] / self.prefill_at[b] * self.scale_f[i]
                 service = prefill + self.output_f[i] / self.decode_at[b] * self.scale_f[i]
             self.busy_s += service

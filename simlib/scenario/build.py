@@ -186,6 +186,10 @@ def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenar
             f"'{scenario.sessions.kind}' draws its own session arrivals, so workload.arrival_process must be 'poisson' "
             "or 'daily_profile', not 'trace' (a replayed trace brings its conversations with it: its prefix blocks)"))],
             source=source)
+    if scenario.serving.autoscaling == "hourly" and scenario.serving.replicas_count is not None:
+        raise ScenarioError([Problem("serving.replicas_count", (
+            f"is {scenario.serving.replicas_count}, but serving.autoscaling 'hourly' sizes the replicas of each hour to "
+            "serving.p95_target_s: unset replicas_count, or set autoscaling 'off' for a fixed count"))], source=source)
     if scenario.workload.arrival_process != "trace":
         problems = check_run_size(scenario)
         if problems:
