@@ -250,3 +250,14 @@ def test_the_replica_pool_grants_fifo_within_serving_replicas_slots(schedule, ba
     assert grants == list(range(n))  # FIFO
     assert len(created_at) > 0 or len(set(schedule)) == 1
     assert all(s == 0 for s in pool.streams) and not pool.waiting
+
+
+def test_a_bare_off_in_yaml_reads_as_off_not_as_false():
+    """YAML 1.1 reads `autoscaling: off` (and `--set serving.autoscaling=off`) as false."""
+    import yaml
+
+    from simlib.scenario.schema import Serving
+
+    assert Serving(**yaml.safe_load("autoscaling: off")).autoscaling == "off"
+    with pytest.raises(ValueError):
+        Serving(autoscaling=True)  # "on" has no meaning here: hourly is said by name

@@ -190,11 +190,14 @@ def test_one_stream_runs_at_the_batch_1_roofline_speeds():
 
 
 def test_sized_replicas_are_the_smallest_meeting_the_target_by_simulation():
-    """Poisson at the peak rate (no profile): the sized count meets p95 <= target, one fewer fails it."""
+    """Poisson at the peak rate (no profile): the sized count meets p95 <= target, one fewer fails it,
+    over the sizing's own load: one hour at the rate from empty replicas (a shorter run, 4 minutes,
+    let an undersized count pass: near saturation the queue needs time to build)."""
     target = 4.0
-    sized = scenario(workload={"queries_per_day": 1_500 * 1_440}, serving={**PLAIN, "p95_target_s": target},
+    per_minute = 1_500
+    sized = scenario(workload={"queries_per_day": per_minute * 1_440}, serving={**PLAIN, "p95_target_s": target},
                      model={"service_time_distribution": "deterministic"},
-                     simulation={"queries": 6_000, "strategies": ["fine_tune"], "warmup_share": 0.1})
+                     simulation={"queries": per_minute * 60, "strategies": ["fine_tune"], "warmup_share": 0.0})
     from simlib.engine.dedicated import replicas_for
     from simlib.engine.strategies import STRATEGIES
 
@@ -205,6 +208,30 @@ def test_sized_replicas_are_the_smallest_meeting_the_target_by_simulation():
         run = simlib.run(sized.with_changes({"serving.replicas_count": count}), engine="simpy")
         p95[count] = run.summary()["fine_tune"]["latency_p95_s"]["mean"]
     assert p95[n] <= target < p95[n - 1]
+
+
+@settings(max_examples=25, deadline=None)
+@given(rate=st.floats(0.5, 40.0), max_batch=st.integers(1, 64), target_s=st.floats(3.0, 60.0),
+       prompt=st.floats(100, 8_000), output=st.floats(10, 1_500))
+def test_the_sizing_search_finds_the_smallest_stable_count_meeting_the_target(rate, max_batch, target_s, prompt, output):
+    """size_replicas = the smallest count that keeps up (utilisation at a full batch < 1) and meets
+    the p95 target, as a plain scan from one over the same arrivals finds it (the gallop and the
+    bisection skip nothing)."""
+    from simlib.engine.dedicated import peak_hour_arrivals, replicas_lower_bound, simulate_replicas, size_replicas
+
+    serving = deployment(scenario(serving={**PLAIN, "batch_streams_limit": max_batch}), True)
+    b = serving.max_batch
+    full_batch_s = prompt / float(serving.prefill_tokens_per_s(b)) + output / float(serving.decode_tokens_per_s(b))
+    bound = replicas_lower_bound(serving, rate, prompt, output)
+    assert rate * full_batch_s / (bound * b) < 1 <= rate * full_batch_s / ((bound - 1) * b) if bound > 1 else True
+    arrivals = peak_hour_arrivals(rate, 2_000)
+    try:
+        sized = size_replicas(serving, rate, prompt, output, target_s, max_replicas=64, count=2_000)
+    except ValueError:
+        sized = None
+    scan = next((c for c in range(1, 65) if rate * full_batch_s / (c * b) < 1
+                 and np.quantile(simulate_replicas(serving, c, arrivals, prompt, output), 0.95) <= target_s), None)
+    assert sized == scan
 
 
 def test_decode_speed_per_stream_falls_with_streams_in_flight():

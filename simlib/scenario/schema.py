@@ -417,6 +417,12 @@ class Serving(_Group):
     draft_tokens: int = _f(8, "Speculative decoding: draft length g. Assumption.", ge=0, le=256)
     draft_cost_multiplier: float = _f(0.05, "Speculative decoding: cost c of one draft step / one target step (about 0 when the draft is the edited file). Assumption.", ge=0, le=10)
 
+    @field_validator("autoscaling", mode="before")
+    @classmethod
+    def _off_read_as_false(cls, value):
+        """YAML 1.1 reads a bare ``off`` as false (``--set serving.autoscaling=off``, ``autoscaling: off``)."""
+        return "off" if value is False else value
+
     @field_validator("gpu")
     @classmethod
     def _gpu_on_file(cls, value: str) -> str:
