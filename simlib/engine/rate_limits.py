@@ -403,7 +403,10 @@ def _kernel():
         from numba import njit
     except ImportError:  # not installed or not importable on this platform: plain Python, same results
         return _admit_attempts, False
-    return njit(cache=True, nogil=True)(_admit_attempts), True
+    try:
+        return njit(cache=True, nogil=True)(_admit_attempts), True
+    except RuntimeError:  # numba finds no writable cache directory: compile in each process instead
+        return njit(nogil=True)(_admit_attempts), True
 
 
 class ArrayAdmissions:
