@@ -130,8 +130,8 @@ def test_every_arrival_is_completed_failed_or_rejected(rpm, retries, jitter, win
     """Conservation with retries and failures, for every strategy; no request is both served and failed.
 
     Retry-after honoured or not (the backoff alone), and small buckets (burst_s 5) so light
-    load empties them often: the array backend's scalar loop, its vectorised runs from full
-    buckets and its retry waits all meet simpy's limiter record for record.
+    load empties them often: the array backend's compiled loop (admissions, 429s, its heap of
+    retry waits) meets simpy's limiter record for record.
     """
     s = scenario(model={"context_window_tokens": window, "concurrency_limit": 8},
                  rate_limits={"requests_per_minute": rpm, "input_tokens_per_minute": rpm * 3_000,
