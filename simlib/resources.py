@@ -16,7 +16,7 @@ preset (2 cores, 2026-12-01; peak RSS above the ~120 MB of imported libraries, w
 
 A rate-limited run draws the whole run up front (its admissions are decided from every
 query's tokens, simlib.engine.rate_limits.ArrayAdmissions), so in summary mode it adds
-the draws' ~200 B per query and ~64 B per query x strategy of admissions (arithmetic,
+the draws' ~200 B per query and ~81 B per query x strategy of admissions (arithmetic,
 not measured). A scenario only the simpy backend runs (sessions, dedicated serving) is
 estimated as a simpy run even when ``engine="auto"``: ``engine.run`` passes that on.
 
@@ -38,7 +38,9 @@ PER_QUERY_STRATEGY_BYTES = {"simpy": 1000, "full": 160, "summary": 0}
 PER_QUERY_BYTES = {"simpy": 200, "full": 200, "summary": 0}
 FIXED_BYTES = {"simpy": 0, "full": 0, "summary": 300 * 1024**2}
 PER_QUERY_STRATEGY_S = {"simpy": 80e-6, "full": 4e-6, "summary": 2.3e-6}
-RATE_LIMITED_PER_QUERY_STRATEGY_BYTES = 64
+# counted input + output tokens (2 x 8), the retry heap's 4 columns (4 x 8), the carried
+# model-stage fields (req, prompt, chunks, retrieval wait: 4 x 8; truncated: 1)
+RATE_LIMITED_PER_QUERY_STRATEGY_BYTES = 81
 DEFAULT_LIMIT_GIB = 20.0
 
 

@@ -29,6 +29,7 @@ replays one stream of requests through the same limiter (the closed-form tests).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -280,6 +281,134 @@ def rate_limit_utilisation(scenario, strategy, prompt_tokens: np.ndarray, output
     return stage_capacities(limits, counted, output_tokens_mean, offered_requests_per_minute)["utilisation_share"]
 
 
+def _admit_attempts(t, q, m, bound_s, cin, cout, ru, width, backoff, retry_limit, rate, burst, honour, jitter,
+                    levels, counters, heap_t, heap_seq, heap_q, heap_k, ev_q, ev_t, ev_k, ev_failed):
+    """The array backend's per-attempt loop: fresh requests ``t[:m]`` (queries ``q``, sorted) and retries due by bound_s.
+
+    :meth:`RateLimiter.attempt` and :meth:`RetryPolicy.wait_s` written out on scalars,
+    expression for expression (same operands in the same order, so the same IEEE results;
+    compiled without fastmath, so no reassociation or FMA contraction):
+
+        level = min(burst, level + dt x rate)  (refill, only when now > the last attempt)
+        shortfall = need - level; admitted when every shortfall <= 1e-9 (take all three)
+        retry-after = max over buckets of shortfall / rate (0 where a bucket holds enough)
+        wait = max(retry-after if honoured else 0, min(cap, base x 2^k) x (1 + jitter_share x u))
+
+    ``backoff[k]`` = min(cap, base x 2^k) per retry index; ``ru[i x width + k]`` = request i's
+    jitter draw u for retry k; ``cin``/``cout`` = each query's counted input and output tokens.
+    Attempts run in time order, a retry due at a fresh request's time first, equal due times in
+    scheduling order: a binary min-heap on (due time, seq) in ``heap_*[:size]`` (capacity one
+    entry per query: a query waits on at most one retry). State carried across calls:
+    ``levels`` = [request, input, output bucket levels, time of the last attempt],
+    ``counters`` = [seq, heap size]. Each admission or failure is written to ``ev_*[n]`` in
+    the order it happens (``ev_failed`` tells which); returns n.
+
+    Compiled with numba (``njit(cache=True)``, :func:`_kernel`): about 0.08 us per attempt.
+    Without numba (Pyodide) the same function runs as plain Python on lists: about 2.2 us per
+    attempt (code-apply at Tier 4, 2026-12-02; the hand-written Python loop before it, 0.7 us).
+    """
+    r0, r1, r2 = rate[0], rate[1], rate[2]
+    b0, b1, b2 = burst[0], burst[1], burst[2]
+    top1, top2, never = b1 + 1e-9, b2 + 1e-9, b0 < 1.0 - 1e-9
+    l0, l1, l2, at = levels[0], levels[1], levels[2], levels[3]
+    seq, size = counters[0], counters[1]
+    j = 0
+    n = 0
+    while True:
+        fresh_s = t[j] if j < m else bound_s  # after the last fresh request: retries due by bound_s
+        if size > 0 and heap_t[0] <= fresh_s:
+            # a retry due first (at equal times before the fresh request): pop the root, sift the last entry down
+            now, i, k = heap_t[0], heap_q[0], heap_k[0]
+            size -= 1
+            if size > 0:
+                lt, ls, lq, lk = heap_t[size], heap_seq[size], heap_q[size], heap_k[size]
+                pos = 0
+                c = 1
+                while c < size:
+                    if c + 1 < size and (heap_t[c + 1] < heap_t[c] or (heap_t[c + 1] == heap_t[c] and heap_seq[c + 1] < heap_seq[c])):
+                        c += 1
+                    if heap_t[c] < lt or (heap_t[c] == lt and heap_seq[c] < ls):
+                        heap_t[pos], heap_seq[pos], heap_q[pos], heap_k[pos] = heap_t[c], heap_seq[c], heap_q[c], heap_k[c]
+                        pos = c
+                        c = 2 * pos + 1
+                    else:
+                        break
+                heap_t[pos], heap_seq[pos], heap_q[pos], heap_k[pos] = lt, ls, lq, lk
+        elif j < m:
+            now, i, k = t[j], q[j], 0
+            j += 1
+        else:
+            break
+        need_in, need_out = cin[i], cout[i]
+        # RateLimiter.attempt: refill min(burst, level + dt x rate), then take all three or none
+        if now > at:
+            dt = now - at
+            l0, l1, l2 = l0 + dt * r0, l1 + dt * r1, l2 + dt * r2
+            if l0 > b0:
+                l0 = b0
+            if l1 > b1:
+                l1 = b1
+            if l2 > b2:
+                l2 = b2
+            at = now
+        s0, s1, s2 = 1.0 - l0, need_in - l1, need_out - l2
+        if s0 <= 1e-9 and s1 <= 1e-9 and s2 <= 1e-9:
+            l0, l1, l2 = l0 - 1.0, l1 - need_in, l2 - need_out
+            ev_q[n], ev_t[n], ev_k[n], ev_failed[n] = i, now, k, False
+            n += 1
+            continue
+        if need_in > top1 or need_out > top2 or never or k >= retry_limit:
+            ev_q[n], ev_t[n], ev_k[n], ev_failed[n] = i, now, k, True
+            n += 1
+            continue
+        # retry-after = max over buckets of shortfall / rate; RetryPolicy.wait_s:
+        # wait = max(retry_after, min(cap, base x 2^k) x (1 + jitter_share x u))
+        w0 = s0 / r0 if s0 > 0.0 else 0.0
+        w1 = s1 / r1 if s1 > 0.0 else 0.0
+        w2 = s2 / r2 if s2 > 0.0 else 0.0
+        ra = (w0 if (w0 >= w1 and w0 >= w2) else (w1 if w1 >= w2 else w2)) if honour else 0.0
+        wait = backoff[k] * (1.0 + jitter * ru[i * width + k])
+        if ra >= wait:
+            wait = ra
+        seq += 1
+        due_s = now + wait
+        # push, sifting up: seq only grows, so an equal due time stays below the earlier-scheduled entries
+        pos = size
+        size += 1
+        while pos > 0:
+            parent = (pos - 1) >> 1
+            if due_s < heap_t[parent]:
+                heap_t[pos], heap_seq[pos], heap_q[pos], heap_k[pos] = heap_t[parent], heap_seq[parent], heap_q[parent], heap_k[parent]
+                pos = parent
+            else:
+                break
+        heap_t[pos], heap_seq[pos], heap_q[pos], heap_k[pos] = due_s, seq, i, k + 1
+    levels[0], levels[1], levels[2], levels[3] = l0, l1, l2, at
+    counters[0], counters[1] = seq, size
+    return n
+
+
+@functools.cache
+def _kernel():
+    """(the per-attempt loop, compiled?): numba's ``njit(cache=True)`` of :func:`_admit_attempts`, else the function.
+
+    numba is imported here, on the first rate-limited array run, not with simlib. CPU cost per
+    process (measured 2026-12-02, 2 shared cores): import ~0.2-0.4 s, then the first call
+    ~0.6-0.8 s to load the machine code from numba's on-disk cache (most of it numba setting up
+    its compiler, which imports scipy.linalg to look for BLAS); on a machine's very first run
+    it compiles instead, ~2-2.5 s, and writes that cache (__pycache__ beside this file, or a
+    user cache directory where that is not writable).
+    """
+    try:
+        from numba import njit
+    except ImportError:  # not installed or not importable on this platform: plain Python, same results
+        return _admit_attempts, False
+    try:
+        return njit(cache=True, nogil=True)(_admit_attempts), True
+    except RuntimeError:  # numba finds no writable cache directory: compile in each process instead
+        return njit(nogil=True)(_admit_attempts), True
+
+
 class ArrayAdmissions:
     """The array backend's rate-limit stage: one :class:`RateLimiter`'s buckets met in time order, chunk by chunk.
 
@@ -291,66 +420,33 @@ class ArrayAdmissions:
     timeout is always scheduled before a new request's process starts), so both backends see
     the same levels and waits.
 
-    The per-attempt loop is :meth:`RateLimiter.attempt` and :meth:`RetryPolicy.wait_s` written
-    out on local floats, expression for expression (same operands in the same order, so the
-    same IEEE results; a method call and a list per attempt were most of the array backend's
-    time under overload). The record-for-record tests against simpy (tests/test_rate_limits.py,
-    presets and hypothesis) are what hold the two forms together; the limiter's state is
-    written back after each step.
-
-    Fast path (exact): after an admission from full buckets the levels are burst - need;
-    while each next gap refills every bucket to its burst, (burst - need) + dt x rate >=
-    burst in the limiter's own float expression, the next request is admitted from full
-    too. Such runs are decided with arrays; the first request that may find a bucket short
-    goes through the scalar loop. A run is tried only after STREAK admissions from full in
-    a row (light load): under heavier load the scalar loop alone is faster.
+    The per-attempt loop is :func:`_admit_attempts`, compiled with numba: the limiter's
+    ``attempt`` and the retry wait written out expression for expression. The
+    record-for-record tests against simpy (tests/test_rate_limits.py, presets and
+    hypothesis) are what hold the two forms together; the limiter's state is written back
+    after each step.
     """
 
-    BLOCK = 4096  # longest vectorised run tried at once; runs start at 8 and double while they hold
-    STREAK = 32  # admissions from full in a row before a vectorised run is tried (light load)
-
-    def __init__(self, limiter: RateLimiter, retry_limit: int, counted_input, output, retry_u):
+    def __init__(self, limiter: RateLimiter, retry_limit: int, counted_input, output, retry_u, compiled: bool | None = None):
+        """``compiled``: None = numba when importable; False = the plain-Python loop (the fallback's tests)."""
+        kernel, can_compile = _kernel()
+        self.compiled = can_compile if compiled is None else (compiled and can_compile)
+        self.kernel = kernel if self.compiled else _admit_attempts
+        # the kernel's containers: contiguous arrays compiled, Python lists (fast scalar indexing) otherwise
+        self._box = (lambda a, dtype: np.ascontiguousarray(a, dtype)) if self.compiled else (lambda a, dtype: np.asarray(a, dtype).tolist())
         self.lim, self.retry_limit = limiter, retry_limit
-        self.counted_in = np.asarray(counted_input, dtype=float)
-        self.output = np.asarray(output, dtype=float)
-        # whole-run Python lists: a retry reads its request's needs and jitter draw by query index
-        self.counted_in_l, self.output_l = self.counted_in.tolist(), self.output.tolist()
-        self.retry_u_l = np.ravel(retry_u).tolist() if retry_u is not None else None  # flat: [i x width + k]
-        self.retry_u_width = retry_u.shape[1] if retry_u is not None else 1
+        box = self._box
+        n = len(counted_input)
+        self.cin, self.cout = box(counted_input, np.float64), box(output, np.float64)
+        self.ru = box(np.ravel(retry_u) if retry_u is not None else np.zeros(0), np.float64)  # flat: [i x width + k]
+        self.width = int(retry_u.shape[1]) if retry_u is not None else 1
         p = limiter.policy
         # RetryPolicy.wait_s's backoff before the jitter factor, min(cap, base x 2^k), one per retry index
-        self.backoff_s = [min(p.cap_s, p.base_s * 2.0 ** k) for k in range(retry_limit)]
-        # (due time, scheduling order, query, retries made): equal due times in the order the
-        # retries were scheduled, as simpy orders events (retry-after sends many to one refill instant)
-        self.heap: list[tuple[float, int, int, int]] = []
-        self.seq = 0
-        self.block = 8
-        self.streak = 0  # admissions from full in a row, carried across steps
-
-    def _vector_run(self, t: np.ndarray, inp: np.ndarray, out: np.ndarray, j: int, levels: tuple,
-                    at_s: float) -> int:
-        """How many fresh requests from j on are admitted from full buckets (0 if the next is not).
-
-        ``levels``: the buckets before request j, as the previous attempt (at ``at_s``) left them.
-        """
-        lim = self.lim
-        b0, b1, b2 = lim.burst
-        r0, r1, r2 = lim.rate
-        e = min(len(t), j + self.block)
-        tt = t[j:e]
-        prev_t = np.concatenate(([at_s], tt[:-1]))
-        l0 = np.concatenate(([levels[0]], np.full(e - j - 1, b0 - 1.0)))
-        l1 = np.concatenate(([levels[1]], b1 - inp[j:e - 1]))
-        l2 = np.concatenate(([levels[2]], b2 - out[j:e - 1]))
-        dt = tt - prev_t
-        ok = ((dt > 0) & (l0 + dt * r0 >= b0) & (l1 + dt * r1 >= b1) & (l2 + dt * r2 >= b2)
-              & (inp[j:e] <= b1 + 1e-9) & (out[j:e] <= b2 + 1e-9) & (b0 >= 1.0 - 1e-9))
-        bad = np.flatnonzero(~ok)
-        if bad.size:
-            self.block = 8
-            return int(bad[0])
-        self.block = min(self.BLOCK, 2 * self.block)
-        return e - j
+        self.backoff_s = box([min(p.cap_s, p.base_s * 2.0 ** k) for k in range(retry_limit)], np.float64)
+        self.rate, self.burst = box(limiter.rate, np.float64), box(limiter.burst, np.float64)
+        # retries waiting: (due time, scheduling order, query, retries made), a heap of at most one entry per query
+        self.heap = (box(np.zeros(n), np.float64), box(np.zeros(n), np.int64), box(np.zeros(n), np.int64), box(np.zeros(n), np.int64))
+        self.counters = box([0, 0], np.int64)  # [seq, heap size]
 
     def step(self, query: np.ndarray, t: np.ndarray, bound_s: float):
         """Attempts of requests ``query`` (reaching the model stage at ``t``, sorted) and of retries due by bound_s.
@@ -358,81 +454,18 @@ class ArrayAdmissions:
         Returns (admitted query, admission time, retries) in admission order and
         (failed query, failure time, retries), as arrays.
         """
-        import heapq
-
-        lim, heap, R = self.lim, self.heap, self.retry_limit
-        r0, r1, r2 = lim.rate
-        b0, b1, b2 = lim.burst
-        top1, top2, never = b1 + 1e-9, b2 + 1e-9, b0 < 1.0 - 1e-9
-        honour, jitter, backoff = lim.honour_retry_after, lim.policy.jitter_share, self.backoff_s
-        cin, cout, ru, width = self.counted_in_l, self.output_l, self.retry_u_l, self.retry_u_width
-        push, pop = heapq.heappush, heapq.heappop
-        l0, l1, l2 = lim.level
-        at, seq = lim.at_s, self.seq
-        t_l, q_l = t.tolist(), query.tolist()
-        m = len(t_l)
-        t_l.append(bound_s)  # sentinel: after the last fresh request, retries due by bound_s
-        inp_a, out_a = self.counted_in[query], self.output[query]
-        a_q, a_t, a_k, f_q, f_t, f_k = [], [], [], [], [], []
-        j, streak, STREAK = 0, self.streak, self.STREAK
-        while True:
-            if heap and heap[0][0] <= t_l[j]:
-                now, _, i, k = pop(heap)  # a retry due first (at equal times before the fresh request)
-                streak = 0
-            elif j < m:
-                if streak >= STREAK and not heap:
-                    run = self._vector_run(t, inp_a, out_a, j, (l0, l1, l2), at)
-                    if run:
-                        e = j + run
-                        a_q.extend(q_l[j:e])
-                        a_t.extend(t_l[j:e])
-                        a_k.extend([0] * run)
-                        last = q_l[e - 1]
-                        l0, l1, l2, at = b0 - 1.0, b1 - cin[last], b2 - cout[last], t_l[e - 1]
-                        j = e
-                        continue
-                    streak = 0
-                now, i, k = t_l[j], q_l[j], 0
-                j += 1
-            else:
-                break
-            need_in, need_out = cin[i], cout[i]
-            # RateLimiter.attempt: refill min(burst, level + dt x rate), then take all three or none
-            if now > at:
-                dt = now - at
-                l0, l1, l2 = l0 + dt * r0, l1 + dt * r1, l2 + dt * r2
-                if l0 > b0:
-                    l0 = b0
-                if l1 > b1:
-                    l1 = b1
-                if l2 > b2:
-                    l2 = b2
-                at = now
-            s0, s1, s2 = 1.0 - l0, need_in - l1, need_out - l2
-            if s0 <= 1e-9 and s1 <= 1e-9 and s2 <= 1e-9:
-                streak = streak + 1 if (l0 == b0 and l1 == b1 and l2 == b2 and not k) else 0
-                l0, l1, l2 = l0 - 1.0, l1 - need_in, l2 - need_out
-                a_q.append(i)
-                a_t.append(now)
-                a_k.append(k)
-                continue
-            streak = 0
-            if need_in > top1 or need_out > top2 or never or k >= R:
-                f_q.append(i)
-                f_t.append(now)
-                f_k.append(k)
-                continue
-            # retry-after = max over buckets of shortfall / rate; RetryPolicy.wait_s:
-            # wait = max(retry_after, min(cap, base x 2^k) x (1 + jitter_share x u))
-            w0 = s0 / r0 if s0 > 0.0 else 0.0
-            w1 = s1 / r1 if s1 > 0.0 else 0.0
-            w2 = s2 / r2 if s2 > 0.0 else 0.0
-            ra = (w0 if (w0 >= w1 and w0 >= w2) else (w1 if w1 >= w2 else w2)) if honour else 0.0
-            wait = backoff[k] * (1.0 + jitter * ru[i * width + k])
-            if ra >= wait:
-                wait = ra
-            seq += 1
-            push(heap, (now + wait, seq, i, k + 1))
-        lim.level, lim.at_s, self.seq, self.streak = [l0, l1, l2], at, seq, streak
-        return ((np.array(a_q, np.int64), np.array(a_t, float), np.array(a_k, np.int64)),
-                (np.array(f_q, np.int64), np.array(f_t, float), np.array(f_k, np.int64)))
+        lim, box = self.lim, self._box
+        m = len(t)
+        cap = m + int(self.counters[1])  # each fresh request and each waiting retry ends at most once
+        ev = (box(np.zeros(cap), np.int64), box(np.zeros(cap), np.float64), box(np.zeros(cap), np.int64),
+              box(np.zeros(cap), np.bool_))
+        levels = box([*lim.level, lim.at_s], np.float64)
+        n = self.kernel(box(t, np.float64), box(query, np.int64), m, float(bound_s), self.cin, self.cout, self.ru,
+                        self.width, self.backoff_s, int(self.retry_limit), self.rate, self.burst,
+                        bool(lim.honour_retry_after), float(lim.policy.jitter_share), levels, self.counters,
+                        *self.heap, *ev)
+        lim.level, lim.at_s = [float(levels[0]), float(levels[1]), float(levels[2])], float(levels[3])
+        e_q, e_t, e_k = np.asarray(ev[0][:n], np.int64), np.asarray(ev[1][:n], float), np.asarray(ev[2][:n], np.int64)
+        bad = np.asarray(ev[3][:n], bool)
+        ok = ~bad
+        return (e_q[ok], e_t[ok], e_k[ok]), (e_q[bad], e_t[bad], e_k[bad])
