@@ -217,9 +217,8 @@ def replicas_lower_bound(serving: DedicatedServing, requests_per_s: float, promp
     A replica at b = max_batch streams serves b / (prompt / p(b) + output / d(b)) requests/s,
     its most; below ceil(rate / that) replicas the queue grows without bound.
     """
-    b = serving.max_batch
-    service_s = prompt_tokens / float(serving.prefill_tokens_per_s(b)) + output_tokens / float(serving.decode_tokens_per_s(b))
-    return max(1, math.floor(requests_per_s * service_s / b) + 1)
+    service_s = stage_capacities(serving, 1, prompt_tokens, output_tokens)["service_s_at_full_batch"]
+    return max(1, math.floor(requests_per_s * service_s / serving.max_batch) + 1)
 
 
 def size_replicas(serving: DedicatedServing, peak_requests_per_s: float, prompt_tokens: float,
