@@ -59,12 +59,13 @@ def _sig(value: float, digits: int = 3) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def number(value: float, digits: int = 3) -> str:
-    """A plain number to ``digits`` significant digits, whole from 10 up, never in e-notation:
-    37.32 -> '37', 9.75 -> '9.75', 0.000123 -> '0.000123', 1234.5 -> '1,234'."""
+def number(value: float, digits: int = 3, *, whole_from: float = 10.0) -> str:
+    """A plain number to ``digits`` significant digits, whole from ``whole_from`` (10) up, never in
+    e-notation: 37.32 -> '37', 9.75 -> '9.75', 0.000123 -> '0.000123', 1234.5 -> '1,234';
+    with ``whole_from=math.inf``, 12.75 -> '12.8' (where two values must not read alike)."""
     if not math.isfinite(value):
         return str(value)
-    if abs(_round_sig(value, digits)) >= 10:
+    if abs(_round_sig(value, digits)) >= whole_from:
         return f"{value:,.0f}"
     return _sig(value, digits)
 
@@ -131,14 +132,14 @@ def duration_unit(seconds: float) -> tuple[float, str]:
     return DURATION_UNITS[-1][0], DURATION_UNITS[-1][1]
 
 
-def duration(seconds: float | None, digits: int = 3) -> str:
+def duration(seconds: float | None, digits: int = 3, *, whole_from: float = 10.0) -> str:
     """A duration in the unit its size calls for: 0.045 -> '45 ms', 0.9 -> '0.9 s', 37.3 -> '37 s',
     5_400 -> '90 min', 21_600 -> '6 h', 1_296_000 -> '15 days' (``digits`` significant digits
-    below 10 of the unit: 2 gives '1.2 s' for a chart label)."""
+    below ``whole_from`` (10) of the unit: 2 gives '1.2 s' for a chart label)."""
     if _bad(seconds):
         return MISSING
     per, unit = duration_unit(seconds)
-    return f"{number(seconds / per, digits)} {unit}"
+    return f"{number(seconds / per, digits, whole_from=whole_from)} {unit}"
 
 
 def time_unit(max_s: float) -> tuple[float, str]:

@@ -503,3 +503,22 @@ def test_timeline_subtitle_counts_in_words():
     assert _event_phrase("retrain", 2, s).startswith("2 retrainings (every")
     assert _event_phrase("reindex", 1, s).startswith("1 re-index (every")
     assert _event_phrase("reindex", 0, s).startswith("0 re-indexes (every")
+
+
+def test_a_crowned_latency_never_reads_the_same_as_an_uncrowned_one(saturated_result):
+    """Issue 19: '13 s' marked best beside another '13 s' looked arbitrary; the row gets the digits that tell them apart."""
+    r = saturated_result
+    table = comparison_table(r).copy()
+    steady = [s for s in r.strategies if s not in table.attrs["saturated"] and s not in table.attrs["infeasible"]]
+    a, b = steady[:2]
+    table.loc["Latency p95", a], table.loc["Latency p95", b] = 12.75, 13.21
+    table.loc["Latency p95", "best"] = a  # distinguishable beyond noise (the intervals did not overlap)
+    cells = format_comparison(table, r.strategies)
+    name = {s: strategy_tick(s).split("</span> ")[1] for s in r.strategies}
+    assert (cells.loc["Latency p95", name[a]], cells.loc["Latency p95", name[b]]) == ("12.8 s", "13.2 s")
+    table.loc["Latency p95", "best"] = f"{a}, {b}"  # tied: the table's usual two digits stay
+    cells = format_comparison(table, r.strategies)
+    assert (cells.loc["Latency p95", name[a]], cells.loc["Latency p95", name[b]]) == ("13 s", "13 s")
+    table.loc["Latency p95", b], table.loc["Latency p95", "best"] = 12.76, a  # 12.8 vs 12.8: one more digit
+    cells = format_comparison(table, r.strategies)
+    assert (cells.loc["Latency p95", name[a]], cells.loc["Latency p95", name[b]]) == ("12.75 s", "12.76 s")

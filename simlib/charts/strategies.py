@@ -689,8 +689,24 @@ def format_comparison(table: pd.DataFrame, strategies: list[str]) -> pd.DataFram
             else:
                 cells.append("n/a" if pd.isna(v) else fmts[i](float(v)))
         out[label(s)] = cells
+    for i in waits & set(table.index):  # a crowned 13 s beside an uncrowned 13 s: more digits
+        row = [out.at[i, label(s)] for s in strategies]
+        best = {w for w in str(table.at[i, "best"]).split(", ") if w}
+        for digits in (3, 4, 5):
+            if not _winner_reads_like_loser(row, strategies, best):
+                break
+            row = [c if s in infeasible or s in sat or pd.isna(v) else
+                   formats.duration(float(v), digits, whole_from=math.inf) for s, v, c in zip(strategies, table.loc[i, strategies], row)]
+        for s, c in zip(strategies, row):
+            out.at[i, label(s)] = c
     out["Best"] = [", ".join(label(w) for w in str(b).split(", ") if w) for b in table["best"]]
     return out
+
+
+def _winner_reads_like_loser(cells: list[str], strategies: list[str], best: set[str]) -> bool:
+    """Whether a winning cell's text equals a losing one's (the crown would look arbitrary)."""
+    won = {c for s, c in zip(strategies, cells) if s in best}
+    return any(c in won for s, c in zip(strategies, cells) if s not in best and c not in ("n/a", "infeasible", SATURATED))
 
 
 # The table figure's geometry, in px: fixed row heights so the table's height is known, and

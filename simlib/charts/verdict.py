@@ -64,7 +64,8 @@ def cost_quality_figure(result: RunResult) -> go.Figure:
                                  hoverinfo="skip"))
     fig.update_xaxes(title_text="Cost per query (USD)", rangemode="tozero")
     fig.update_yaxes(title_text="Quality proxy (% correct answers)", range=[-5, 108])
-    return _layout(fig, "Cost against quality (dashed: the Pareto frontier; ringed: the verdict)", result,
+    # the key in a subtitle line: in the title it ran past a half-width chart's edge on the dashboard
+    return _layout(fig, "Cost against quality", result, extra_lines=("dashed: the Pareto frontier; ringed: the verdict",),
                    showlegend=True)
 
 

@@ -286,7 +286,8 @@ class Dashboard(StaticFallback, RunnerStatus, W.VBox):
                                         description="Preset", layout=W.Layout(width="320px"))
         self.preset_picker.observe(self._on_preset, names="value")
         self.reset_button = W.Button(description="Reset to preset", icon="undo",
-                                     tooltip="Undo every change: back to the preset's values")
+                                     tooltip="Undo every change: back to the preset's values",
+                                     layout=W.Layout(width="170px"))
         self.reset_button.on_click(lambda _b: self.reset())
         self.story = W.HTML(self._story_html(base))
         self.progress = W.FloatProgress(value=1.0, min=0.0, max=1.0, layout=W.Layout(width="220px"))

@@ -49,8 +49,8 @@ class VerdictBanner(W.VBox):
         self.controls: dict[str, W.Widget] = {}
         for name, (text, step) in REQUIREMENT_CONTROLS.items():
             w = W.BoundedFloatText(value=0.0, min=0.0, max=1.0 if name.endswith("_min") else 1e9, step=step,
-                                   description=text, style={"description_width": "190px"},
-                                   layout=W.Layout(width="300px"))
+                                   description=text, style={"description_width": "210px"},
+                                   layout=W.Layout(width="330px"))
             self.controls[name] = w
         self.controls["citations_required"] = W.Checkbox(value=False, description="every answer cited",
                                                          indent=False, layout=W.Layout(width="180px"))
@@ -63,7 +63,7 @@ class VerdictBanner(W.VBox):
         self._flip_memo: dict[str, str] = {}
         heading = W.HTML("<div style='font-size:20px;font-weight:bold;margin:2px 0'>Verdict</div>")
         box = W.GridBox(list(self.controls.values()),
-                        layout=W.Layout(grid_template_columns="repeat(auto-fill, 310px)", grid_gap="2px 8px"))
+                        layout=W.Layout(grid_template_columns="repeat(auto-fill, 340px)", grid_gap="2px 8px"))
         hint = W.HTML("<span style='color:#555555'>Requirements (a box at 0 sets no requirement):</span>")
         super().__init__([heading, self.sentence, hint, box, W.HBox([self.flip_button, self.flips])],
                          layout=W.Layout(border="2px solid #2e7d32", padding="6px 12px", margin="0 0 8px 0"))
