@@ -496,3 +496,16 @@ def test_export_button_writes_current_charts_and_says_where(tmp_path, result, mo
     box.button.click()
     assert box.written == [] and "apt-get install chromium" in box.status.value
     assert not (tmp_path / "exports" / f"{PRESET}.pptx").exists()
+
+
+def test_a_preset_is_exported_at_the_dashboards_horizon_unless_a_size_is_given(tmp_path):
+    """`simlib export --preset` makes the dashboard's deck: a week or one retraining interval (simlib.horizon),
+    not the preset's 5,000 queries (9.75 hours of docs-assistant, no doc release, no retraining)."""
+    low = ("--set", "workload.queries_per_day=100")  # 100 a day x the 30-day retraining interval = 3,000 queries
+    for extra, wanted in (((), "days simulated (3,000 queries)"), (("--queries", "300"), "(300 queries)"),
+                          (("--set", "simulation.queries=400"), "(400 queries)")):
+        out = tmp_path / f"html{len(extra)}{wanted[-12:-9]}"
+        proc = cli("export", "--preset", PRESET, *low, *extra, "--format", "html", "--out", str(out),
+                   env=no_browser_env(tmp_path))
+        assert proc.returncode == 0, proc.stderr
+        assert wanted in (out / "cost.html").read_text(), extra

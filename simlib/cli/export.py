@@ -28,6 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="simulate and export the dashboard charts (PowerPoint deck, PNG, SVG, PDF or HTML)",
         description="Simulate a scenario and export its dashboard charts: a PowerPoint deck "
         "(--format pptx --out deck.pptx) or one file per chart (--format png|svg|pdf|html --out FOLDER). "
+        "A --preset runs at the dashboard's horizon (a week or one retraining interval, at most 150,000 "
+        "queries; --queries sets another size), so its deck is the dashboard's. "
         "Images need Chromium (Debian: apt-get install chromium, or set BROWSER_PATH); HTML does not.",
     )
     add_scenario_arguments(p)
@@ -36,6 +38,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", type=_scale, help=f"pixel scale of images (default 1: {SLIDE_WIDTH_PX}x{SLIDE_HEIGHT_PX} PNG; deck pictures 2)")
     add_output_arguments(p, force="replace files that already exist", progress=True)
     p.set_defaults(handler=run_command)
+
+
+def preset_at_dashboard_horizon(args: argparse.Namespace) -> bool:
+    """Whether the run takes the dashboard's horizon (simlib.horizon): a --preset whose run size
+    is not set by --queries, --set simulation.queries=... or --trace (a scenario file keeps its own)."""
+    sized = any(str(item).split("=", 1)[0].strip() == "simulation.queries" for item in (getattr(args, "set", None) or []))
+    return bool(args.preset) and getattr(args, "queries", None) is None and not sized and not getattr(args, "trace", None)
 
 
 def _scale(text: str) -> float:
@@ -76,8 +85,12 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return exc.exit_code
     scenario = scenario_from_args(args)
+    if preset_at_dashboard_horizon(args):  # the deck of a preset is the dashboard's: its horizon, not the preset's 5,000 queries
+        from simlib.horizon import horizon_queries
+
+        scenario = scenario.with_changes({"simulation.queries": horizon_queries(scenario)})
     show = not args.no_progress and sys.stderr.isatty()
-    result = simlib.run(scenario, progress=progress_bar(show))
+    result = simlib.run(scenario, progress=progress_bar(show), records="summary")
     try:
         paths = export(result, out, args.format, scale=args.scale, force=args.force)
     except ExportError as exc:

@@ -29,6 +29,7 @@ from simlib.charts.board import FIGURE_BUILDERS, FIGURE_KEYS
 from simlib.charts.strategies import comparison_height_px
 from simlib.engine.strategies import display_name
 from simlib.errors import ScenarioError
+from simlib.horizon import HORIZON_MIN_DAYS, HORIZON_QUERY_BUDGET, SIMPY_HORIZON_QUERY_BUDGET, horizon_queries
 from simlib.presets import list_presets
 from simlib.scenario import load_preset
 from simlib.results import RunResult
@@ -129,45 +130,11 @@ INAPPLICABLE: dict[str, Any] = {
 MODEL_ROLES: dict[str, str] = {"prices.model": "Base model", "fine_tuning.model": "Fine-tuned model"}
 
 
-# The horizon of a dashboard run (issue 19.5): long enough for the freshness timeline to show
-# real changes and a retraining; a quick preview first so a slider answers sooner.
-HORIZON_MIN_DAYS = 7.0
-# Queries per full run (all replications together): docs-assistant's week (20,000 a day, so
-# 140,000 queries) fits. Inside the kernel a top-k move simulates and redraws in 1.36 s at
-# 150,000 queries and 0.76 s at 40,000 (2026-12-02, 2 cores; the charts take ~0.4 s at any
-# size), so a run of this size comes a second or two after...
-HORIZON_QUERY_BUDGET = 150_000
-# ...the preview: the same scenario at this many queries, simulated and drawn first whenever
-# the full run is larger and not cached (benchmarks/bench_dashboard.py times both: the
-# release to the preview, and to the full run). The status line says which is on screen.
+# A slider move first draws a preview: the same scenario at this many queries, simulated and
+# drawn first whenever the full horizon's run (simlib.horizon) is larger and not cached
+# (benchmarks/bench_dashboard.py times both: the release to the preview, and to the full run).
+# The status line says which is on screen.
 PREVIEW_QUERY_BUDGET = 30_000
-# Queries per run when the scenario needs the simpy backend (sessions, agent tasks, dedicated
-# serving: simlib.engine.run.simpy_only_reason): that backend simulates ~5,000 queries of six
-# strategies in about a second on the same machine, so its runs keep the earlier 5,000-query
-# size (and need no preview).
-SIMPY_HORIZON_QUERY_BUDGET = 5_000
-
-
-def horizon_queries(scenario: Scenario, budget: int | None = None) -> int:
-    """Queries per replication for a dashboard run of ``scenario``.
-
-    horizon_days = max(HORIZON_MIN_DAYS, fine_tuning.retrain_interval_days)
-    queries      = min(ceil(queries_per_day x horizon_days), budget // replications), at least 100
-    budget       = HORIZON_QUERY_BUDGET, or SIMPY_HORIZON_QUERY_BUDGET when only the simpy backend can run it
-
-    so the run covers the longer of a week and one retraining interval unless that would
-    take more than ``budget`` queries; then the horizon is what the budget buys
-    (budget / queries_per_day days).
-    """
-    import math
-
-    from simlib.engine.run import simpy_only_reason
-
-    if budget is None:
-        budget = HORIZON_QUERY_BUDGET if simpy_only_reason(scenario) is None else SIMPY_HORIZON_QUERY_BUDGET
-    days = max(HORIZON_MIN_DAYS, scenario.fine_tuning.retrain_interval_days)
-    wanted = math.ceil(scenario.workload.queries_per_day * days)
-    return max(100, min(wanted, budget // max(1, scenario.simulation.replications)))
 
 
 def horizon_text(scenario: Scenario) -> str:
