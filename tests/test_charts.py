@@ -522,3 +522,18 @@ def test_a_crowned_latency_never_reads_the_same_as_an_uncrowned_one(saturated_re
     table.loc["Latency p95", b], table.loc["Latency p95", "best"] = 12.76, a  # 12.8 vs 12.8: one more digit
     cells = format_comparison(table, r.strategies)
     assert (cells.loc["Latency p95", name[a]], cells.loc["Latency p95", name[b]]) == ("12.75 s", "12.76 s")
+
+
+def test_the_fresh_share_label_starts_past_its_interval_not_over_its_whisker(saturated_result):
+    """docs-assistant's fine-tuning read '70.4%' over its 61-80% whisker."""
+    r = saturated_result
+    label_x = dict(zip(r.strategies, _trace(freshness_figure(r), "fresh_text").x))
+    wide = 0
+    for s in r.strategies:
+        row = r.summary()[s]["fresh_share"]
+        if row["mean"] is None or not row.get("ci95"):
+            continue
+        upper = max(row["mean"], row["ci95"][1]) * 100
+        assert label_x[s] >= upper - 1e-9, s
+        wide += upper > row["mean"] * 100 + 1
+    assert wide, "no strategy with an interval wider than 1 point: the test checks nothing"

@@ -412,7 +412,8 @@ def freshness_figure(result: RunResult) -> go.Figure:
         showlegend=False, meta="fresh_share", hovertemplate="Fresh: %{x:.1f}%<extra></extra>",
     ), row=1, col=1)
     fig.add_trace(go.Scatter(
-        x=[f * 100 if f is not None else 0 for f in fresh], y=ticks, mode="text",
+        # the label starts past the interval's upper end, not over its whisker (fine-tuning's wide interval)
+        x=[max(f, c[1] if c is not None else f) * 100 if f is not None else 0 for f, c in zip(fresh, cis)], y=ticks, mode="text",
         text=[f"  {formats.share(f)}" if f is not None else f"  {why_missing(s)}" for s, f in zip(strategies, fresh)],
         textposition="middle right", textfont=dict(size=15), showlegend=False, hoverinfo="skip",
         cliponaxis=False, meta="fresh_text",
