@@ -63,6 +63,8 @@ class ExportBox(widgets.VBox):
         self.button = widgets.Button(description="Export", icon="download", button_style="primary",
                                      tooltip="Write the charts on screen in the chosen format")
         self.status = widgets.HTML(value="")
+        for w, name in ((self.format_picker, "format"), (self.folder, "folder"), (self.button, "button"), (self.status, "status")):
+            w.add_class(f"simlib-export-{name}")  # the browser test finds them by these
         self.written: list[Path] = []
         self.button.on_click(lambda _button: self.export())
         row = widgets.HBox([self.format_picker, self.folder, self.force, self.button],

@@ -76,3 +76,74 @@ def test_dashboard_loads_and_a_slider_redraws_the_charts():
     assert banner_after != banner_before and "meets every requirement" in banner_before, (banner_before, banner_after)
     assert back == pytest.approx(before)
     assert not errors, errors
+
+
+def _text(page, selector: str) -> str:
+    return page.inner_text(selector)
+
+
+def _wait_text(page, selector: str, needle: str, timeout_s: float = 90.0) -> None:
+    page.wait_for_function("([s, n]) => { const e = document.querySelector(s); return e && e.textContent.includes(n); }",
+                           arg=[selector, needle], timeout=timeout_s * 1000)
+
+
+def _type(page, field_class: str, text: str) -> None:
+    box = page.locator(f".{field_class} input").first
+    box.scroll_into_view_if_needed()
+    box.fill(text)
+    box.press("Enter")  # the typed fields commit on Enter (continuous_update=False)
+
+
+NONE_MEETS = "No strategy meets every requirement"
+
+
+def test_the_meeting_path_type_flip_export_share(tmp_path):
+    """Issue 19's browser checks at 1600x1000, as a team would go: the verdict banner in the first
+    screen; a typed queries/day honoured exactly (50,000, not 100); dragging recall at 1 down
+    until no strategy keeps 90% of answers citable flips the banner; the Export button writes the
+    on-screen deck; the share link opened in a new page restores the changed screen."""
+    from pptx import Presentation
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    with voila_server(ROOT / "notebooks" / "01_dashboard.ipynb", log_path=OUT / "voila-meeting.log") as url:
+        with chromium_page((1600, 1000)) as page:
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            open_dashboard(page, url)
+            page.evaluate(INSTALL_LISTENERS)
+            banner = page.locator(".simlib-verdict-banner").bounding_box()
+            assert banner["y"] >= 0 and banner["y"] + banner["height"] <= 1000, banner  # no scrolling needed
+            assert "meets every requirement" in _text(page, ".simlib-verdict-banner .simlib-verdict-text")
+
+            _type(page, "simlib-field-workload-queries-per-day", "50,000")
+            _wait_text(page, ".simlib-changed", "Queries / day 20k → 50k")
+            assert page.locator(".simlib-field-workload-queries-per-day input").first.input_value() in ("50,000", "50000", "50k")
+            _wait_text(page, ".simlib-chart-cost", "50k queries/day")
+
+            click_tab(page, "Retrieval")
+            released = drag_slider(page, "simlib-retrieval-recall-at-1-share", -28)  # 0.55 -> ~0.2 on an ~80 px track
+            wait_redraw(page, released, timeout_s=90)
+            recall = float(page.locator(".simlib-field-retrieval-recall-at-1-share input").first.input_value())
+            assert recall < 0.4, recall  # 1 - (1 - 0.4)^5 = 92% citable would still pass: the drag must go below
+            _wait_text(page, ".simlib-verdict-banner .simlib-verdict-text", NONE_MEETS)
+
+            _type(page, "simlib-export-folder", str(tmp_path))
+            page.locator(".simlib-export-button button, button.simlib-export-button").first.click()
+            _wait_text(page, ".simlib-export-status", "Wrote", timeout_s=120)
+            decks = list(tmp_path.glob("*.pptx"))
+            assert len(decks) == 1, decks
+            slides = Presentation(str(decks[0])).slides
+            title_text = " ".join(s.text_frame.text for s in slides[0].shapes if s.has_text_frame)
+            assert NONE_MEETS in title_text, title_text  # the deck is the screen's scenario, not the preset's
+            deck_text = " ".join(s.text_frame.text for slide in slides for s in slide.shapes if s.has_text_frame)
+            assert "50k queries/day" in deck_text
+
+            query = _text(page, ".simlib-share-query").strip()
+            assert query.startswith("?") and "50" in query, query
+        with chromium_page((1600, 1000)) as fresh:
+            open_dashboard(fresh, url.rstrip("/") + "/" + query)
+            _wait_text(fresh, ".simlib-changed", "Queries / day 20k → 50k")
+            changed = _text(fresh, ".simlib-changed")
+            assert "Recall at 1 55.0% →" in changed, changed
+            _wait_text(fresh, ".simlib-verdict-banner .simlib-verdict-text", NONE_MEETS)
+    assert not errors, errors
