@@ -154,16 +154,24 @@ def test_each_ownership_component_by_hand():
     rounds = M / 10
     ft, rag = STRATEGIES["fine_tune"], STRATEGIES["rag"]
 
-    s = scenario(**{**base, "fine_tuning.synthetic_data_share": 1.0, "fine_tuning.data_prep_prompt_tokens": 200})
+    full = {"fine_tuning.training_work_via_batch_api": False}
+    s = scenario(**{**base, **full, "fine_tuning.synthetic_data_share": 1.0, "fine_tuning.data_prep_prompt_tokens": 200})
     # 300 calls, each reading 1,000 fact tokens + 200 instructions at $2/M; writing 300,000 tokens at $8/M
     prep = 300 * 1_200 * 2 / 1e6 + 300_000 * 8 / 1e6
     assert monthly_components(ft, s)["data_preparation"] == pytest.approx(rounds * prep)
+    # through the batch API (the default): the base model's calls at its batch discount, here 50% off
+    batch = {"fine_tuning.training_work_via_batch_api": True, "prices.batch_discount_share": 0.5,
+             "fine_tuning.batch_discount_share": 0.25}
+    assert monthly_components(ft, s.with_changes(batch))["data_preparation"] == pytest.approx(rounds * prep * 0.5)
 
-    s = scenario(**{**base, "fine_tuning.eval_questions_count": 100, "fine_tuning.eval_judge_calls_per_question": 2,
+    s = scenario(**{**base, **full, "fine_tuning.eval_questions_count": 100, "fine_tuning.eval_judge_calls_per_question": 2,
                             "fine_tuning.eval_call_input_tokens": 1_000, "fine_tuning.eval_call_output_tokens": 100})
     answer = (1_000 * 3 + 100 * 12) / 1e6
     judge = 2 * (1_000 * 2 + 100 * 8) / 1e6
     assert monthly_components(ft, s)["evaluation"] == pytest.approx(rounds * 100 * (answer + judge))
+    # batch: the fine-tuned answers at the fine-tuned model's discount (25% here), the judge calls at the base's (50%)
+    assert monthly_components(ft, s.with_changes(batch))["evaluation"] == pytest.approx(
+        rounds * 100 * (answer * 0.75 + judge * 0.5))
 
     s = scenario(**{**base, "prices.engineer_usd_per_hour": 100.0, "fine_tuning.engineering_hours_per_retraining": 4.0,
                             "fine_tuning.pipeline_upkeep_hours_per_month": 8.0, "retrieval.index_upkeep_hours_per_month": 6.0})

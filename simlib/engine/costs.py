@@ -175,12 +175,21 @@ def training_usd_per_model(scenario: Scenario) -> float:
     return training_tokens_per_model(scenario) * ft.epochs * ft.training_usd_per_mtok / 1e6
 
 
+def batch_price_factors(scenario: Scenario) -> tuple[float, float]:
+    """(base model, fine-tuned model) price factors of offline training work: 1 - D through the batch API
+    (``fine_tuning.training_work_via_batch_api``; D = prices.batch_discount_share, fine_tuning.batch_discount_share), else 1."""
+    if not scenario.fine_tuning.training_work_via_batch_api:
+        return 1.0, 1.0
+    return 1.0 - scenario.prices.batch_discount_share, 1.0 - scenario.fine_tuning.batch_discount_share
+
+
 def data_preparation_usd_per_model(scenario: Scenario) -> float:
-    """Generating one model's training set with base-model calls (full, not batch, prices).
+    """Generating one model's training set with base-model calls (at the batch API's price where used).
 
     share s of the training tokens is generated: calls = s x facts x paraphrases (one per fact
     and paraphrase, each reading the fact and the generation instructions), so
-    cost = calls x (tokens_per_fact + data_prep_prompt_tokens) x p_in + s x training_tokens x p_out.
+    cost = [calls x (tokens_per_fact + data_prep_prompt_tokens) x p_in + s x training_tokens x p_out] x (1 - D),
+    D the base model's batch discount when the work goes through the batch API (else 0).
     """
     ft, p = scenario.fine_tuning, scenario.prices
     s = ft.synthetic_data_share
@@ -190,18 +199,20 @@ def data_preparation_usd_per_model(scenario: Scenario) -> float:
     calls = s * facts * ft.paraphrases_per_fact
     read = calls * (tokens_per_fact(scenario) + ft.data_prep_prompt_tokens) * p.input_usd_per_mtok / 1e6
     written = s * training_tokens_per_model(scenario) * p.output_usd_per_mtok / 1e6
-    return read + written
+    return (read + written) * batch_price_factors(scenario)[0]
 
 
 def evaluation_usd_per_model(scenario: Scenario) -> float:
     """Evaluating one retrained model: questions x (one answer at fine-tuned prices + judge calls at base prices).
 
-    cost = n x [(t_in p_in_ft + t_out p_out_ft) + j (t_in p_in + t_out p_out)]
+    cost = n x [(t_in p_in_ft + t_out p_out_ft) (1 - D_ft) + j (t_in p_in + t_out p_out) (1 - D)]
+    with the batch discounts D_ft, D where the evaluation goes through the batch API (else 0).
     """
     ft, p = scenario.fine_tuning, scenario.prices
+    base_factor, tuned_factor = batch_price_factors(scenario)
     t_in, t_out = ft.eval_call_input_tokens, ft.eval_call_output_tokens
-    answer = (t_in * ft.input_usd_per_mtok + t_out * ft.output_usd_per_mtok) / 1e6
-    judge = ft.eval_judge_calls_per_question * (t_in * p.input_usd_per_mtok + t_out * p.output_usd_per_mtok) / 1e6
+    answer = (t_in * ft.input_usd_per_mtok + t_out * ft.output_usd_per_mtok) / 1e6 * tuned_factor
+    judge = ft.eval_judge_calls_per_question * (t_in * p.input_usd_per_mtok + t_out * p.output_usd_per_mtok) / 1e6 * base_factor
     return ft.eval_questions_count * (answer + judge)
 
 

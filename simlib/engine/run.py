@@ -178,8 +178,9 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
             "to other machines and are counted as misses (a pessimistic bound: spill machines warming up are not "
             "modelled; prompt_cache.overflow_requests_per_minute: null gives the other bound, no spill)"
         )
-    if tuned and scenario.fine_tuning.synthetic_data_share > 0:
-        notes.append("fine-tuning data preparation is priced at the base model's full per-token prices (not at the batch API's)")
+    if tuned and scenario.fine_tuning.synthetic_data_share > 0 and not scenario.fine_tuning.training_work_via_batch_api:
+        notes.append("fine-tuning data preparation and evaluation are priced at full per-token prices, not the batch API's "
+                     "(fine_tuning.training_work_via_batch_api: false)")
     notes += input_notes(scenario, reps)
     notes += autoscaling_notes(scenario, reps)
     from simlib.engine.quality import measured_quality_notes

@@ -83,6 +83,7 @@ CONTROL_GROUPS: dict[str, tuple[Control, ...]] = {
         Control("fine_tuning.paraphrases_per_fact", "Paraphrases per fact", "int", 1, 20, 1),
         Control("fine_tuning.adapters", "Fine-tuned models", "choice", options=("shared", "per_tenant")),
         Control("fine_tuning.epochs", "Epochs", "int", 1, 10, 1),
+        Control("fine_tuning.training_work_via_batch_api", "Data & evals via batch API", "bool"),
         Control("fine_tuning.training_usd_per_mtok", "Training ($/M tokens)", "float", 0, 100, 0.5),
         Control("fine_tuning.input_usd_per_mtok", "FT input ($/M tokens)", "float", 0, 30, 0.05),
         Control("fine_tuning.output_usd_per_mtok", "FT output ($/M tokens)", "float", 0, 100, 0.5),
