@@ -348,6 +348,34 @@ def test_results_show_the_rate_limit_tier_and_dedicated_replicas():
     assert "capacity: fine_tune: dedicated 3 replica(s) x 4 nvidia-h100-sxm" in d.notes.value
 
 
+def test_the_capacity_tab_asks_which_tier_and_how_many_gpus_on_screen():
+    """Issue 16's question from the dashboard's own controls (not a scenario file): pick Anthropic's
+    tier 4 and a dedicated fine-tuned model; the notes say the tier cannot carry code-apply's peak
+    and give the replicas and their GPU bill = replicas x 4 GPUs x $3.00/GPU-hour x 730.5 h."""
+    import re
+
+    d = Dashboard("code-apply", changes=SMALL, background=False)
+    gpu = d.control("serving.gpu")
+    assert gpu.disabled and "dedicated" in gpu.tooltip  # serverless everywhere: the GPU does not apply
+    assert [v for _, v in d.control("rate_limits.tier").options] == [None, "anthropic/1", "anthropic/2", "anthropic/3",
+                                                                       "anthropic/4"]
+    d.control("rate_limits.tier").value = "anthropic/4"
+    d.control("serving.fine_tuned_model").value = "dedicated"
+    assert not gpu.disabled
+    notes = d.notes.value
+    assert "rate limits (anthropic/4)" in notes and "a higher tier or custom limits needed" in notes
+    m = re.search(r"capacity: fine_tune: dedicated (\d+) replica\(s\) x 4 nvidia-h100-sxm = (\d+) GPUs .*?: \$([\d,]+)/month", notes)
+    assert m, notes
+    replicas, gpus, bill = int(m[1]), int(m[2]), float(m[3].replace(",", ""))
+    assert gpus == 4 * replicas and bill == pytest.approx(replicas * 4 * 3.00 * 24 * 30.4375, abs=1)
+    # the list names the two choices, not the limits the tier filled in; the link restores both
+    assert {p: v for p, v in d._shown_changes().items() if p not in SMALL} == {"rate_limits.tier": "anthropic/4",
+                                                                             "serving.fine_tuned_model": "dedicated"}
+    restored = Dashboard.from_query(d.share_query(), changes=SMALL, background=False)
+    assert restored.scenario.rate_limits == d.scenario.rate_limits
+    assert restored.scenario.serving == d.scenario.serving
+
+
 # --- the horizon, and a scenario file to open (issue 19.5, issue 18) --------------------------
 
 def test_horizon_is_a_week_or_one_retraining_within_the_query_budget():

@@ -45,6 +45,28 @@ DEFAULT_PRESET = "docs-assistant"
 
 MIN, HOUR, DAY = 60.0, 3600.0, 86400.0
 
+def _tier_options() -> tuple[tuple[str, str | None], ...]:
+    """The rate-limit tiers on file (data/prices/rate_limits.csv) as 'provider/tier', after "none"."""
+    from simlib.prices.tables import load_table
+
+    tiers = dict.fromkeys(f"{r.provider}/{r.tier}" for r in load_table("rate_limits"))
+    return (("none", None),) + tuple((t, t) for t in tiers)
+
+
+def _gpu_options() -> tuple[str, ...]:
+    """The GPU types on file (data/prices/gpus.csv)."""
+    from simlib.prices.tables import load_table
+
+    return tuple(r.name for r in load_table("gpus"))
+
+
+DEDICATED_ONLY = "only used when the base or the fine-tuned model is served dedicated"
+
+
+def _no_dedicated(s: Scenario) -> str | None:
+    return None if "dedicated" in (s.serving.base_model, s.serving.fine_tuned_model) else DEDICATED_ONLY
+
+
 # The slider groups of the issue: workload, knowledge and changes, retrieval, model and
 # prices, fine-tuning, prompt cache (plus quality proxy and simulation size).
 CONTROL_GROUPS: dict[str, tuple[Control, ...]] = {
@@ -105,6 +127,18 @@ CONTROL_GROUPS: dict[str, tuple[Control, ...]] = {
         Control("quality.behaviour_fine_tuned_share", "Behaviour when fine-tuned", "float", 0, 1, 0.01),
         Control("quality.injection_recall_ceiling_share", "Fine-tuned recall ceiling", "float", 0, 1, 0.01),
     ),
+    # issue 16: which tier or how many GPUs the peak needs, and the bill (the capacity lines above the notes)
+    "Capacity": (
+        Control("rate_limits.tier", "Rate-limit tier", "choice", options=_tier_options()),
+        Control("serving.base_model", "Base model serving", "choice", options=("serverless", "dedicated")),
+        Control("serving.fine_tuned_model", "Fine-tuned serving", "choice", options=("serverless", "dedicated")),
+        Control("serving.gpu", "GPU", "choice", options=_gpu_options()),
+        Control("serving.gpus_per_replica_count", "GPUs per replica", "int", 1, 16, 1),
+        Control("serving.p95_target_s", "p95 target for sizing (s)", "float", 1, 60, 0.5),
+        Control("serving.autoscaling", "Replicas", "choice", options=(("fixed at the peak", "off"), ("hourly", "hourly"))),
+        Control("serving.speculative", "Speculative decoding", "bool"),
+        Control("workload.offline_share", "Share via batch API", "float", 0, 1, 0.01),
+    ),
     "Simulation": (
         Control("simulation.queries", "Queries simulated", "log_int", 2, 5, 0.05, readout_format=",.0f"),
         Control("simulation.replications", "Replications", "int", 1, 10, 1),
@@ -125,6 +159,8 @@ INAPPLICABLE: dict[str, Any] = {
                                                   if s.prompt_cache.rebuild_policy != "periodic" else None),
     "knowledge.change_burst_size_mean": lambda s: ("no knowledge changes at 0 changes / day"
                                                    if s.knowledge.changes_per_day == 0 else None),
+    **{path: _no_dedicated for path in ("serving.gpu", "serving.gpus_per_replica_count", "serving.p95_target_s",
+                                        "serving.autoscaling", "serving.speculative")},
 }
 
 # The model picker: one per role, each a catalog name ("provider/model").
@@ -712,8 +748,11 @@ class Dashboard(StaticFallback, RunnerStatus, W.VBox):
 
     def _shown_changes(self) -> dict[str, Any]:
         """The on-screen scenario's changes from its preset, as listed and shared: without the
-        horizon rule's run size (a shared link re-sizes by the same rule when opened)."""
-        changes = changes_from(load_preset(self.preset_name), self.scenario)
+        horizon rule's run size (a shared link re-sizes by the same rule when opened), and without
+        the fields the catalog filled from a changed choice (a model's prices, a tier's limits: the
+        choice is the change, and opening the link fills them again)."""
+        filled = set(self.scenario.catalog_filled)
+        changes = {p: v for p, v in changes_from(load_preset(self.preset_name), self.scenario).items() if p not in filled}
         if self._horizon_sizes():
             changes.pop("simulation.queries", None)
         return changes
