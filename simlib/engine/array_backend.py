@@ -42,9 +42,21 @@ record. Why a kernel can reproduce an event loop exactly:
   process reaches (now + (serve_at - now)), with the start accumulated by repeated
   addition as there. The prefix version of a tenant is its count of changes up to t.
 
+- Dedicated serving with fixed replicas: the start of a request depends on the loads of
+  the replicas (it joins the one with the fewest streams, and its service is fixed by the b
+  streams it joins), so the stage is a sequential loop, ``engine.dedicated.ReplicaStage``
+  (numba-compiled, shared with replica sizing), with the loads, the in-flight ends and the
+  last start carried from chunk to chunk. Every end at or before a start leaves first (simpy
+  reads the loads when the grant is processed, after the ends scheduled earlier). The
+  prompt cache is then used at the known starts in one vectorised pass (its hit flags and
+  tokens; the dedicated speed does not depend on it).
+- The batch API share: offline queries are answered at their arrival clock with no live
+  stage (``ServingPath.batch_api``), left out of the live latency sums in summary mode.
+
 Where the kernel cannot follow the simpy model (trace replay with prefix block hashes,
-whose per-block cache belongs to ``simlib.engine.cache.PrefixBlockCache``), the run falls
-back to simpy and says so in ``RunResult.notes``.
+whose per-block cache belongs to ``simlib.engine.cache.PrefixBlockCache``; sessions;
+dedicated replicas scaled hourly, ``serving.ReplicaPool``), the run falls back to simpy and
+says so in ``RunResult.notes``.
 
 Memory. Queries are drawn and processed in chunks (``chunk_queries``): the draws of about
 two chunks are alive (``_DrawWindow``: this chunk, the next one's first arrival, and the

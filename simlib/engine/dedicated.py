@@ -49,8 +49,11 @@ with the provider's completion window (data/prices/batch_discounts.csv) instead 
 Wired into the simpy engine (simlib/engine/serving.py: a dedicated model's slots are
 replicas x max_batch streams, each request's speed fixed at admission from the batch it
 joins, as :func:`simulate_replicas`) and into costs (hosting = the GPU bill, token prices
-0) from the scenario's ``serving`` group (:func:`deployment`, :func:`replicas_for`); the
-array backend falls back to simpy for dedicated scenarios.
+0) from the scenario's ``serving`` group (:func:`deployment`, :func:`replicas_for`). The
+fixed-replica stage is written once, :func:`_serve_replicas` (compiled with numba, plain
+Python without it), behind :class:`ReplicaStage`: sizing (:func:`simulate_replicas`) and the
+array backend (chunk by chunk, state carried) run it, with the same records as the simpy
+stage; hourly autoscaling (serving.ReplicaPool) runs on the simpy backend only.
 """
 
 from __future__ import annotations
