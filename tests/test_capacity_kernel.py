@@ -92,6 +92,19 @@ def test_one_chunk_and_many_chunks_give_the_same_records():
     assert_same_run(simlib.run(s, engine="simpy"), whole)
 
 
+def test_a_run_longer_than_one_default_chunk_equals_simpy():
+    """More queries than CHUNK_QUERIES at the default chunk size: the state crosses the real boundary."""
+    from simlib.engine.array_backend import CHUNK_QUERIES
+
+    s = simlib.load_preset("code-apply").with_changes(
+        {"simulation.queries": CHUNK_QUERIES + 4_000, "serving.fine_tuned_model": "dedicated",
+         "simulation.strategies": ["fine_tune"]})
+    a = simlib.run(s, engine="simpy")
+    b = run_fast(s, records="full")
+    assert b.engine == "fast"
+    assert_same_run(a, b)
+
+
 # --- closed forms and ties ------------------------------------------------------------
 
 BASE = {
@@ -181,9 +194,14 @@ def test_the_batch_share_halves_its_token_cost_exactly_on_the_kernel():
 @given(replicas=st.integers(1, 4), batch=st.integers(1, 4), rate=st.sampled_from([0.05, 0.5, 3.0]),
        service=st.sampled_from(["deterministic", "exponential"]), cv=st.sampled_from([0.0, 0.8]),
        offline=st.sampled_from([0.0, 0.3]), which=st.sampled_from(["base", "fine_tuned", "both"]),
-       chunk=st.sampled_from([13, 64, 5_000]), seed=st.integers(0, 10_000))
-def test_random_small_dedicated_scenarios_equal_simpy(replicas, batch, rate, service, cv, offline, which, chunk, seed):
+       limited=st.booleans(), chunk=st.sampled_from([13, 64, 5_000]), seed=st.integers(0, 10_000))
+def test_random_small_dedicated_scenarios_equal_simpy(replicas, batch, rate, service, cv, offline, which, limited,
+                                                       chunk, seed):
+    """Random replicas, batch sizes, rates and service laws; an offline share; rate limits on the
+    serverless strategies (a few per minute: 429s and retries beside the dedicated ones)."""
+    limits = {"requests_per_minute": 20, "input_tokens_per_minute": 1e6, "output_tokens_per_minute": 1e6} if limited else {}
     s = simlib.scenario.build_scenario({
+        "rate_limits": limits,
         "workload": {"queries_per_day": rate * 86_400, "token_length_cv": cv, "offline_share": offline},
         "model": {"service_time_distribution": service},
         "serving": {"base_model": "dedicated" if which != "fine_tuned" else "serverless",

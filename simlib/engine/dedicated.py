@@ -166,7 +166,8 @@ def _serve_replicas(req, prompt, output, scale, m, prefill_at, decode_at, max_ba
         streams that end at or before the start leave their replica first (simpy processes an
                   end at t, scheduled when its stream started, before a start at t that it or another
                   end triggers; equal ends all leave before any start)
-        replica = the one with the fewest streams (lowest index on a tie: load.index(min(load)))
+        replica = the one with the fewest streams (lowest index on a tie: load.index(min(load));
+                  replicas are interchangeable, so which of equally loaded ones is chosen changes no record)
         b       = its streams with this one
         service = prompt / p(b) x scale + output / d(b) x scale     (fixed at admission)
 
