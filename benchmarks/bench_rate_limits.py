@@ -20,7 +20,7 @@ Prints, per scenario (CPU seconds of this process, so a busy shared machine does
 the ratios): array backend seconds and query-strategies/s without and with the
 limits, the simpy backend's seconds with them, and the array backend's speed-up over simpy
 on the same (rate-limited) scenario, whose records are checked equal first. Dedicated
-serving and the batch API share run on the simpy backend (a note says so): not measured here.
+serving and the batch API share are measured in bench_capacity_kernel.py.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ preset (2 cores, 2026-12-01; peak RSS above the ~120 MB of imported libraries, w
 A rate-limited run draws the whole run up front (its admissions are decided from every
 query's tokens, simlib.engine.rate_limits.ArrayAdmissions), so in summary mode it adds
 the draws' ~200 B per query and ~81 B per query x strategy of admissions (arithmetic,
-not measured). A scenario only the simpy backend runs (sessions, dedicated serving) is
+not measured). A scenario only the simpy backend runs (sessions, hourly-scaled dedicated replicas) is
 estimated as a simpy run even when ``engine="auto"``: ``engine.run`` passes that on.
 
 memory_bytes = per_query_strategy_B x queries x strategies (x replications when full

@@ -42,9 +42,21 @@ record. Why a kernel can reproduce an event loop exactly:
   process reaches (now + (serve_at - now)), with the start accumulated by repeated
   addition as there. The prefix version of a tenant is its count of changes up to t.
 
+- Dedicated serving with fixed replicas: the start of a request depends on the loads of
+  the replicas (it joins the one with the fewest streams, and its service is fixed by the b
+  streams it joins), so the stage is a sequential loop, ``engine.dedicated.ReplicaStage``
+  (numba-compiled, shared with replica sizing), with the loads, the in-flight ends and the
+  last start carried from chunk to chunk. Every end at or before a start leaves first (simpy
+  reads the loads when the grant is processed, after the ends scheduled earlier). The
+  prompt cache is then used at the known starts in one vectorised pass (its hit flags and
+  tokens; the dedicated speed does not depend on it).
+- The batch API share: offline queries are answered at their arrival clock with no live
+  stage (``ServingPath.batch_api``), left out of the live latency sums in summary mode.
+
 Where the kernel cannot follow the simpy model (trace replay with prefix block hashes,
-whose per-block cache belongs to ``simlib.engine.cache.PrefixBlockCache``), the run falls
-back to simpy and says so in ``RunResult.notes``.
+whose per-block cache belongs to ``simlib.engine.cache.PrefixBlockCache``; sessions;
+dedicated replicas scaled hourly, ``serving.ReplicaPool``), the run falls back to simpy and
+says so in ``RunResult.notes``.
 
 Memory. Queries are drawn and processed in chunks (``chunk_queries``): the draws of about
 two chunks are alive (``_DrawWindow``: this chunk, the next one's first arrival, and the
@@ -119,14 +131,15 @@ SESSIONS_GAP = ("sessions (conversations, agent tasks): each turn's history cach
 
 
 def capacity_gap(scenario: Scenario) -> str | None:
-    """The issue-16 mechanisms the kernel does not follow yet: dedicated serving, the batch API (rate limits it does)."""
-    if "dedicated" in (scenario.serving.base_model, scenario.serving.fine_tuned_model):
-        if scenario.serving.autoscaling == "hourly":
-            return ("dedicated serving (batching curve per replica, hourly autoscaling with cold starts) is simulated "
-                    "by the simpy engine only")
-        return "dedicated serving (batching curve per replica) is simulated by the simpy engine only"
-    if scenario.workload.offline_share > 0:
-        return "the batch API share (workload.offline_share) is simulated by the simpy engine only"
+    """The issue-16 mechanism the kernel does not follow: dedicated replicas scaled hourly (ReplicaPool).
+
+    Rate limits, fixed dedicated replicas (engine.dedicated.ReplicaStage) and the batch API
+    share it follows record for record.
+    """
+    if "dedicated" in (scenario.serving.base_model, scenario.serving.fine_tuned_model) \
+            and scenario.serving.autoscaling == "hourly":
+        return ("dedicated serving (batching curve per replica, hourly autoscaling with cold starts) is simulated "
+                "by the simpy engine only")
     return None
 
 
@@ -199,7 +212,7 @@ class _DrawWindow:
     """
 
     FIELDS = ("arrival_at_s", "query_tokens", "output_tokens", "fact", "retrieval_s", "retrieval_u", "service_scale",
-              "routing_u")
+              "routing_u", "offline")
 
     def __init__(self, drawer: QueryDrawer):
         self.drawer = drawer
@@ -223,7 +236,8 @@ class _DrawWindow:
             self.first_arrival_s = float(d.arrival_at_s[0])
             self.prefix_hashes, self.retry_u = d.prefix_hashes, d.retry_u
         self.last_arrival_s = float(d.arrival_at_s[-1])
-        new = {name: getattr(d, name) for name in self.FIELDS}
+        new = {name: getattr(d, name) for name in self.FIELDS if name != "offline"}
+        new["offline"] = d.offline if d.offline is not None else np.zeros(d.n, bool)  # the batch API's queries
         new["clock"] = clock
         self.arrays = {name: np.concatenate([self.arrays[name], x]) if self.arrays else x for name, x in new.items()}
         self.top += d.n
@@ -687,7 +701,18 @@ class _StrategyKernel:
         self.prefix_tokens = st.cached_prefix_tokens(scenario)
         self.busy_s = 0.0
         self.end_s = -math.inf
-        self.model_dep = np.full(self.capacity, -np.inf)
+        # dedicated serving with fixed replicas: the stage shared with sizing (engine.dedicated.ReplicaStage),
+        # its replica loads and in-flight ends carried from chunk to chunk; its slots are the capacity
+        self.stage = None
+        if scenario.serving.dedicated(st.fine_tuned):
+            from simlib.engine.dedicated import ReplicaStage, deployment, replicas_for
+
+            dep = deployment(scenario, st.fine_tuned)
+            replicas = replicas_for(scenario, st)
+            self.stage = ReplicaStage(dep, replicas)
+            self.capacity = replicas * dep.max_batch
+            self.prefill_at = np.asarray(self.stage.prefill_at, float)  # p(b), index b
+        self.model_dep = np.full(self.capacity, -np.inf) if self.stage is None else None
         self.retrieval_c = scenario.retrieval.concurrency_limit
         self.retrieval_dep = np.full(self.retrieval_c, -np.inf) if st.uses_retrieval else None
         # queries whose retrieval is done but may not reach the model yet:
@@ -728,10 +753,14 @@ class _StrategyKernel:
         chunk = np.arange(lo, hi)
         b = token_budget(st, sc, d.query_tokens[lo:hi])
         ok = ~b.rejected
-        live, rej = chunk[ok], chunk[b.rejected]
+        off = d.offline[lo:hi] & ok  # the batch API: answered at arrival, off the live path (ServingPath.batch_api)
+        on = ok & ~off
+        live, rej, oidx = chunk[on], chunk[b.rejected], chunk[off]
         if len(rej):
             self.end_s = max(self.end_s, float(clock[rej].max()))
-        fields = (b.prompt_tokens[ok], b.chunks_used[ok], b.truncated[ok])
+        if len(oidx):
+            self.end_s = max(self.end_s, float(clock[oidx].max()))
+        fields = (b.prompt_tokens[on], b.chunks_used[on], b.truncated[on])
         if st.uses_retrieval:
             r_req = clock[live]
             r_start, _, self.retrieval_dep = fifo_stage(self.retrieval_dep, self.retrieval_c, r_req,
@@ -756,15 +785,15 @@ class _StrategyKernel:
              fail_fields) = self._rate_limit(ridx, req, prompt_t, chunks_t, trunc_t, r_wait, bound_s)
             if len(fail_idx):
                 self.end_s = max(self.end_s, float(fail_at.max()))
-        n_req, n_fail, n_rej = len(ridx), len(fail_idx), len(rej)
-        idx = np.concatenate([ridx, fail_idx, rej])
+        n_req, n_fail, n_off, n_rej = len(ridx), len(fail_idx), len(oidx), len(rej)
+        idx = np.concatenate([ridx, fail_idx, oidx, rej])
         n = len(idx)
         f_prompt, f_chunks, f_trunc = fail_fields if n_fail else (np.empty(0, np.int64),) * 2 + (np.empty(0, bool),)
         budget = Budget(
-            True, None, np.concatenate([prompt_t, f_prompt, b.prompt_tokens[b.rejected]]),
-            np.concatenate([chunks_t, f_chunks, b.chunks_used[b.rejected]]),
-            np.concatenate([trunc_t, f_trunc, b.truncated[b.rejected]]),
-            np.concatenate([np.zeros(n_req + n_fail, bool), np.ones(n_rej, bool)]),
+            True, None, np.concatenate([prompt_t, f_prompt, b.prompt_tokens[off], b.prompt_tokens[b.rejected]]),
+            np.concatenate([chunks_t, f_chunks, b.chunks_used[off], b.chunks_used[b.rejected]]),
+            np.concatenate([trunc_t, f_trunc, b.truncated[off], b.truncated[b.rejected]]),
+            np.concatenate([np.zeros(n_req + n_fail + n_off, bool), np.ones(n_rej, bool)]),
         )
         retries = np.zeros(n, np.int64)
         failed = np.zeros(n, bool)
@@ -792,8 +821,18 @@ class _StrategyKernel:
                 services = _CachedServices(self, keys, P, dec, spilled)
             else:
                 services = _Services(pm + dec)
-            start, service, self.model_dep = fifo_stage(self.model_dep, self.capacity, admit, services)
-            prefill = P[services.depth, np.arange(n_req)] if self.cached else pm
+            if self.stage is not None:
+                # dedicated: the batching curve at the b streams each request joins, fixed at admission;
+                # the prompt cache is still used at the starts (hit flags, read and write tokens), its
+                # entries written at the provider prefill's first token as in simpy, but not the speed
+                start, streams, service = self.stage.serve(admit, prompt, d.output_tokens[ridx].astype(float), scale)
+                prefill = prompt / self.prefill_at[streams] * scale
+                if self.cached:
+                    services.window(0, n_req, start)  # the uses in start order (FIFO starts do not decrease)
+                    services.commit(0, n_req)
+            else:
+                start, service, self.model_dep = fifo_stage(self.model_dep, self.capacity, admit, services)
+                prefill = P[services.depth, np.arange(n_req)] if self.cached else pm
             self.busy_s = float(np.cumsum(np.concatenate([[self.busy_s], service]))[-1])  # in start order, as simpy
             self.end_s = max(self.end_s, float((start + service).max()))
             base = (start - clock[ridx]) + self.rtt_s
@@ -809,8 +848,17 @@ class _StrategyKernel:
                 miss[:n_req] = read_req == 0
             world.ensure(float(start.max()))
             age[:n_req] = self._staleness(ridx, req, start, retrieved[:n_req])
+        offline = None
+        if n_off:  # the batch API's answers: completed at arrival, knowledge as it is then, no cache
+            at = clock[oidx]
+            world.ensure(float(at.max()))
+            k = slice(n_req + n_fail, n_req + n_fail + n_off)
+            completed[k] = True
+            age[k] = self._staleness(oidx, at, at, retrieved[k])
+            offline = np.zeros(n, bool)
+            offline[k] = True
         return idx, self._columns(idx, budget, retrieved, wait, ttft, latency, age, hit, read, write, completed,
-                                  retries, failed)
+                                  retries, failed, offline)
 
     def _rate_limit(self, ridx, req, prompt_t, chunks_t, trunc_t, r_wait, bound_s):
         """The requests up to bound_s through the limiter: admitted ones in admission order, failed ones apart.
@@ -830,14 +878,15 @@ class _StrategyKernel:
         f_fields = (f["prompt"][f_idx], f["chunks"][f_idx], f["trunc"][f_idx])
         return (a_idx, f["req"][a_idx], a_at, a_k) + a_fields + (a_rw, f_idx, f_at, f_k, f_fields)
 
-    def _columns(self, idx, budget, retrieved, wait, ttft, latency, age, hit, read, write, done, retries=None, failed=None):
+    def _columns(self, idx, budget, retrieved, wait, ttft, latency, age, hit, read, write, done, retries=None, failed=None,
+                 offline=None):
         """Record columns of queries idx (engine.records, the builder the simpy backend uses too)."""
         d = self.draws
         built = record_columns(
             self.strategy, self.scenario, arrival_at_s=d.arrival_at_s[idx], query_tokens=d.query_tokens[idx],
             output_tokens=d.output_tokens[idx], budget=budget, queue_wait_s=wait, ttft_s=ttft, latency_s=latency,
             staleness_age_s=age, completed=done, retrieved=retrieved, cache_hit=hit,
-            cache_read_tokens=read, cache_write_tokens=write, retries=retries, failed=failed,
+            cache_read_tokens=read, cache_write_tokens=write, retries=retries, failed=failed, offline=offline,
         )
         return built
 
@@ -1028,7 +1077,7 @@ class _Aggregate:
     (non-warm-up) queries; batches are the same windows as simlib.results.batch_metrics.
     """
 
-    SUMS = ("measured", "cost", "done", "latency", "wait", "fresh", "age", "stale", "hits", "cacheable",
+    SUMS = ("measured", "cost", "done", "live", "latency", "wait", "fresh", "age", "stale", "hits", "cacheable",
             "read_tokens", "prompt_tokens", "quality", "knowledge", "use", "citable", "truncated",
             "retrieved", "rejected", "failed", "rate_limited", "retries", "offline", "distraction", "context", "long_context", "hallucination") + tuple(f"c_{c}" for c in PER_QUERY_COMPONENTS)
 
@@ -1081,12 +1130,14 @@ class _Aggregate:
         for c in PER_QUERY_COMPONENTS:
             add(f"c_{c}", sel, pick(comps[c]))
         add("done", done)
-        lat = col["latency_s"][done]
-        gd = g[done]
-        add("latency", done, lat)
-        add("wait", done, col["queue_wait_s"][done])
+        live = done & ((flags & OFFLINE) == 0)  # the batch API's answers have a completion window, not a latency
+        lat = col["latency_s"][live]
+        gd = g[live]
+        add("live", live)
+        add("latency", live, lat)
+        add("wait", live, col["queue_wait_s"][live])
         self.series["latency"].add(gd, lat, one)
-        self.series["ttft"].add(gd, col["ttft_s"][done], one)
+        self.series["ttft"].add(gd, col["ttft_s"][live], one)
         add("fresh", done & fresh)
         if st.knowledge_source != "none":
             stale = done & ~fresh
@@ -1186,12 +1237,12 @@ def _reducers() -> dict[str, Callable[[_Folded], float | None]]:
         "latency_p50_s": lambda f: f.quantile("latency", 0.5),
         "latency_p95_s": lambda f: f.quantile("latency", 0.95),
         "latency_p99_s": lambda f: f.quantile("latency", 0.99),
-        "latency_mean_s": lambda f: f.share("latency", f.n_done),
+        "latency_mean_s": lambda f: f.share("latency", f.s["live"]),
         "ttft_p50_s": lambda f: f.quantile("ttft", 0.5),
         "ttft_p95_s": lambda f: f.quantile("ttft", 0.95),
         "ttft_p99_s": lambda f: f.quantile("ttft", 0.99),
-        "queue_wait_mean_s": lambda f: f.share("wait", f.n_done),
-        "queue_share": lambda f: f.s["wait"] / f.s["latency"] if f.n_done and f.s["latency"] > 0 else None,
+        "queue_wait_mean_s": lambda f: f.share("wait", f.s["live"]),
+        "queue_share": lambda f: f.s["wait"] / f.s["latency"] if f.s["live"] and f.s["latency"] > 0 else None,
         "model_utilisation": lambda f: f.busy_s / (f.capacity * f.span_s) if f.span_s > 0 else None,
         "fresh_share": lambda f: f.share("fresh", f.n_done) if grounded(f) else None,
         "staleness_age_mean_s": lambda f: f.share("age", f.s["stale"]) if grounded(f) else None,
@@ -1224,8 +1275,7 @@ def _reducers() -> dict[str, Callable[[_Folded], float | None]]:
         "rate_limited_share": lambda f: f.share("rate_limited", f.n_meas),
         "retries_mean": lambda f: f.share("retries", f.n_meas),
         "failed_share": lambda f: f.share("failed", f.n_meas),
-        # the batch API share falls back to the simpy backend (capacity_gap): 0 here, and the
-        # latency sums above are over live queries only because every query is live
+        # the latency, TTFT and wait sums above are over live queries (not offline), as replication_metrics'
         "offline_share": lambda f: f.share("offline", f.n_meas),
         "cost_per_correct_answer_usd": lambda f: cost_per_correct_answer(f.get("cost_per_query_usd"),
                                                                          f.get("quality_proxy")),

@@ -49,13 +49,16 @@ with the provider's completion window (data/prices/batch_discounts.csv) instead 
 Wired into the simpy engine (simlib/engine/serving.py: a dedicated model's slots are
 replicas x max_batch streams, each request's speed fixed at admission from the batch it
 joins, as :func:`simulate_replicas`) and into costs (hosting = the GPU bill, token prices
-0) from the scenario's ``serving`` group (:func:`deployment`, :func:`replicas_for`); the
-array backend falls back to simpy for dedicated scenarios.
+0) from the scenario's ``serving`` group (:func:`deployment`, :func:`replicas_for`). The
+fixed-replica stage is written once, :func:`_serve_replicas` (compiled with numba, plain
+Python without it), behind :class:`ReplicaStage`: sizing (:func:`simulate_replicas`) and the
+array backend (chunk by chunk, state carried) run it, with the same records as the simpy
+stage; hourly autoscaling (serving.ReplicaPool) runs on the simpy backend only.
 """
 
 from __future__ import annotations
 
-import heapq
+import functools
 import math
 from dataclasses import dataclass
 
@@ -152,41 +155,158 @@ class DedicatedServing:
         return self.monthly_usd(replicas) / (queries_per_day * HOURS_PER_MONTH / 24.0)
 
 
+def _serve_replicas(req, prompt, output, scale, m, prefill_at, decode_at, max_batch, load, heap_t, heap_r, counters,
+                    clock, start, streams, service):
+    """The fixed-replica dedicated stage, request by request: FIFO over replicas x max_batch stream slots.
+
+    Requests ``req[:m]`` in FIFO order (their times non-decreasing), each served as the simpy
+    stage serves it (engine/serving.py ServingPath.query):
+
+        start   = max(request, the previous start, the earliest end when every slot is busy)
+        streams that end at or before the start leave their replica first (simpy processes an
+                  end at t, scheduled when its stream started, before a start at t that it or another
+                  end triggers; equal ends all leave before any start)
+        replica = the one with the fewest streams (lowest index on a tie: load.index(min(load));
+                  replicas are interchangeable, so which of equally loaded ones is chosen changes no record)
+        b       = its streams with this one
+        service = prompt / p(b) x scale + output / d(b) x scale     (fixed at admission)
+
+    ``prefill_at[b]``, ``decode_at[b]``: p(b), d(b) per stream, index b (0 unused). State carried
+    across calls: ``load`` (streams per replica), the in-flight ends as a binary min-heap
+    ``heap_t``/``heap_r`` (end time, replica) of ``counters[0]`` entries (at most replicas x
+    max_batch: the heap holds exactly the streams in flight), and ``clock[0]`` = the last start
+    (FIFO: no later request starts before it). Writes ``start``, ``streams`` (b) and ``service``.
+
+    One function for the kernel (array_backend, chunk by chunk) and for sizing
+    (:func:`simulate_replicas`, :func:`size_replicas`), compiled with numba (``njit(cache=True)``,
+    no fastmath, so the simpy engine's IEEE operations in its order: :func:`_kernel`); without
+    numba it runs as plain Python on lists, the same results.
+    """
+    replicas = len(load)
+    slots = replicas * max_batch
+    size = counters[0]
+    free_s = clock[0]
+    for i in range(m):
+        now = req[i]
+        if free_s > now:
+            now = free_s
+        if size == slots and heap_t[0] > now:  # every slot busy: wait for the earliest end
+            now = heap_t[0]
+        while size > 0 and heap_t[0] <= now:  # streams ended by now leave their replica
+            load[heap_r[0]] -= 1
+            size -= 1
+            if size > 0:  # pop the root: sift the last entry down
+                lt, lr = heap_t[size], heap_r[size]
+                pos = 0
+                c = 1
+                while c < size:
+                    if c + 1 < size and heap_t[c + 1] < heap_t[c]:
+                        c += 1
+                    if heap_t[c] < lt:
+                        heap_t[pos], heap_r[pos] = heap_t[c], heap_r[c]
+                        pos = c
+                        c = 2 * pos + 1
+                    else:
+                        break
+                heap_t[pos], heap_r[pos] = lt, lr
+        r = 0
+        fewest = load[0]
+        for j in range(1, replicas):
+            if load[j] < fewest:
+                fewest = load[j]
+                r = j
+        b = fewest + 1
+        load[r] = b
+        s = prompt[i] / prefill_at[b] * scale[i] + output[i] / decode_at[b] * scale[i]
+        end = now + s
+        pos = size  # push (end, r), sifting up
+        size += 1
+        while pos > 0:
+            parent = (pos - 1) >> 1
+            if end < heap_t[parent]:
+                heap_t[pos], heap_r[pos] = heap_t[parent], heap_r[parent]
+                pos = parent
+            else:
+                break
+        heap_t[pos], heap_r[pos] = end, r
+        free_s = now
+        start[i], streams[i], service[i] = now, b, s
+    counters[0] = size
+    clock[0] = free_s
+    return m
+
+
+@functools.cache
+def _kernel():
+    """(the per-request loop, compiled?): numba's ``njit(cache=True)`` of :func:`_serve_replicas`, else the function.
+
+    As rate_limits._kernel: numba is imported on first use (sizing or a dedicated array run),
+    its machine code loaded from numba's on-disk cache (compiled on a machine's first run).
+    """
+    try:
+        from numba import njit
+    except ImportError:  # not installed or not importable on this platform: plain Python, same results
+        return _serve_replicas, False
+    try:
+        return njit(cache=True, nogil=True)(_serve_replicas), True
+    except RuntimeError:  # numba finds no writable cache directory: compile in each process instead
+        return njit(nogil=True)(_serve_replicas), True
+
+
+class ReplicaStage:
+    """Fixed dedicated replicas as a FIFO stage whose state is carried from call to call (:func:`_serve_replicas`).
+
+    ``serve(req, prompt, output, scale)`` takes the next requests in FIFO order and returns
+    (start, streams b, service) for each: the array backend calls it chunk by chunk,
+    :func:`simulate_replicas` once over the sizing arrivals.
+    """
+
+    def __init__(self, serving: "DedicatedServing", replicas: int, compiled: bool | None = None):
+        """``compiled``: None = numba when importable; False = the plain-Python loop (the fallback's tests)."""
+        kernel, can_compile = _kernel()
+        self.compiled = can_compile if compiled is None else (compiled and can_compile)
+        self.kernel = kernel if self.compiled else _serve_replicas
+        self._box = ((lambda a, dtype: np.ascontiguousarray(a, dtype)) if self.compiled
+                     else (lambda a, dtype: np.asarray(a, dtype).tolist()))
+        box = self._box
+        self.replicas, self.max_batch = int(replicas), int(serving.max_batch)
+        batches = np.arange(1, self.max_batch + 1)
+        self.prefill_at = box([0.0] + serving.prefill_tokens_per_s(batches).tolist(), np.float64)  # index b
+        self.decode_at = box([0.0] + serving.decode_tokens_per_s(batches).tolist(), np.float64)
+        slots = self.replicas * self.max_batch
+        self.load = box(np.zeros(self.replicas), np.int64)
+        self.heap_t, self.heap_r = box(np.zeros(slots), np.float64), box(np.zeros(slots), np.int64)
+        self.counters = box([0], np.int64)  # [heap size]
+        self.clock = box([-math.inf], np.float64)  # [the last start]
+
+    def serve(self, req, prompt, output, scale) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        m = len(req)
+        box = self._box
+        start, streams, service = box(np.zeros(m), np.float64), box(np.zeros(m), np.int64), box(np.zeros(m), np.float64)
+        self.kernel(box(req, np.float64), box(prompt, np.float64), box(output, np.float64), box(scale, np.float64), m,
+                    self.prefill_at, self.decode_at, self.max_batch, self.load, self.heap_t, self.heap_r,
+                    self.counters, self.clock, start, streams, service)
+        return np.asarray(start, float), np.asarray(streams, np.int64), np.asarray(service, float)
+
+
 def simulate_replicas(serving: DedicatedServing, replicas: int, arrival_at_s, prompt_tokens,
-                      output_tokens) -> np.ndarray:
+                      output_tokens, compiled: bool | None = None) -> np.ndarray:
     """Latency of each request on ``replicas`` replicas of up to ``max_batch`` streams each.
 
     FIFO: a request joins the replica with the fewest streams when one has a free slot, else
     waits. Its service time is fixed at admission from the batch b it joins (a simplification:
     later joins do not slow it): prompt / p(b) + output / d(b). latency = wait + rtt + service.
+    The stage is :class:`ReplicaStage` (:func:`_serve_replicas`), the very loop the array
+    backend runs (with each query's service scale; 1 here).
     """
     arrival = np.asarray(arrival_at_s, dtype=float)
     n = arrival.size
-    prompt = np.broadcast_to(np.asarray(prompt_tokens, dtype=float), (n,))
-    out = np.broadcast_to(np.asarray(output_tokens, dtype=float), (n,))
-    batches = np.arange(1, serving.max_batch + 1)
-    prefill_at = [0.0] + serving.prefill_tokens_per_s(batches).tolist()  # index b = batch size
-    decode_at = [0.0] + serving.decode_tokens_per_s(batches).tolist()
-    in_flight = [0] * replicas
-    ends: list[tuple[float, int]] = []  # (end time, replica)
+    order = np.argsort(arrival, kind="stable")
+    prompt = np.broadcast_to(np.asarray(prompt_tokens, dtype=float), (n,))[order]
+    out = np.broadcast_to(np.asarray(output_tokens, dtype=float), (n,))[order]
+    start, _, service = ReplicaStage(serving, replicas, compiled).serve(arrival[order], prompt, out, np.ones(n))
     latency = np.empty(n)
-    free_at = 0.0
-    for i in np.argsort(arrival, kind="stable"):
-        now = max(arrival[i], free_at)
-        while ends and ends[0][0] <= now:  # streams finished by now leave their replica
-            _, r = heapq.heappop(ends)
-            in_flight[r] -= 1
-        while min(in_flight) >= serving.max_batch:  # every slot busy: wait for the next end
-            end, r = heapq.heappop(ends)
-            in_flight[r] -= 1
-            now = max(now, end)
-        r = in_flight.index(min(in_flight))
-        in_flight[r] += 1
-        b = in_flight[r]
-        service = prompt[i] / prefill_at[b] + out[i] / decode_at[b]
-        heapq.heappush(ends, (now + service, r))
-        free_at = now  # FIFO: no later request starts before this one
-        latency[i] = now - arrival[i] + serving.network_rtt_s + service
+    latency[order] = start - arrival[order] + serving.network_rtt_s + service
     return latency
 
 
