@@ -76,9 +76,10 @@ def capacity_report(scenario, *, result=None, p95_target_s: float | None = None,
     from simlib.engine.strategies import STRATEGIES
     from simlib.results import COMPLETED
 
-    result = simlib.run(scenario) if result is None else result
     sized = sizing_scenario(scenario, p95_target_s=p95_target_s, speculative=speculative, gpu=gpu,
                             gpus_per_replica=gpus_per_replica)
+    # the run takes the flags too: a scenario already dedicated sizes its own replicas by them
+    result = simlib.run(sized) if result is None else result
     sv = sized.serving
     summary = result.summary()
     peak = peak_requests_per_minute(scenario)

@@ -18,7 +18,7 @@ HORIZON_MIN_DAYS = 7.0  # a week at least: docs-assistant's weekly doc release f
 # 150,000 queries and 0.76 s at 40,000 (2026-12-02, 2 cores; the charts take ~0.4 s at any
 # size), so the dashboard draws a 30,000-query preview first (PREVIEW_QUERY_BUDGET).
 HORIZON_QUERY_BUDGET = 150_000
-# Queries per run when the scenario needs the simpy backend (sessions, agent tasks, dedicated
+# Queries per run when the scenario needs the simpy backend (sessions, agent tasks, hourly-scaled dedicated
 # serving: simlib.engine.run.simpy_only_reason): that backend simulates ~5,000 queries of six
 # strategies in about a second on the same machine, so its runs keep the earlier 5,000-query
 # size (and need no preview).

@@ -354,7 +354,7 @@ def test_the_capacity_tab_asks_which_tier_and_how_many_gpus_on_screen():
     and give the replicas and their GPU bill = replicas x 4 GPUs x $3.00/GPU-hour x 730.5 h."""
     import re
 
-    d = Dashboard("code-apply", changes=SMALL, background=False)
+    d = Dashboard("code-apply", changes={**SMALL, "serving.fine_tuned_model": "serverless"}, background=False)
     gpu = d.control("serving.gpu")
     assert gpu.disabled and "dedicated" in gpu.tooltip  # serverless everywhere: the GPU does not apply
     assert [v for _, v in d.control("rate_limits.tier").options] == [None, "anthropic/1", "anthropic/2", "anthropic/3",
@@ -369,9 +369,8 @@ def test_the_capacity_tab_asks_which_tier_and_how_many_gpus_on_screen():
     replicas, gpus, bill = int(m[1]), int(m[2]), float(m[3].replace(",", ""))
     assert gpus == 4 * replicas and bill == pytest.approx(replicas * 4 * 3.00 * 24 * 30.4375, abs=1)
     # the list names the two choices, not the limits the tier filled in; the link restores both
-    assert {p: v for p, v in d._shown_changes().items() if p not in SMALL} == {"rate_limits.tier": "anthropic/4",
-                                                                             "serving.fine_tuned_model": "dedicated"}
-    restored = Dashboard.from_query(d.share_query(), changes=SMALL, background=False)
+    assert {p: v for p, v in d._shown_changes().items() if p not in SMALL} == {"rate_limits.tier": "anthropic/4"}
+    restored = Dashboard.from_query(d.share_query(), changes=SMALL, background=False)  # the preset is dedicated again
     assert restored.scenario.rate_limits == d.scenario.rate_limits
     assert restored.scenario.serving == d.scenario.serving
 

@@ -290,7 +290,7 @@ class ReplicaStage:
 
 
 def simulate_replicas(serving: DedicatedServing, replicas: int, arrival_at_s, prompt_tokens,
-                      output_tokens, compiled: bool | None = None) -> np.ndarray:
+                      output_tokens, compiled: bool | None = None, service_scale=1.0) -> np.ndarray:
     """Latency of each request on ``replicas`` replicas of up to ``max_batch`` streams each.
 
     FIFO: a request joins the replica with the fewest streams when one has a free slot, else
@@ -304,7 +304,8 @@ def simulate_replicas(serving: DedicatedServing, replicas: int, arrival_at_s, pr
     order = np.argsort(arrival, kind="stable")
     prompt = np.broadcast_to(np.asarray(prompt_tokens, dtype=float), (n,))[order]
     out = np.broadcast_to(np.asarray(output_tokens, dtype=float), (n,))[order]
-    start, _, service = ReplicaStage(serving, replicas, compiled).serve(arrival[order], prompt, out, np.ones(n))
+    scale = np.broadcast_to(np.asarray(service_scale, dtype=float), (n,))[order]
+    start, _, service = ReplicaStage(serving, replicas, compiled).serve(arrival[order], prompt, out, scale)
     latency = np.empty(n)
     latency[order] = start - arrival[order] + serving.network_rtt_s + service
     return latency
@@ -341,9 +342,9 @@ def replicas_lower_bound(serving: DedicatedServing, requests_per_s: float, promp
     return max(1, math.floor(requests_per_s * service_s / serving.max_batch) + 1)
 
 
-def size_replicas(serving: DedicatedServing, peak_requests_per_s: float, prompt_tokens: float,
-                  output_tokens: float, p95_target_s: float, *, max_replicas: int = 256,
-                  count: int | None = None, seed: int = 0) -> int:
+def size_replicas(serving: DedicatedServing, peak_requests_per_s: float, prompt_tokens,
+                  output_tokens, p95_target_s: float, *, max_replicas: int = 256,
+                  count: int | None = None, seed: int = 0, service_scale=1.0) -> int:
     """Smallest replica count that keeps up with the peak rate and whose simulated p95 latency meets the target.
 
     Keeps up: utilisation at a full batch below 1 (``replicas_lower_bound``; with fewer the
@@ -351,14 +352,21 @@ def size_replicas(serving: DedicatedServing, peak_requests_per_s: float, prompt_
     whole hour of Poisson arrivals at the rate (``sizing_arrivals_count``, or ``count``) from
     empty replicas; the search gallops up from the bound, then bisects, up to ``max_replicas``. Raises ValueError when even
     ``max_replicas`` fails (e.g. the target is below batch-1 latency).
+
+    ``prompt_tokens``, ``output_tokens`` and ``service_scale`` are per request (arrays as long as
+    the load, :func:`sizing_load`) or one value for all: the run's p95 comes from its long
+    requests, so sizing on the means alone undersizes (code-apply's rag_fine_tune, token CV 0.5:
+    4 replicas for a 5 s p95 on the means, p95 6.0 s in the run).
     """
     arrivals = peak_hour_arrivals(peak_requests_per_s, count or sizing_arrivals_count(peak_requests_per_s), seed)
 
     def meets(c: int) -> bool:
-        lat = simulate_replicas(serving, c, arrivals, prompt_tokens, output_tokens)
+        lat = simulate_replicas(serving, c, arrivals, prompt_tokens, output_tokens, service_scale=service_scale)
         return float(np.quantile(lat, 0.95)) <= p95_target_s
 
-    lo = min(max_replicas, replicas_lower_bound(serving, peak_requests_per_s, prompt_tokens, output_tokens))
+    mean_scale = float(np.mean(service_scale))
+    lo = min(max_replicas, replicas_lower_bound(serving, peak_requests_per_s, float(np.mean(prompt_tokens)) * mean_scale,
+                                                float(np.mean(output_tokens)) * mean_scale))
     hi = lo  # gallop up from the bound (usually the answer is within a few of it), then bisect
     while not meets(hi):
         if hi >= max_replicas:
@@ -440,12 +448,32 @@ def sizing_tokens(scenario, strategy) -> tuple[float, float]:
     return prompt, output
 
 
+def sizing_load(scenario, strategy, count: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-request prompt tokens, output tokens and service scale of ``count`` sizing requests, drawn as the
+    run draws them (engine/draws.py): query and output tokens lognormal with the workload's means and
+    token_length_cv (rounded, at least 1; output at most model.max_output_tokens), the prompt the
+    strategy builds around the query (budget.token_budget), and the service scale Exp(1) when
+    model.service_time_distribution is exponential (else 1). Its own random stream (seed, 1).
+    """
+    from simlib.engine.budget import token_budget
+    from simlib.engine.distributions import lognormal
+
+    w = scenario.workload
+    rng = np.random.default_rng([seed, 1])
+    query = np.maximum(1, np.rint(lognormal(rng, w.query_tokens_mean, w.token_length_cv, count))).astype(np.int64)
+    output = np.maximum(1, np.rint(lognormal(rng, w.output_tokens_mean, w.token_length_cv, count)))
+    output = np.minimum(output, scenario.model.max_output_tokens)
+    prompt = token_budget(strategy, scenario, query).prompt_tokens.astype(float)
+    scale = rng.exponential(1.0, count) if scenario.model.service_time_distribution == "exponential" else np.ones(count)
+    return prompt, output, scale
+
+
 def replicas_for(scenario, strategy) -> int:
     """The strategy's dedicated replicas at the busiest hour: serving.replicas_count, or the smallest meeting
     serving.p95_target_s at the peak (at least serving.replicas_min_count).
 
-    Sizing simulates :func:`simulate_replicas` at the busiest hour's rate with the strategy's
-    mean prompt and output (:func:`sizing_tokens`), seeded by the scenario's seed; the same
+    Sizing simulates :func:`simulate_replicas` at the busiest hour's rate with per-request
+    prompts, outputs and service scales drawn as the run draws them (:func:`sizing_load`), seeded by the scenario's seed; the same
     count serves every replication (all day unless serving.autoscaling is 'hourly':
     :func:`replica_schedule`). A target no count up to serving.replicas_count_limit meets is a
     ScenarioError at serving.p95_target_s.
@@ -453,7 +481,7 @@ def replicas_for(scenario, strategy) -> int:
     sv = scenario.serving
     if sv.replicas_count is not None:
         return sv.replicas_count
-    return max(sv.replicas_min_count, _sized(scenario, strategy.fine_tuned, *sizing_tokens(scenario, strategy)))
+    return max(sv.replicas_min_count, _sized(scenario, strategy))
 
 
 def replica_schedule(scenario, strategy) -> tuple[int, ...]:
@@ -469,10 +497,8 @@ def replica_schedule(scenario, strategy) -> tuple[int, ...]:
     sv = scenario.serving
     if sv.autoscaling == "off":
         return (peak,) * 24
-    prompt, output = sizing_tokens(scenario, strategy)
     top = peak_rate_per_s(scenario)
-    return tuple(peak if rate == top else max(sv.replicas_min_count,
-                                               _sized(scenario, strategy.fine_tuned, prompt, output, rate, within=peak))
+    return tuple(peak if rate == top else max(sv.replicas_min_count, _sized(scenario, strategy, rate, within=peak))
                  for rate in hourly_rates_per_s(scenario).tolist())
 
 
@@ -522,26 +548,31 @@ def dedicated_plan(scenario, strategy) -> dict:
 _SIZED: dict[tuple, int] = {}  # size_replicas' inputs -> replicas: a run sizes each rate once
 
 
-def _sized(scenario, fine_tuned: bool, prompt: float, output: float, rate: float | None = None,
-           within: int | None = None) -> int:
-    """size_replicas at ``rate`` (None: the busiest hour's), searching up to ``within`` replicas first
-    (a lower hour's count is at most the peak's) and up to serving.replicas_count_limit if that fails."""
+def _sized(scenario, strategy, rate: float | None = None, within: int | None = None) -> int:
+    """size_replicas at ``rate`` (None: the busiest hour's) on the strategy's sizing load (:func:`sizing_load`),
+    searching up to ``within`` replicas first (a lower hour's count is at most the peak's) and up to
+    serving.replicas_count_limit if that fails."""
     from simlib.errors import Problem, ScenarioError
 
     sv = scenario.serving
     rate = peak_rate_per_s(scenario) if rate is None else rate
     if rate <= 0:
         return 1  # no live query (all offline, or an empty hour): one replica (the batch API serves the rest)
-    serving = deployment(scenario, fine_tuned)
+    serving = deployment(scenario, strategy.fine_tuned)
     seed = scenario.simulation.seed
+    count = sizing_arrivals_count(rate)
+    prompt, output, scale = sizing_load(scenario, strategy, count, seed)
+    load_key = (count, float(prompt.sum()), float(np.square(prompt).sum()), float(output.sum()),
+                float(np.square(output).sum()), float(scale.sum()))  # the load's identity, cheaply
     for limit in ((within,) if within is not None else ()) + (sv.replicas_count_limit,):
-        key = (serving, rate, prompt, output, sv.p95_target_s, limit, seed)
+        key = (serving, rate, load_key, sv.p95_target_s, limit, seed)
         if key in _SIZED:
             return _SIZED[key]
         if len(_SIZED) > 1024:
             _SIZED.clear()
         try:
-            replicas = size_replicas(serving, rate, prompt, output, sv.p95_target_s, max_replicas=limit, seed=seed)
+            replicas = size_replicas(serving, rate, prompt, output, sv.p95_target_s, max_replicas=limit, count=count,
+                                     seed=seed, service_scale=scale)
         except ValueError as exc:
             if limit == within:
                 continue  # the peak's count misses at this rate (sampling noise): search the whole range
