@@ -6,7 +6,7 @@
 Three scenarios, measured in this run at 20,000 and 200,000 queries (``--quick``: 3,000 and
 20,000):
 
-- ``code-apply`` with ``serving.fine_tuned_model: dedicated`` (its speculative edits;
+- ``code-apply`` as shipped (its fine-tuned model dedicated with speculative edits, sized to its 5 s p95;
   docs/capacity.md): the fine-tuned strategies on sized dedicated replicas, the others serverless;
 - ``docs-assistant`` with ``serving.base_model: dedicated``: every base-model strategy on sized
   replicas (caching ones still use the prompt cache for its flags and tokens);
