@@ -381,3 +381,16 @@ def test_sized_replicas_meet_the_target_in_the_run_whose_tokens_vary_and_one_few
     rag_ft = STRATEGIES["rag_fine_tune"]
     on_means = size_replicas(deployment(s, True), peak_rate_per_s(s), *sizing_tokens(s, rag_ft), 5.0)
     assert on_means < replicas_for(s, rag_ft)  # the old sizing undersized it
+
+
+def test_an_unreachable_target_says_the_request_alone_already_misses_it():
+    """A p95 target below what one request takes at batch 1 can never be met by more replicas:
+    the error says so, with that floor (prompt / p(1) + output / d(1) + rtt at the p95)."""
+    serving = DedicatedServing()
+    p1, d1 = float(serving.prefill_tokens_per_s(1)), float(serving.decode_tokens_per_s(1))
+    alone_s = serving.network_rtt_s + 2_000 / p1 + 300 / d1
+    with pytest.raises(ValueError, match=rf"served alone .* takes {alone_s:.1f} s"):
+        size_replicas(serving, 1.0, 2_000, 300, alone_s * 0.9, max_replicas=8, count=4_000)
+    # reachable alone but not within the limit: the other reason
+    with pytest.raises(ValueError, match="up to 1 meets"):
+        size_replicas(serving, 50.0, 2_000, 300, alone_s * 1.5, max_replicas=1, count=4_000)

@@ -370,7 +370,8 @@ def size_replicas(serving: DedicatedServing, peak_requests_per_s: float, prompt_
     hi = lo  # gallop up from the bound (usually the answer is within a few of it), then bisect
     while not meets(hi):
         if hi >= max_replicas:
-            raise ValueError(f"no replica count up to {max_replicas} meets p95 <= {p95_target_s} s")
+            raise ValueError(_unmet_target_reason(serving, prompt_tokens, output_tokens, service_scale, p95_target_s,
+                                                  max_replicas))
         lo, hi = hi + 1, min(max_replicas, 2 * hi)
     while lo < hi:  # invariant: hi meets, every count below lo fails
         mid = (lo + hi) // 2
@@ -379,6 +380,21 @@ def size_replicas(serving: DedicatedServing, peak_requests_per_s: float, prompt_
         else:
             lo = mid + 1
     return hi
+
+
+def _unmet_target_reason(serving: DedicatedServing, prompt_tokens, output_tokens, service_scale, p95_target_s: float,
+                         max_replicas: int) -> str:
+    """Why sizing failed: the p95 of each request served alone (batch 1, no queue) already misses the target,
+    or (else) even ``max_replicas`` replicas queue too long."""
+    p1, d1 = float(serving.prefill_tokens_per_s(1)), float(serving.decode_tokens_per_s(1))
+    alone = serving.network_rtt_s + (np.asarray(prompt_tokens, float) / p1 + np.asarray(output_tokens, float) / d1) \
+        * np.asarray(service_scale, float)
+    floor_s = float(np.quantile(np.atleast_1d(alone), 0.95))
+    if floor_s > p95_target_s:
+        return (f"no replica count meets p95 <= {p95_target_s:g} s: served alone (batch 1, {d1:,.0f} tok/s decode), "
+                f"the p95 request already takes {floor_s:.1f} s; raise the target, or decode faster "
+                "(serving.speculative, another serving.gpu, more serving.gpus_per_replica_count)")
+    return f"no replica count up to {max_replicas} meets p95 <= {p95_target_s:g} s (serving.replicas_count_limit)"
 
 
 def batch_api_token_cost_usd(token_cost_usd: float, offline_share: float, discount_share: float) -> float:
