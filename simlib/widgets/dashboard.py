@@ -291,7 +291,7 @@ class Dashboard(StaticFallback, RunnerStatus, W.VBox):
         self.preset_picker.observe(self._on_preset, names="value")
         self.reset_button = W.Button(description="Reset to preset", icon="undo",
                                      tooltip="Undo every change: back to the preset's values",
-                                     layout=W.Layout(width="170px"))
+                                     layout=W.Layout(width="200px"))
         self.reset_button.on_click(lambda _b: self.reset())
         self.story = W.HTML(self._story_html(base))
         self.progress = W.FloatProgress(value=1.0, min=0.0, max=1.0, layout=W.Layout(width="220px"))
