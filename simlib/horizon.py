@@ -14,9 +14,8 @@ from simlib.scenario import Scenario
 
 HORIZON_MIN_DAYS = 7.0  # a week at least: docs-assistant's weekly doc release falls inside
 # Queries per full run (all replications together): docs-assistant's week (20,000 a day, so
-# 140,000 queries) fits. Inside the kernel a top-k move simulates and redraws in 1.36 s at
-# 150,000 queries and 0.76 s at 40,000 (2026-12-02, 2 cores; the charts take ~0.4 s at any
-# size), so the dashboard draws a 30,000-query preview first (PREVIEW_QUERY_BUDGET).
+# 140,000 queries) fits. Inside the kernel such a run takes ~0.55 s and its six charts ~0.15 s
+# (2026-12-02, 2 cores), so the dashboard draws a 30,000-query preview first (PREVIEW_QUERY_BUDGET).
 HORIZON_QUERY_BUDGET = 150_000
 # Queries per run when the scenario needs the simpy backend (sessions, agent tasks, hourly-scaled dedicated
 # serving: simlib.engine.run.simpy_only_reason): that backend simulates ~5,000 queries of six
