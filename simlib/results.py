@@ -675,11 +675,16 @@ def capacity_status(result: RunResult) -> list[str]:
         if limiter_for(s, st) is not None:
             tier = f" ({rl.tier if '/' in (rl.tier or '') else f'tier {rl.tier}'})" if rl.tier else ""
             limited, failed = entry["rate_limited_share"]["mean"] or 0.0, entry["failed_share"]["mean"] or 0.0
+            carry = (f"carry {util['rate_limits']:.2f}x their sustained capacity at the busiest hour"
+                     if util["rate_limits"] is not None else "carry no live load (every query offline)")
             lines.append(
                 f"{name}: rate limits{tier} {rl.requests_per_minute:,.0f} RPM / {rl.input_tokens_per_minute:,.0f} ITPM / "
-                f"{rl.output_tokens_per_minute:,.0f} OTPM carry {util['rate_limits']:.2f}x their sustained capacity at the "
-                f"busiest hour; {limited:.1%} of requests got a 429, {failed:.1%} failed after {rl.retry_limit} retries"
-                + ("  << a higher tier or custom limits needed" if util["rate_limits"] >= SATURATION_UTILISATION else ""))
+                f"{rl.output_tokens_per_minute:,.0f} OTPM {carry}; {limited:.1%} of requests got a 429, "
+                f"{failed:.1%} failed after {rl.retry_limit} retries"
+                + ("  << a higher tier or custom limits needed"
+                   if (util["rate_limits"] or 0.0) >= SATURATION_UTILISATION else ""))
+        load = (f"busiest-hour load {util['dedicated_replicas']:.2f} of full-batch capacity"
+                if util.get("dedicated_replicas") is not None else "no live load (every query offline)")
         if s.serving.dedicated(st.fine_tuned) and sv.autoscaling == "hourly":
             from simlib.engine.dedicated import dedicated_plan
 
@@ -690,8 +695,7 @@ def capacity_status(result: RunResult) -> list[str]:
                 f"{sv.gpus_per_replica_count} {sv.gpu} ({plan['gpu_hours_per_day']:,} GPU-hours/day, each hour sized to "
                 f"p95 <= {sv.p95_target_s:g} s, scale-ups serve {sv.cold_start_s:g} s after the hour starts)"
                 f"{' with speculative decoding' if sv.speculative else ''}: ${hosting:,.0f}/month "
-                f"(fixed at the peak's {plan['peak_replicas']}: ${plan['fixed_at_peak_monthly_usd']:,.0f}/month); "
-                f"busiest-hour load {util['dedicated_replicas']:.2f} of full-batch capacity")
+                f"(fixed at the peak's {plan['peak_replicas']}: ${plan['fixed_at_peak_monthly_usd']:,.0f}/month); {load}")
         elif s.serving.dedicated(st.fine_tuned):
             from simlib.engine.dedicated import replicas_for
 
@@ -702,5 +706,5 @@ def capacity_status(result: RunResult) -> list[str]:
             lines.append(
                 f"{name}: dedicated {replicas} replica(s) x {sv.gpus_per_replica_count} {sv.gpu} = "
                 f"{replicas * sv.gpus_per_replica_count} GPUs ({how}){' with speculative decoding' if sv.speculative else ''}: "
-                f"${hosting:,.0f}/month; busiest-hour load {util['dedicated_replicas']:.2f} of full-batch capacity")
+                f"${hosting:,.0f}/month; {load}")
     return lines

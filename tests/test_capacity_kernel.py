@@ -267,3 +267,23 @@ def test_only_hourly_autoscaling_falls_back_to_simpy():
     assert "hourly autoscaling" in capacity_gap(hourly)
     run = simlib.run(hourly.with_changes({"simulation.queries": 300}))
     assert run.engine == "simpy" and any("hourly autoscaling" in n for n in run.notes)
+
+
+def test_everything_offline_prints_its_capacity_and_meets_a_latency_requirement(capsys):
+    """workload.offline_share 1 on code-apply (a dedicated fine-tuned model, a 5 s p95 requirement): no live
+    query, so no busiest-hour load to print (the capacity lines crashed on None: a traceback from `simlib run`)
+    and no live answer to be late (the verdict failed everyone on 'p95 latency does not apply')."""
+    from simlib.cli import main
+    from simlib.results import capacity_status
+    from simlib.verdict import verdict
+
+    s = simlib.load_preset("code-apply").with_changes({"workload.offline_share": 1.0, "simulation.queries": 600,
+                                                "simulation.strategies": ["rag", "fine_tune"]})
+    r = simlib.run(s)
+    lines = capacity_status(r)
+    assert any("fine_tune: dedicated 1 replica(s)" in line and "no live load" in line for line in lines), lines
+    v = verdict(r)
+    assert v.winner == "fine_tune", v.sentence  # cheapest; its latency requirement holds vacuously
+    assert main(["run", "--preset", "code-apply", "--set", "workload.offline_share=1", "--queries", "300",
+                 "--no-flips"]) == 0
+    assert "verdict: Fine-tuning meets every requirement" in capsys.readouterr().out
