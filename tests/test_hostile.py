@@ -439,3 +439,31 @@ def test_python_m_simlib_prints_finite_or_null_json(preset):
                 yield from floats(x)
 
     assert all(math.isfinite(x) for x in floats(data))
+
+
+# --- Issue 16 (capacity: rate limits, dedicated serving, the batch API) as a hostile user types it ---
+
+RUN16 = ["run", "--queries", "300", "--no-flips", "--no-progress"]
+
+
+def test_tier_typed_as_a_bare_number_is_read_as_the_tier(capsys):
+    """`--set rate_limits.tier=4` (YAML reads 4 as an int) is Tier 4, as `tier: "4"` in a file.
+
+    It used to be refused with 'Input should be a valid string (got 4)', a message that does
+    not say to quote the number."""
+    code, out, err, _ = _run([*RUN16, "--preset", "code-apply", "--set", "rate_limits.tier=4", "--json"], capsys)
+    assert code == 0, err
+    by_number = _strict_json(out)
+    code, out, err, _ = _run([*RUN16, "--preset", "code-apply", "--set", "rate_limits.tier='4'", "--json"], capsys)
+    assert code == 0, err
+    assert _strict_json(out)["strategies"] == by_number["strategies"]
+
+
+@pytest.mark.parametrize("preset, tier", [("docs-assistant", "anthropic/4"),  # openai/gpt-4.1
+                                          ("docs-assistant", "4")])
+def test_a_tier_for_another_models_class_is_refused(preset, tier, capsys):
+    """Anthropic's Sonnet/Opus 4 limits are not gpt-4.1's: a tier whose class is not prices.model's is an
+    error at rate_limits.tier, never applied silently (it used to run gpt-4.1 at Sonnet's Tier 4)."""
+    code, out, err, _ = _run([*RUN16, "--preset", preset, "--set", f"rate_limits.tier={tier}"], capsys)
+    assert code == 2, out
+    assert "rate_limits.tier" in err and "requests_per_minute" in err

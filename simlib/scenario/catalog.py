@@ -112,6 +112,10 @@ def resolve_capacity(data: dict[str, Any]) -> dict[str, Any]:
     model = prices.get("model") if isinstance(prices.get("model"), str) else None
     marks: list[str] = []
     limits = data.get("rate_limits")
+    if isinstance(limits, dict) and type(limits.get("tier")) is int:
+        # `--set rate_limits.tier=4` and `tier: 4` in YAML read the tier's name as an int: it is Tier "4"
+        limits = {**limits, "tier": str(limits["tier"])}
+        data = {**data, "rate_limits": limits}
     if isinstance(limits, dict) and isinstance(limits.get("tier"), str) and limits["tier"]:
         tier = limits["tier"]
         provider, _, name = tier.rpartition("/")
@@ -120,6 +124,12 @@ def resolve_capacity(data: dict[str, Any]) -> dict[str, Any]:
                 raise ScenarioError([Problem("rate_limits.tier", f"'{tier}' names no provider: write 'PROVIDER/{tier}' or set prices.model")])
             provider = model.split("/")[0]
         cls = catalog.rate_limit_class(model) if model else None
+        if model is not None and cls is None:
+            # a tier's limits are those of prices.model's class: Sonnet's Tier 4 is not gpt-4.1's or Haiku's
+            raise ScenarioError([Problem("rate_limits.tier", (
+                f"no rate-limit tiers on file for {model}'s class (data/prices/rate_limits.csv holds Anthropic's "
+                "Sonnet/Opus 4 tiers only): unset rate_limits.tier and set your account's limits, "
+                "rate_limits.requests_per_minute, input_tokens_per_minute and output_tokens_per_minute"))])
         rows = [r for r in catalog.load_table("rate_limits") if r.provider == provider and r.tier == name
                 and (cls is None or r.model_class == cls)]
         if not rows:
