@@ -538,3 +538,13 @@ def test_horizon_of_a_scenario_only_simpy_runs_keeps_the_simpy_budget():
     assert horizon_queries(conversations) == SIMPY_HORIZON_QUERY_BUDGET
     single = conversations.with_changes({"sessions.kind": "none"})
     assert simpy_only_reason(single) is None and horizon_queries(single) == min(wanted, HORIZON_QUERY_BUDGET)
+
+
+def test_tier_picker_is_disabled_for_a_model_with_no_tiers_on_file():
+    """docs-assistant runs openai/gpt-4.1: the tiers on file are Anthropic's Sonnet/Opus 4 limits, which
+    a scenario refuses for it (rate_limits.tier), so the picker is disabled and says why; code-apply
+    (Sonnet 4.5) keeps it."""
+    d = Dashboard("docs-assistant", changes=SMALL, background=False)
+    tier = d.control("rate_limits.tier")
+    assert tier.disabled and "gpt-4.1" in tier.tooltip and "rate_limits" in tier.tooltip
+    assert not Dashboard("code-apply", changes=SMALL, background=False).control("rate_limits.tier").disabled

@@ -67,6 +67,16 @@ def _no_dedicated(s: Scenario) -> str | None:
     return None if "dedicated" in (s.serving.base_model, s.serving.fine_tuned_model) else DEDICATED_ONLY
 
 
+def _no_tier_class(s: Scenario) -> str | None:
+    """The tiers on file are Anthropic's Sonnet/Opus 4 limits: they are not another catalog model's (a scenario error)."""
+    from simlib.prices import rate_limit_class
+
+    if s.prices.model is None or rate_limit_class(s.prices.model) is not None or s.rate_limits.tier is not None:
+        return None
+    return (f"no rate-limit tiers on file for {s.prices.model}'s class (Anthropic's Sonnet/Opus 4 only); "
+            "set your account's limits in the scenario's rate_limits group")
+
+
 # The slider groups of the issue: workload, knowledge and changes, retrieval, model and
 # prices, fine-tuning, prompt cache (plus quality proxy and simulation size).
 CONTROL_GROUPS: dict[str, tuple[Control, ...]] = {
@@ -159,6 +169,7 @@ INAPPLICABLE: dict[str, Any] = {
                                                   if s.prompt_cache.rebuild_policy != "periodic" else None),
     "knowledge.change_burst_size_mean": lambda s: ("no knowledge changes at 0 changes / day"
                                                    if s.knowledge.changes_per_day == 0 else None),
+    "rate_limits.tier": _no_tier_class,
     **{path: _no_dedicated for path in ("serving.gpu", "serving.gpus_per_replica_count", "serving.p95_target_s",
                                         "serving.autoscaling", "serving.speculative")},
 }
