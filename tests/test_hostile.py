@@ -490,3 +490,30 @@ def test_offline_work_on_a_dedicated_model_is_carried_by_billed_gpus():
                                            float(rec["output_tokens"].mean()))["service_s_at_full_batch"]
     replica_s_per_day = sum(result.dedicated_serving()["prompt_only"]["replicas_per_hour"]) * 3600.0
     assert replica_s_per_day >= 1e6 * service_s / s.serving.batch_streams_limit
+
+
+@pytest.mark.parametrize("sets, field_named", [
+    # 70e9 x 2 bytes = 140 GB of weights on one 80 GB H100
+    (["serving.gpus_per_replica_count=1", "serving.parameter_bytes=2", "serving.p95_target_s=600"],
+     "serving.gpus_per_replica_count"),
+    # 4,096 streams x 100,000 tokens x 163,840 bytes = 67 TB of KV cache on 4 x 80 GB
+    (["serving.batch_streams_limit=4096", "serving.stream_context_tokens=100000"], "serving.batch_streams_limit"),
+])
+def test_a_replica_that_cannot_hold_its_model_and_batch_is_refused(sets, field_named, capsys):
+    """A replica holds the weights W = parameters x bytes and its full batch's KV cache
+    batch x context x KV bytes per token in its GPUs' memory (data/prices/gpus.csv memory_gb);
+    one that cannot is a scenario error naming the field, not a run at a roofline speed of an
+    impossible deployment (it used to simulate and bill both)."""
+    argv = [*RUN16, "--preset", "docs-assistant", "--strategies", "fine_tune", "--set", "serving.fine_tuned_model=dedicated"]
+    for s in sets:
+        argv += ["--set", s]
+    code, out, err, _ = _run(argv, capsys)
+    assert code == 2, out
+    assert field_named in err and "GB" in err
+
+
+def test_the_default_replica_holds_its_model_and_batch():
+    """4 x H100 (320 GB) hold 70 GB of FP8 weights + 32 x 4,000 x 163,840 B = 21 GB of KV: no error."""
+    import simlib
+
+    simlib.load_preset("code-apply").with_changes({"serving.base_model": "dedicated", "serving.replicas_count": 1})

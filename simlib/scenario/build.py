@@ -190,6 +190,9 @@ def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenar
         raise ScenarioError([Problem("serving.replicas_count", (
             f"is {scenario.serving.replicas_count}, but serving.autoscaling 'hourly' sizes the replicas of each hour to "
             "serving.p95_target_s: unset replicas_count, or set autoscaling 'off' for a fixed count"))], source=source)
+    problems = check_replica_memory(scenario)
+    if problems:
+        raise ScenarioError(problems, source=source)
     if scenario.workload.arrival_process != "trace":
         problems = check_run_size(scenario)
         if problems:
@@ -205,6 +208,38 @@ def build_scenario(data: dict[str, Any], *, source: str | None = None) -> Scenar
         if problems:
             raise ScenarioError(problems, source=source)
     return scenario
+
+
+def check_replica_memory(scenario: Scenario) -> list[Problem]:
+    """A dedicated replica must hold its model and its full batch: W + b x C x K <= GPUs x memory.
+
+    W = parameters_count x parameter_bytes (weights), b = batch_streams_limit, C =
+    stream_context_tokens, K = kv_token_bytes (the KV cache the roofline's decode step reads);
+    memory = gpus_per_replica_count x memory_gb of serving.gpu (data/prices/gpus.csv). Without it
+    the batching curve would price and time a deployment that cannot load. The field named is
+    the GPU count when the weights alone do not fit, else the batch.
+    """
+    sv = scenario.serving
+    if "dedicated" not in (sv.base_model, sv.fine_tuned_model):
+        return []
+    from simlib.prices import UnknownModelError, gpu
+
+    try:
+        memory_gb = sv.gpus_per_replica_count * gpu(sv.gpu).memory_gb
+    except UnknownModelError:
+        return []  # the unknown GPU is reported by the run's own lookup, with its suggestions
+    weights_gb = sv.parameters_count * sv.parameter_bytes / 1e9
+    kv_gb = sv.batch_streams_limit * sv.stream_context_tokens * sv.kv_token_bytes / 1e9
+    if weights_gb + kv_gb <= memory_gb:
+        return []
+    need = (f"a replica of {sv.gpus_per_replica_count} x {sv.gpu} holds {memory_gb:,.0f} GB, but the weights take "
+            f"{weights_gb:,.0f} GB (serving.parameters_count x parameter_bytes) and a full batch's KV cache "
+            f"{kv_gb:,.0f} GB (batch_streams_limit x stream_context_tokens x kv_token_bytes)")
+    if weights_gb > memory_gb:
+        return [Problem("serving.gpus_per_replica_count", f"{need}: more GPUs per replica, or a smaller model")]
+    fits = int((memory_gb - weights_gb) * 1e9 // (sv.stream_context_tokens * sv.kv_token_bytes))
+    return [Problem("serving.batch_streams_limit", f"{need}: at most {fits:,} streams fit beside the weights; lower "
+                    "batch_streams_limit or stream_context_tokens, or add GPUs per replica")]
 
 
 def check_run_size(scenario: Scenario, *, horizon_s: float | None = None) -> list[Problem]:
