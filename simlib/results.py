@@ -677,10 +677,19 @@ def capacity_status(result: RunResult) -> list[str]:
             limited, failed = entry["rate_limited_share"]["mean"] or 0.0, entry["failed_share"]["mean"] or 0.0
             carry = (f"carry {util['rate_limits']:.2f}x their sustained capacity at the busiest hour"
                      if util["rate_limits"] is not None else "carry no live load (every query offline)")
+            # a request whose tokens exceed a bucket's burst can never be admitted: the limiter fails it
+            # at once (retry-after infinite), before any retry, so "after N retries" would be untrue for it
+            recs = [rep.strategies[name].records for rep in result.replications if name in rep.strategies]
+            never = sum(int((((r["flags"] & FAILED) != 0) & (r["retries"] < rl.retry_limit)).sum()) for r in recs)
+            total = sum(r.size for r in recs)
+            retried = failed - never / total if total else failed
+            never_text = (f"{never / total:.1%} could never fit a bucket (a request's input or output tokens exceed "
+                          f"{rl.burst_s:g} s of input_tokens_per_minute or output_tokens_per_minute), "
+                          if never else "")
             lines.append(
                 f"{name}: rate limits{tier} {rl.requests_per_minute:,.0f} RPM / {rl.input_tokens_per_minute:,.0f} ITPM / "
-                f"{rl.output_tokens_per_minute:,.0f} OTPM {carry}; {limited:.1%} of requests got a 429, "
-                f"{failed:.1%} failed after {rl.retry_limit} retries"
+                f"{rl.output_tokens_per_minute:,.0f} OTPM {carry}; {limited:.1%} of requests got a 429, {never_text}"
+                f"{max(retried, 0.0):.1%} failed after {rl.retry_limit} retries"
                 + ("  << a higher tier or custom limits needed"
                    if (util["rate_limits"] or 0.0) >= SATURATION_UTILISATION else ""))
         load = (f"busiest-hour load {util['dedicated_replicas']:.2f} of full-batch capacity"

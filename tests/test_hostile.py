@@ -517,3 +517,16 @@ def test_the_default_replica_holds_its_model_and_batch():
     import simlib
 
     simlib.load_preset("code-apply").with_changes({"serving.base_model": "dedicated", "serving.replicas_count": 1})
+
+
+def test_a_request_larger_than_its_bucket_is_said_to_never_fit(capsys):
+    """1 ITPM holds 1 input token: code-apply's 2,655-token prompts can never be admitted, so the limiter
+    fails them at once with no retry (retries 0.00 in the table). The capacity line used to say
+    '100.0% failed after 20 retries' beside it; it says they never fit, and which limit to raise."""
+    code, out, err, _ = _run([*RUN16, "--preset", "code-apply", "--strategies", "prompt_only",
+                              "--set", "rate_limits.requests_per_minute=1000", "--set", "rate_limits.input_tokens_per_minute=1",
+                              "--set", "rate_limits.output_tokens_per_minute=1e9", "--set", "rate_limits.retry_limit=20"], capsys)
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("capacity: prompt_only"))
+    assert "100.0% failed after 20 retries" not in line and "0.0% failed after 20 retries" in line
+    assert "100.0% could never" in line and "input_tokens_per_minute" in line
