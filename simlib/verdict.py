@@ -125,8 +125,14 @@ def judge(result: RunResult, strategy: str) -> list[Judgement]:
                                  f"{what}: no live answers, every query goes through the batch API (required: {shown})", 0.0))
             continue
         if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-            why = ("its answers are ungrounded (not drawn from the knowledge base), so none is known to be fresh"
-                   if metric == "fresh_share" else f"{what} does not apply to it")
+            failed = (entry.get("failed_share") or {}).get("mean") or 0.0
+            if failed > 0 and offline + failed >= 1.0 - 1e-12:
+                # every live request failed after its rate-limit retries: nothing answered, so nothing to measure
+                why = (f"{what}: no live answer, every live request failed after its rate-limit retries "
+                       f"(failed_share {failed:.0%}; raise rate_limits or its tier)")
+            else:
+                why = ("its answers are ungrounded (not drawn from the knowledge base), so none is known to be fresh"
+                       if metric == "fresh_share" else f"{what} does not apply to it")
             out.append(Judgement(name, metric, bound, None, "failed", f"{why} (required: {what} {shown})", 1.0))
             continue
         lo, hi = (ci if ci else (mean, mean))

@@ -530,3 +530,17 @@ def test_a_request_larger_than_its_bucket_is_said_to_never_fit(capsys):
     line = next(x for x in out.splitlines() if x.startswith("capacity: prompt_only"))
     assert "100.0% failed after 20 retries" not in line and "0.0% failed after 20 retries" in line
     assert "100.0% could never" in line and "input_tokens_per_minute" in line
+
+
+def test_a_strategy_whose_every_request_failed_is_not_said_to_have_no_latency_requirement(capsys):
+    """1 RPM, no retry: every prompt_only request fails at the rate limits, so no latency is measured.
+    The verdict used to say 'p95 latency does not apply to it', as for a metric the strategy has not;
+    it says no live request was answered and why."""
+    code, out, err, _ = _run([*RUN16, "--preset", "code-apply", "--strategies", "prompt_only",
+                              "--set", "rate_limits.requests_per_minute=1", "--set", "rate_limits.input_tokens_per_minute=1e9",
+                              "--set", "rate_limits.output_tokens_per_minute=1e9", "--set", "rate_limits.retry_limit=0",
+                              "--set", "rate_limits.burst_s=0.001"], capsys)
+    assert code == 0, err
+    verdict = next(x for x in out.splitlines() if x.startswith("verdict:"))
+    assert "does not apply" not in verdict
+    assert "failed after its rate-limit retries" in verdict
