@@ -544,3 +544,15 @@ def test_a_strategy_whose_every_request_failed_is_not_said_to_have_no_latency_re
     verdict = next(x for x in out.splitlines() if x.startswith("verdict:"))
     assert "does not apply" not in verdict
     assert "failed after its rate-limit retries" in verdict
+
+
+def test_saturated_fixed_replicas_say_what_to_change(capsys):
+    """1 fixed replica for 5M queries/day of docs-assistant's fine_tune is 13x over its full-batch
+    capacity: the note names serving.replicas_count and the factor (it used to say only 'the dedicated
+    replicas is saturated')."""
+    code, out, err, _ = _run([*RUN16, "--preset", "docs-assistant", "--strategies", "fine_tune",
+                              "--set", "serving.fine_tuned_model=dedicated", "--set", "serving.replicas_count=1",
+                              "--set", "workload.queries_per_day=5000000"], capsys)
+    assert code == 0, err
+    note = next(x for x in out.splitlines() if "saturated at the busiest hour" in x)
+    assert "replicas are saturated" in note and "serving.replicas_count (1)" in note

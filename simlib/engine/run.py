@@ -200,9 +200,18 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
                     "(failed_share), so its costs count only what was served, and it cannot be the verdict"
                 )
                 continue
-            what = "dedicated replicas" if stage == "dedicated_replicas" else f"{stage} stage"
+            if stage == "dedicated_replicas":
+                sv = scenario.serving
+                fix = (f"; raise serving.replicas_count ({sv.replicas_count}) to at least {util:.2f}x, or unset it to size "
+                       "the replicas to serving.p95_target_s" if sv.replicas_count is not None
+                       else "; raise serving.replicas_count_limit or lower the load")
+                notes.append(
+                    f"{name}: the dedicated replicas are saturated at the busiest hour (peak-hour utilisation "
+                    f"{util:.2f}); their queue grows while the peak lasts, so its latency figures are not "
+                    f"steady-state, and it cannot be the verdict{fix}")
+                continue
             notes.append(
-                f"{name}: the {what} is saturated at the busiest hour (peak-hour "
+                f"{name}: the {stage} stage is saturated at the busiest hour (peak-hour "
                 f"utilisation {util:.2f}); its queue grows while the peak lasts, so its latency figures are "
                 "not steady-state, and it cannot be the verdict"
             )
