@@ -202,7 +202,9 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
                 continue
             if stage == "dedicated_replicas":
                 sv = scenario.serving
-                fix = (f"; raise serving.replicas_count ({sv.replicas_count}) to at least {util:.2f}x, or unset it to size "
+                # full-batch capacity scales with the replicas: r x util replicas carry the peak at utilisation 1
+                fix = (f"; raise serving.replicas_count ({sv.replicas_count}) above "
+                       f"{sv.replicas_count * util:,.1f} (its count x the utilisation), or unset it to size "
                        "the replicas to serving.p95_target_s" if sv.replicas_count is not None
                        else "; raise serving.replicas_count_limit or lower the load")
                 notes.append(
