@@ -556,3 +556,18 @@ def test_saturated_fixed_replicas_say_what_to_change(capsys):
     assert code == 0, err
     note = next(x for x in out.splitlines() if "saturated at the busiest hour" in x)
     assert "replicas are saturated" in note and "serving.replicas_count (1)" in note
+
+
+@pytest.mark.xfail(strict=True, reason="dedicated sizing (dedicated.sizing_load / sizing_tokens) draws the strategy's "
+                   "prompt without the sessions' history, so codebase-agent's calls (~38k tokens of history each) "
+                   "are sized at a fraction of their real prompt: 1 replica 'sized to p95 <= 60 s' runs at 1.7x capacity")
+def test_sized_replicas_of_a_sessions_preset_are_not_saturated():
+    """The sized count is the smallest meeting the target at the busiest hour, so its peak-hour
+    full-batch load (offered rate x service time / (replicas x batch)) is below 1."""
+    import simlib
+
+    s = simlib.load_preset("codebase-agent").with_changes({
+        "serving.base_model": "dedicated", "serving.p95_target_s": 60, "simulation.queries": 600,
+        "simulation.replications": 1, "simulation.strategies": ["prompt_only"]})
+    summary = simlib.run(s).summary()["prompt_only"]
+    assert summary["peak_hour_utilisation"]["dedicated_replicas"] < 1.0

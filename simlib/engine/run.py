@@ -203,10 +203,18 @@ def _notes(scenario: Scenario, reps: list[Replication], feasible: dict[str, str 
             if stage == "dedicated_replicas":
                 sv = scenario.serving
                 # full-batch capacity scales with the replicas: r x util replicas carry the peak at utilisation 1
-                fix = (f"; raise serving.replicas_count ({sv.replicas_count}) above "
-                       f"{sv.replicas_count * util:,.1f} (its count x the utilisation), or unset it to size "
-                       "the replicas to serving.p95_target_s" if sv.replicas_count is not None
-                       else "; raise serving.replicas_count_limit or lower the load")
+                if sv.replicas_count is not None:
+                    fix = (f"; raise serving.replicas_count ({sv.replicas_count}) above "
+                           f"{sv.replicas_count * util:,.1f} (its count x the utilisation), or unset it to size "
+                           "the replicas to serving.p95_target_s")
+                else:  # sized, yet saturated: the sizing's load (budget.token_budget's prompt) is lighter than the run's
+                    from simlib.engine.dedicated import replicas_for
+                    from simlib.engine.strategies import STRATEGIES as _STRATEGIES
+
+                    r = replicas_for(scenario, _STRATEGIES[name])
+                    fix = (f"; the {r} replica(s) sized to serving.p95_target_s were sized on a lighter load than "
+                           "the run's (the strategy's prompt at the mean query length, without session history); "
+                           f"set serving.replicas_count above {r * util:,.1f}")
                 notes.append(
                     f"{name}: the dedicated replicas are saturated at the busiest hour (peak-hour utilisation "
                     f"{util:.2f}); their queue grows while the peak lasts, so its latency figures are not "
