@@ -548,3 +548,13 @@ def test_tier_picker_is_disabled_for_a_model_with_no_tiers_on_file():
     tier = d.control("rate_limits.tier")
     assert tier.disabled and "gpt-4.1" in tier.tooltip and "rate_limits" in tier.tooltip
     assert not Dashboard("code-apply", changes=SMALL, background=False).control("rate_limits.tier").disabled
+
+
+def test_a_failed_run_says_the_charts_are_the_last_runs():
+    """code-apply's dedicated fine-tuned model cannot meet a 1 s p95 (the run fails at serving.p95_target_s);
+    the notes still list the 5 s sizing of the last good run, so the status says they are that run's."""
+    d = Dashboard("code-apply", changes=SMALL, background=False)
+    d.control("serving.p95_target_s").value = 1.0
+    assert "Run failed" in d.status.value and "serving.p95_target_s" in d.status.value
+    assert "still those of the last run" in d.status.value
+    assert "p95 &lt;= 5 s" in d.notes.value  # the last good run's capacity lines, still shown

@@ -819,6 +819,12 @@ class Dashboard(StaticFallback, RunnerStatus, W.VBox):
         """Every chart of a result (``FIGURE_KEYS`` order), through the per-scenario cache."""
         return {key: self._figure(result, key) for key in FIGURE_KEYS}
 
+    def _on_error(self, exc: BaseException) -> None:
+        """A failed run leaves the last good run's charts, notes and capacity lines on screen: the status says so,
+        so its figures are not read as the new settings' (a p95 target no count meets kept 'sized to p95 <= 5 s')."""
+        self.progress.value = 0.0
+        self.show_error(f"Run failed: {exc}. The charts and notes below are still those of the last run that succeeded.")
+
     def _on_result(self, result: RunResult, timing: RunTiming) -> None:
         t0 = time.perf_counter()
         # chart by chart: each update leaves for the page (ipykernel's IOPub thread) while the
