@@ -162,7 +162,10 @@ def _qualification(q: dict[str, Any] | None) -> str:
 
 def format_report(report: dict[str, Any]) -> str:
     quals = report.get("tier_qualifications", {})
-    lines = [f"peak load: {report['peak_requests_per_minute']:,.0f} requests/min ({report['peak_basis']})", ""]
+    peak = report["peak_requests_per_minute"]
+    # below 10/min whole numbers would print a live load of 1 query a day as "0 requests/min"
+    shown = f"{peak:,.0f}" if peak >= 10 or peak == 0 else f"{peak:.3g}"
+    lines = [f"peak load: {shown} requests/min ({report['peak_basis']})", ""]
     for name, e in report["strategies"].items():
         head = (f"{name:16s} prompt {e['prompt_tokens_mean']:,.0f} tok (cached {e['cache_read_tokens_mean']:,.0f}), "
                 f"output {e['output_tokens_mean']:,.0f} tok; run monthly ${e['monthly_cost_usd']:,.0f}")

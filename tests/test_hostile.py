@@ -571,3 +571,13 @@ def test_sized_replicas_of_a_sessions_preset_are_not_saturated():
         "simulation.replications": 1, "simulation.strategies": ["prompt_only"]})
     summary = simlib.run(s).summary()["prompt_only"]
     assert summary["peak_hour_utilisation"]["dedicated_replicas"] < 1.0
+
+
+def test_a_light_peak_is_not_printed_as_zero(capsys):
+    """1 query/day on docs-assistant's daily profile peaks at 1 / 1,440 x max(w) / mean(w) requests/min, not 0."""
+    code, out, err, _ = _run(["capacity", "--preset", "docs-assistant", "--set", "workload.queries_per_day=1", "--json"], capsys)
+    assert code == 0, err
+    peak = _strict_json(out)["peak_requests_per_minute"]
+    assert 0 < peak < 0.01
+    code, out, err, _ = _run(["capacity", "--preset", "docs-assistant", "--set", "workload.queries_per_day=1"], capsys)
+    assert out.startswith(f"peak load: {peak:.3g} requests/min")
