@@ -711,6 +711,10 @@ def capacity_status(result: RunResult) -> list[str]:
             replicas = replicas_for(s, st)
             how = (f"sized to p95 <= {sv.p95_target_s:g} s at the busiest hour" if sv.replicas_count is None
                    else "fixed")
+            if sv.replicas_count is None and s.workload.offline_share > 0:
+                from simlib.engine.dedicated import offline_work_replicas
+
+                how += f", at least {offline_work_replicas(s, st)} to carry the day's work with its offline share"
             hosting = entry["cost_hosting_monthly_usd"]["mean"]
             lines.append(
                 f"{name}: dedicated {replicas} replica(s) x {sv.gpus_per_replica_count} {sv.gpu} = "

@@ -136,6 +136,11 @@ def judge(result: RunResult, strategy: str) -> list[Judgement]:
             out.append(Judgement(name, metric, bound, None, "failed", f"{why} (required: {what} {shown})", 1.0))
             continue
         lo, hi = (ci if ci else (mean, mean))
+        # every requirement's metric is >= 0 (and a share <= 1): a t-interval over few replications can cross
+        # those bounds ("-49.96 s to 164.55 s"); it is read and printed within them
+        lo = max(0.0, lo)
+        if metric.endswith("_share") or metric == "quality_proxy":
+            hi = min(1.0, hi)
         good_all = hi <= bound if side == "max" else lo >= bound
         bad_all = lo > bound if side == "max" else hi < bound
         scale = abs(bound) if bound else 1.0

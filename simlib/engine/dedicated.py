@@ -497,14 +497,34 @@ def replicas_for(scenario, strategy) -> int:
     sv = scenario.serving
     if sv.replicas_count is not None:
         return sv.replicas_count
-    return max(sv.replicas_min_count, _sized(scenario, strategy))
+    return max(sv.replicas_min_count, _sized(scenario, strategy), offline_work_replicas(scenario, strategy))
+
+
+def offline_work_replicas(scenario, strategy) -> int:
+    """Replicas that carry the whole day's work (live and offline) at a full batch, spread evenly over 24 hours.
+
+    A dedicated model has no provider batch API: its offline share (workload.offline_share) is
+    served by its own replicas in their spare capacity. A replica completes at most b requests
+    per full-batch service time S (stage_capacities, at the mean tokens), so a day of Q queries
+    needs Q x S / b replica-seconds:
+
+        replicas >= ceil(Q x S / (b x 86,400))
+
+    in every hour (so the day's sum covers the work whatever the live profile). 0 without an
+    offline share (live sizing covers the live work).
+    """
+    if scenario.workload.offline_share <= 0:
+        return 0
+    serving = deployment(scenario, strategy.fine_tuned)
+    service_s = stage_capacities(serving, 1, *sizing_tokens(scenario, strategy))["service_s_at_full_batch"]
+    return math.ceil(scenario.workload.queries_per_day * service_s / (serving.max_batch * 86_400.0))
 
 
 def replica_schedule(scenario, strategy) -> tuple[int, ...]:
     """Replicas in each of the 24 hours of the day (hour 0 from midnight, as the arrivals).
 
     autoscaling 'off': :func:`replicas_for` every hour. 'hourly': hour h gets
-    max(replicas_min_count, the smallest count whose simulated p95 at lambda_h meets
+    max(replicas_min_count, :func:`offline_work_replicas`, the smallest count whose simulated p95 at lambda_h meets
     p95_target_s) (:func:`hourly_rates_per_s`, :func:`size_replicas`); an hour at the peak
     rate gets the fixed count itself, the others are searched below it (sizing is cached by
     its inputs, so equal rates size once).
@@ -514,7 +534,8 @@ def replica_schedule(scenario, strategy) -> tuple[int, ...]:
     if sv.autoscaling == "off":
         return (peak,) * 24
     top = peak_rate_per_s(scenario)
-    return tuple(peak if rate == top else max(sv.replicas_min_count, _sized(scenario, strategy, rate, within=peak))
+    floor = max(sv.replicas_min_count, offline_work_replicas(scenario, strategy))
+    return tuple(peak if rate == top else max(floor, _sized(scenario, strategy, rate, within=peak))
                  for rate in hourly_rates_per_s(scenario).tolist())
 
 

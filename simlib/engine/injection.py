@@ -188,14 +188,24 @@ def _compute_injection(scenario: Scenario) -> tuple[float, float, float]:
     return prior, k_w, float(exposures)
 
 
+NEGLIGIBLE_SHARE = 1e-9  # a prior below one answer in a billion is none (no correct answer to price)
+
+
 def decayed_prior_share(scenario: Scenario) -> float:
-    """The base model's prior on the facts asked: sum_f P_q(f) (1 - c_f) q_prior."""
-    return _injection(scenario)[0]
+    """The base model's prior on the facts asked: sum_f P_q(f) (1 - c_f) q_prior, 0 below NEGLIGIBLE_SHARE.
+
+    With many changes since the cut-off the sum is a vanishing exp(-rate x age) (codebase-agent:
+    4.2e-14), which priced prompt_only's cost per correct answer at $1.36 trillion.
+    """
+    prior = _injection(scenario)[0]
+    return 0.0 if prior < NEGLIGIBLE_SHARE else prior
 
 
 def weights_knowledge_share(scenario: Scenario) -> float:
-    """K_w: P(the fine-tuned weights answer a fresh fact right), query-weighted (before forgetting)."""
-    return _injection(scenario)[1]
+    """K_w: P(the fine-tuned weights answer a fresh fact right), query-weighted (before forgetting); 0 below
+    NEGLIGIBLE_SHARE, as the prior it falls back on for facts the weights do not hold."""
+    share = _injection(scenario)[1]
+    return 0.0 if share < NEGLIGIBLE_SHARE else share
 
 
 def exposures_per_fact(scenario: Scenario) -> float:
