@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import simlib  # noqa: E402
 from benchmarks.bench_kernel import same_records  # noqa: E402
+from benchmarks.bench_rate_limits import timed as cpu_timed  # noqa: E402
 from simlib.engine import dedicated  # noqa: E402
 
 CASES = {
@@ -46,11 +46,9 @@ CASES = {
 
 
 def timed(fn):
-    """CPU seconds of this process (the machine is shared: wall time would measure the neighbours)."""
-    dedicated._SIZED.clear()  # every run sizes its replicas, as in a fresh process
-    t = time.process_time()
-    out = fn()
-    return time.process_time() - t, out
+    """CPU seconds of this process (bench_rate_limits.timed), every run sizing its replicas as in a fresh process."""
+    dedicated._SIZED.clear()
+    return cpu_timed(fn)
 
 
 def main() -> None:

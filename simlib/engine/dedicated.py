@@ -243,14 +243,9 @@ def _kernel():
     As rate_limits._kernel: numba is imported on first use (sizing or a dedicated array run),
     its machine code loaded from numba's on-disk cache (compiled on a machine's first run).
     """
-    try:
-        from numba import njit
-    except ImportError:  # not installed or not importable on this platform: plain Python, same results
-        return _serve_replicas, False
-    try:
-        return njit(cache=True, nogil=True)(_serve_replicas), True
-    except RuntimeError:  # numba finds no writable cache directory: compile in each process instead
-        return njit(nogil=True)(_serve_replicas), True
+    from simlib.engine.compiled import compile_loop
+
+    return compile_loop(_serve_replicas)
 
 
 class ReplicaStage:

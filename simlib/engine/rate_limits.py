@@ -399,14 +399,9 @@ def _kernel():
     it compiles instead, ~2-2.5 s, and writes that cache (__pycache__ beside this file, or a
     user cache directory where that is not writable).
     """
-    try:
-        from numba import njit
-    except ImportError:  # not installed or not importable on this platform: plain Python, same results
-        return _admit_attempts, False
-    try:
-        return njit(cache=True, nogil=True)(_admit_attempts), True
-    except RuntimeError:  # numba finds no writable cache directory: compile in each process instead
-        return njit(nogil=True)(_admit_attempts), True
+    from simlib.engine.compiled import compile_loop
+
+    return compile_loop(_admit_attempts)
 
 
 class ArrayAdmissions:
